@@ -1,0 +1,395 @@
+//! The operations a tape can record, each op's forward value beside its vector-Jacobian product.
+//!
+//! Notation: an op computes `Y = f(A, B, …)`. In the backward sweep it receives the adjoint
+//! `Ȳ = ∂L/∂Y` (same shape as `Y`) and returns the adjoints of its inputs, `Ā = ∂L/∂A = Ȳ·∂Y/∂A`,
+//! without ever forming the Jacobian: that product is the *vector-Jacobian product* (VJP).
+//!
+//! Each op below appears three times, always together: the method on [`Var`] that records it,
+//! the function that computes its forward value, and the function that computes its VJP.
+//! `Op::forward` and `Op::vjp` at the end only dispatch to them.
+
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::scalar::Scalar;
+use crate::tape::Var;
+
+/// What produced a node: the kind of operation and any constant it carries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op<T> {
+    /// An input: a value handed to the tape, with no parents.
+    Leaf,
+    /// `Y = A + B`.
+    Add,
+    /// `Y = A − B`.
+    Sub,
+    /// `Y = A ⊙ B` (element-wise).
+    Mul,
+    /// `Y = A · B`.
+    MatMul,
+    /// `Y = X + b`, the row `b` broadcast over the rows of `X`.
+    AddBias,
+    /// `Y = tanh(X)`.
+    Tanh,
+    /// `Y = σ(X) = 1 / (1 + e^(−X))`.
+    Sigmoid,
+    /// `Y = X`: an alias, so that one value can have several uses with separate gradients.
+    Identity,
+    /// `y = Σ X` (a `1×1` result).
+    Sum,
+    /// `y = mean(X)` (a `1×1` result).
+    Mean,
+    /// `Y = X ⊙ X`.
+    Square,
+    /// `Y = c · X` for a constant `c`.
+    Scale(T),
+    /// `y = (1/B) Σ_i −log softmax(Z_i)[label_i]`, for logits `Z` of shape `B × classes`.
+    SoftmaxCrossEntropy(Vec<usize>),
+}
+
+// ---------------------------------------------------------------------------------------------
+// add: Y = A + B;  Ā = Ȳ,  B̄ = Ȳ
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = A + B` (same shapes). Backward: `Ā = Ȳ`, `B̄ = Ȳ`.
+    // Not `std::ops` operators: a shape mismatch must come back as an error, not a panic.
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(self, other: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.tape.record(Op::Add, &[self, other])
+    }
+}
+
+fn add_vjp<T: Scalar>(g: &Matrix<T>) -> Vec<Matrix<T>> {
+    vec![g.clone(), g.clone()]
+}
+
+// ---------------------------------------------------------------------------------------------
+// sub: Y = A − B;  Ā = Ȳ,  B̄ = −Ȳ
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = A − B` (same shapes). Backward: `Ā = Ȳ`, `B̄ = −Ȳ`.
+    // Not `std::ops` operators: a shape mismatch must come back as an error, not a panic.
+    #[allow(clippy::should_implement_trait)]
+    pub fn sub(self, other: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.tape.record(Op::Sub, &[self, other])
+    }
+}
+
+fn sub_vjp<T: Scalar>(g: &Matrix<T>) -> Vec<Matrix<T>> {
+    vec![g.clone(), g.map(|v| -v)]
+}
+
+// ---------------------------------------------------------------------------------------------
+// mul: Y = A ⊙ B;  Ā = Ȳ ⊙ B,  B̄ = Ȳ ⊙ A
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = A ⊙ B`, element-wise (same shapes). Backward: `Ā = Ȳ ⊙ B`, `B̄ = Ȳ ⊙ A`.
+    // Not `std::ops` operators: a shape mismatch must come back as an error, not a panic.
+    #[allow(clippy::should_implement_trait)]
+    pub fn mul(self, other: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.tape.record(Op::Mul, &[self, other])
+    }
+}
+
+fn mul_vjp<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>> {
+    vec![
+        g.hadamard(b)
+            .expect("invariant: mul inputs share the output's shape"),
+        g.hadamard(a)
+            .expect("invariant: mul inputs share the output's shape"),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul: Y = A · B;  Ā = Ȳ · Bᵀ,  B̄ = Aᵀ · Ȳ
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = A · B` for `A: m×k`, `B: k×n`. Backward: `Ā = Ȳ · Bᵀ`, `B̄ = Aᵀ · Ȳ`.
+    pub fn matmul(self, other: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.tape.record(Op::MatMul, &[self, other])
+    }
+}
+
+fn matmul_vjp<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>> {
+    let invariant = "invariant: matmul adjoint shapes follow the forward shapes";
+    vec![
+        g.matmul(&b.transpose()).expect(invariant),
+        a.transpose().matmul(g).expect(invariant),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// add_bias: Y = X + b (b broadcast over rows);  X̄ = Ȳ,  b̄ = Σ_rows Ȳ
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = X + b`, the `1×n` row `b` added to every row of `X: m×n`.
+    /// Backward: `X̄ = Ȳ`, `b̄ = Σ_i Ȳ_i` (a broadcast forward is a sum backward).
+    pub fn add_bias(self, bias: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.tape.record(Op::AddBias, &[self, bias])
+    }
+}
+
+fn add_bias_vjp<T: Scalar>(g: &Matrix<T>) -> Vec<Matrix<T>> {
+    vec![g.clone(), g.sum_rows()]
+}
+
+// ---------------------------------------------------------------------------------------------
+// tanh: H = tanh(A);  Ā = H̄ ⊙ (1 − H²)
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `H = tanh(A)`. Backward: `Ā = H̄ ⊙ (1 − H²)`, computed from the stored output `H`.
+    pub fn tanh(self) -> Var<'t, T> {
+        self.unary(Op::Tanh)
+    }
+}
+
+fn tanh_vjp<T: Scalar>(h: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
+    g.zip_map(h, "tanh_vjp", |g, h| g * (T::one() - h * h))
+        .expect("invariant: tanh output and adjoint share a shape")
+}
+
+// ---------------------------------------------------------------------------------------------
+// sigmoid: S = σ(A);  Ā = S̄ ⊙ S ⊙ (1 − S)
+
+/// `σ(x) = 1 / (1 + e^(−x))`, evaluated so that neither branch can overflow: for `x < 0` it uses
+/// the equal form `e^x / (1 + e^x)`.
+pub fn sigmoid<T: Scalar>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `S = σ(A) = 1 / (1 + e^(−A))`. Backward: `Ā = S̄ ⊙ S ⊙ (1 − S)`, from the stored output.
+    pub fn sigmoid(self) -> Var<'t, T> {
+        self.unary(Op::Sigmoid)
+    }
+}
+
+fn sigmoid_vjp<T: Scalar>(s: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
+    g.zip_map(s, "sigmoid_vjp", |g, s| g * s * (T::one() - s))
+        .expect("invariant: sigmoid output and adjoint share a shape")
+}
+
+// ---------------------------------------------------------------------------------------------
+// identity (alias): Y = X;  X̄ = Ȳ
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = X`, recorded as a node of its own. Backward: `X̄ = Ȳ`.
+    ///
+    /// An alias lets one value be used in several places while keeping the gradient of each
+    /// use apart: the RNN gives every time step its own alias of `W_x`, `W_h` and `b`, and the
+    /// adjoint of step t's alias is step t's contribution to the weight's gradient.
+    pub fn alias(self) -> Var<'t, T> {
+        self.unary(Op::Identity)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sum: y = Σ X;  X̄ = ȳ · 1
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `y = Σ_ij X_ij`, a `1×1` result. Backward: `X̄ = ȳ` in every entry.
+    pub fn sum(self) -> Var<'t, T> {
+        self.unary(Op::Sum)
+    }
+}
+
+fn sum_vjp<T: Scalar>(x: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
+    Matrix::filled(x.rows(), x.cols(), g[(0, 0)])
+}
+
+// ---------------------------------------------------------------------------------------------
+// mean: y = (1/n) Σ X;  X̄ = ȳ/n · 1
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `y = (1/n) Σ_ij X_ij` over the `n` entries, a `1×1` result. Backward: `X̄ = ȳ / n`.
+    pub fn mean(self) -> Var<'t, T> {
+        self.unary(Op::Mean)
+    }
+}
+
+fn mean_vjp<T: Scalar>(x: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
+    let n = T::from_f64(x.len() as f64);
+    Matrix::filled(x.rows(), x.cols(), g[(0, 0)] / n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// square: Y = X ⊙ X;  X̄ = 2 Ȳ ⊙ X
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = X ⊙ X`. Backward: `X̄ = 2 Ȳ ⊙ X`.
+    pub fn square(self) -> Var<'t, T> {
+        self.unary(Op::Square)
+    }
+}
+
+fn square_vjp<T: Scalar>(x: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
+    let two = T::from_f64(2.0);
+    g.zip_map(x, "square_vjp", |g, x| two * g * x)
+        .expect("invariant: square input and adjoint share a shape")
+}
+
+// ---------------------------------------------------------------------------------------------
+// scale: Y = c · X;  X̄ = c · Ȳ
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = c · X` for a constant `c`. Backward: `X̄ = c · Ȳ`.
+    pub fn scale(self, c: T) -> Var<'t, T> {
+        self.unary(Op::Scale(c))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// softmax cross-entropy: y = (1/B) Σ_i [logsumexp(Z_i) − Z_i[label_i]];  Z̄ = ȳ (P − onehot) / B
+
+/// Row-wise softmax `P_ij = e^(Z_ij − m_i) / Σ_k e^(Z_ik − m_i)` with `m_i = max_k Z_ik`.
+///
+/// Subtracting the row maximum changes nothing mathematically and keeps every `e^…` ≤ 1, so
+/// logits of ±1e4 neither overflow nor turn into `inf/inf = NaN`.
+pub fn softmax<T: Scalar>(z: &Matrix<T>) -> Matrix<T> {
+    let mut p = z.clone();
+    for i in 0..z.rows() {
+        let row = z.row(i);
+        let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+        let total: T = row.iter().map(|&v| (v - m).exp()).sum();
+        for (j, &v) in row.iter().enumerate() {
+            p[(i, j)] = (v - m).exp() / total;
+        }
+    }
+    p
+}
+
+/// Checks integer class labels against logits of shape `B × classes`.
+pub fn check_labels<T: Scalar>(z: &Matrix<T>, labels: &[usize]) -> Result<()> {
+    if labels.len() != z.rows() {
+        return Err(Error::bad_shape(
+            "labels",
+            format!("{} labels (one per row of the logits)", z.rows()),
+            format!("{} labels", labels.len()),
+        ));
+    }
+    if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l >= z.cols()) {
+        return Err(Error::invalid(
+            format!("labels[{i}]"),
+            format!("label {l} is out of range for {} classes", z.cols()),
+        ));
+    }
+    Ok(())
+}
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// Mean cross-entropy of the softmax of the logits `Z: B × classes` against integer labels:
+    /// `y = (1/B) Σ_i −log softmax(Z_i)[label_i] = (1/B) Σ_i [logsumexp(Z_i) − Z_i[label_i]]`.
+    ///
+    /// Backward: `Z̄ = ȳ · (P − onehot(labels)) / B` with `P = softmax(Z)` row by row.
+    /// `logsumexp` is computed as `m + log Σ e^(Z − m)` with the row maximum `m`, so the loss
+    /// stays finite for any finite logits.
+    pub fn softmax_cross_entropy(self, labels: &[usize]) -> Result<Var<'t, T>> {
+        self.tape
+            .record(Op::SoftmaxCrossEntropy(labels.to_vec()), &[self])
+    }
+}
+
+fn softmax_cross_entropy<T: Scalar>(z: &Matrix<T>, labels: &[usize]) -> Result<Matrix<T>> {
+    check_labels(z, labels)?;
+    let mut total = T::zero();
+    for (i, &label) in labels.iter().enumerate() {
+        let row = z.row(i);
+        let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+        let log_sum: T = row.iter().map(|&v| (v - m).exp()).sum::<T>().ln();
+        total += m + log_sum - row[label];
+    }
+    Ok(Matrix::row_vector(&[total / T::from_f64(z.rows() as f64)]))
+}
+
+fn softmax_cross_entropy_vjp<T: Scalar>(
+    z: &Matrix<T>,
+    labels: &[usize],
+    g: &Matrix<T>,
+) -> Matrix<T> {
+    let mut dz = softmax(z);
+    for (i, &label) in labels.iter().enumerate() {
+        dz[(i, label)] -= T::one();
+    }
+    dz.scale(g[(0, 0)] / T::from_f64(z.rows() as f64))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
+
+impl<'t, T: Scalar> Var<'t, T> {
+    fn unary(self, op: Op<T>) -> Var<'t, T> {
+        self.tape
+            .record(op, &[self])
+            .expect("invariant: an element-wise op accepts any one input on its own tape")
+    }
+}
+
+impl<T: Scalar> Op<T> {
+    /// The op's name as traces print it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Leaf => "input",
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::MatMul => "matmul",
+            Op::AddBias => "add_bias",
+            Op::Tanh => "tanh",
+            Op::Sigmoid => "sigmoid",
+            Op::Identity => "alias",
+            Op::Sum => "sum",
+            Op::Mean => "mean",
+            Op::Square => "square",
+            Op::Scale(_) => "scale",
+            Op::SoftmaxCrossEntropy(_) => "softmax_ce",
+        }
+    }
+
+    /// The forward value of the op on `inputs`; shape errors name the op and both shapes.
+    pub fn forward(&self, inputs: &[&Matrix<T>]) -> Result<Matrix<T>> {
+        match (self, inputs) {
+            (Op::Leaf, _) => unreachable!("a leaf is recorded with its value, never computed"),
+            (Op::Add, [a, b]) => a.add(b),
+            (Op::Sub, [a, b]) => a.sub(b),
+            (Op::Mul, [a, b]) => a.hadamard(b),
+            (Op::MatMul, [a, b]) => a.matmul(b),
+            (Op::AddBias, [x, b]) => x.add_row(b),
+            (Op::Tanh, [x]) => Ok(x.map(T::tanh)),
+            (Op::Sigmoid, [x]) => Ok(x.map(sigmoid)),
+            (Op::Identity, [x]) => Ok((*x).clone()),
+            (Op::Sum, [x]) => Ok(Matrix::row_vector(&[x.sum()])),
+            (Op::Mean, [x]) => Ok(Matrix::row_vector(&[x.sum() / T::from_f64(x.len() as f64)])),
+            (Op::Square, [x]) => Ok(x.map(|v| v * v)),
+            (Op::Scale(c), [x]) => Ok(x.scale(*c)),
+            (Op::SoftmaxCrossEntropy(labels), [z]) => softmax_cross_entropy(z, labels),
+            (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
+        }
+    }
+
+    /// The adjoints of the inputs, given the inputs, the output and the output's adjoint `g`.
+    pub fn vjp(&self, inputs: &[&Matrix<T>], out: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>> {
+        match (self, inputs) {
+            (Op::Leaf, _) => Vec::new(),
+            (Op::Add, [_, _]) => add_vjp(g),
+            (Op::Sub, [_, _]) => sub_vjp(g),
+            (Op::Mul, [a, b]) => mul_vjp(a, b, g),
+            (Op::MatMul, [a, b]) => matmul_vjp(a, b, g),
+            (Op::AddBias, [_, _]) => add_bias_vjp(g),
+            (Op::Tanh, [_]) => vec![tanh_vjp(out, g)],
+            (Op::Sigmoid, [_]) => vec![sigmoid_vjp(out, g)],
+            (Op::Identity, [_]) => vec![g.clone()],
+            (Op::Sum, [x]) => vec![sum_vjp(x, g)],
+            (Op::Mean, [x]) => vec![mean_vjp(x, g)],
+            (Op::Square, [x]) => vec![square_vjp(x, g)],
+            (Op::Scale(c), [_]) => vec![g.scale(*c)],
+            (Op::SoftmaxCrossEntropy(labels), [z]) => {
+                vec![softmax_cross_entropy_vjp(z, labels, g)]
+            }
+            (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The tape: a Wengert list of every value a computation produced, and one reverse loop over it.
+//!
+//! As a program runs, each operation appends a [`Node`] to the [`Tape`]: which op it was, the
+//! indices of its inputs (its *parents*, always earlier on the tape) and the value it computed.
+//! A [`Var`] is a cheap handle to one node. Because the program itself decides what to record,
+//! a loop over time steps written in plain Rust records a graph as long as the sequence: a
+//! *dynamic graph*, as in PyTorch.
+//!
+//! Reverse accumulation then needs no recursion and no topological sort: the tape *is* a
+//! topological order. Walking it from the loss back to the start, each node passes
+//! `x̄ = vjp(ȳ)` to its parents (see [`crate::ops`]), where `ȳ = ∂L/∂y` is the node's *adjoint*.
+//! A value used twice receives two contributions, which add: that is the multivariable chain
+//! rule, and it is why `b = a + a` gives `∂b/∂a = 2`.
+
+use crate::error::{Error, Result, Shape};
+use crate::matrix::Matrix;
+use crate::ops::Op;
+use crate::scalar::Scalar;
+use std::cell::{Ref, RefCell};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The position of a node on its tape: node `i` was the `i`-th value recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub usize);
+
+/// One recorded value: `value = op(parents)`.
+#[derive(Clone, Debug)]
+pub struct Node<T> {
+    /// The operation that produced the value ([`Op::Leaf`] for an input).
+    pub op: Op<T>,
+    /// The inputs of `op`, as positions of earlier nodes on the same tape.
+    pub parents: Vec<NodeId>,
+    /// The value computed in the forward pass.
+    pub value: Matrix<T>,
+    /// A name for traces and graph pictures (`"W_x"`, `"h_2"`), if one was given.
+    pub name: Option<String>,
+}
+
+/// A Wengert list of nodes. Record inputs with [`Tape::var`], build on them with the ops on
+/// [`Var`], then call [`Var::backward`] on the loss.
+#[derive(Debug)]
+pub struct Tape<T> {
+    id: usize,
+    nodes: RefCell<Vec<Node<T>>>,
+}
+
+/// Every tape gets its own number, so that a `Var` or `Grads` can tell which tape it belongs to.
+static NEXT_TAPE_ID: AtomicUsize = AtomicUsize::new(0);
+
+impl<T: Scalar> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Scalar> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape {
+            id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
+            nodes: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Records an input (a leaf: no parents) and returns its handle.
+    pub fn var(&self, value: Matrix<T>) -> Var<'_, T> {
+        self.push(Op::Leaf, Vec::new(), value)
+    }
+
+    /// Records a named input; the name shows in traces and graph pictures.
+    pub fn named_var(&self, name: &str, value: Matrix<T>) -> Var<'_, T> {
+        self.var(value).named(name)
+    }
+
+    /// Number of nodes recorded so far.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// True when nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.borrow().is_empty()
+    }
+
+    /// Read access to the node list, in recording order (for traces and pictures).
+    pub fn nodes(&self) -> Ref<'_, [Node<T>]> {
+        Ref::map(self.nodes.borrow(), |v| v.as_slice())
+    }
+
+    /// Appends a node whose parents are already on this tape.
+    fn push(&self, op: Op<T>, parents: Vec<NodeId>, value: Matrix<T>) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(Node {
+            op,
+            parents,
+            value,
+            name: None,
+        });
+        Var {
+            tape: self,
+            id: NodeId(nodes.len() - 1),
+        }
+    }
+
+    /// Runs `op` forward on the values of `inputs` and records the result.
+    ///
+    /// This is the one place where nodes with parents are made, so it is where inputs from a
+    /// different tape are refused.
+    pub(crate) fn record<'t>(&'t self, op: Op<T>, inputs: &[Var<'t, T>]) -> Result<Var<'t, T>> {
+        if inputs.iter().any(|v| v.tape.id != self.id) {
+            return Err(Error::ForeignVar { op: op.name() });
+        }
+        let value = {
+            let nodes = self.nodes.borrow();
+            let values: Vec<&Matrix<T>> = inputs.iter().map(|v| &nodes[v.id.0].value).collect();
+            op.forward(&values)?
+        };
+        Ok(self.push(op, inputs.iter().map(|v| v.id).collect(), value))
+    }
+
+    /// Reverse accumulation from `loss`: one loop over the nodes, from `loss` back to the start.
+    ///
+    /// The adjoint of the loss is seeded with ones (so a non-scalar `loss` is treated as the sum
+    /// of its entries). Each node, visited after every node that uses it, hands its adjoint to
+    /// its op's vector-Jacobian product and adds the results into its parents' adjoints. The
+    /// tape is only read, so `backward` can run again and starts from nothing each time.
+    fn backward(&self, loss: NodeId) -> Grads<T> {
+        let nodes = self.nodes.borrow();
+        let mut adjoints: Vec<Option<Matrix<T>>> = vec![None; nodes.len()];
+        let seed = &nodes[loss.0].value;
+        adjoints[loss.0] = Some(Matrix::filled(seed.rows(), seed.cols(), T::one()));
+        for i in (0..=loss.0).rev() {
+            // Parents precede their children on the tape, so they all live in `earlier`.
+            let (earlier, rest) = adjoints.split_at_mut(i);
+            let Some(adjoint) = &rest[0] else { continue };
+            let node = &nodes[i];
+            let inputs: Vec<&Matrix<T>> = node.parents.iter().map(|p| &nodes[p.0].value).collect();
+            let contributions = node.op.vjp(&inputs, &node.value, adjoint);
+            for (parent, contribution) in node.parents.iter().zip(contributions) {
+                match &mut earlier[parent.0] {
+                    Some(sum) => sum
+                        .add_assign(&contribution)
+                        .expect("invariant: a vector-Jacobian product has the shape of its input"),
+                    empty => *empty = Some(contribution),
+                }
+            }
+        }
+        Grads {
+            tape_id: self.id,
+            shapes: nodes.iter().map(|n| n.value.shape()).collect(),
+            adjoints,
+        }
+    }
+}
+
+/// A handle to one node of a [`Tape`]: cheap to copy, and tied to its tape by a borrow.
+#[derive(Clone, Copy, Debug)]
+pub struct Var<'t, T> {
+    pub(crate) tape: &'t Tape<T>,
+    id: NodeId,
+}
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// The node's position on its tape.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The tape this variable lives on.
+    pub fn tape(&self) -> &'t Tape<T> {
+        self.tape
+    }
+
+    /// A copy of the value computed in the forward pass.
+    pub fn value(&self) -> Matrix<T> {
+        self.tape.nodes.borrow()[self.id.0].value.clone()
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> Shape {
+        self.tape.nodes.borrow()[self.id.0].value.shape()
+    }
+
+    /// Gives the node a name for traces and graph pictures, and returns the same handle.
+    pub fn named(self, name: &str) -> Self {
+        self.tape.nodes.borrow_mut()[self.id.0].name = Some(name.to_string());
+        self
+    }
+
+    /// `∂self/∂v` for every node `v` recorded before `self`, by one reverse sweep
+    /// (see [`Tape`]). Read the results back with [`Grads::wrt`].
+    pub fn backward(&self) -> Grads<T> {
+        self.tape.backward(self.id)
+    }
+}
+
+/// The adjoints `∂L/∂v` of one backward sweep, read back by handle.
+#[derive(Clone, Debug)]
+pub struct Grads<T> {
+    tape_id: usize,
+    shapes: Vec<Shape>,
+    adjoints: Vec<Option<Matrix<T>>>,
+}
+
+impl<T: Scalar> Grads<T> {
+    /// `∂L/∂v`, with the shape of `v`'s value. A node the loss does not depend on (or one
+    /// recorded after the sweep) has gradient zero.
+    ///
+    /// # Panics
+    /// If `v` lives on a different tape than the loss: that is a bug in the calling program.
+    pub fn wrt(&self, v: Var<'_, T>) -> Matrix<T> {
+        assert_eq!(
+            v.tape.id, self.tape_id,
+            "Grads::wrt: this Var lives on a different tape than the loss these gradients \
+             were computed for"
+        );
+        match self.adjoints.get(v.id.0) {
+            Some(Some(g)) => g.clone(),
+            Some(None) => {
+                let (r, c) = self.shapes[v.id.0];
+                Matrix::zeros(r, c)
+            }
+            None => {
+                let (r, c) = v.shape();
+                Matrix::zeros(r, c)
+            }
+        }
+    }
+
+    /// `∂L/∂v` by node position, if the sweep reached that node (for traces and pictures).
+    pub fn get(&self, id: NodeId) -> Option<&Matrix<T>> {
+        self.adjoints.get(id.0).and_then(|g| g.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(v: f64) -> Matrix<f64> {
+        Matrix::row_vector(&[v])
+    }
+
+    #[test]
+    fn a_value_used_twice_accumulates() {
+        let tape = Tape::new();
+        let a = tape.var(scalar(3.0));
+        let b = a.add(a).unwrap();
+        assert_eq!(b.backward().wrt(a), scalar(2.0));
+    }
+
+    #[test]
+    fn backward_twice_gives_the_same_gradients() {
+        let tape = Tape::new();
+        let a = tape.var(scalar(0.5));
+        let y = a.mul(a).unwrap().tanh();
+        let first = y.backward().wrt(a);
+        let second = y.backward().wrt(a);
+        assert_eq!(first, second);
+        let h = 0.25f64.tanh();
+        assert!((first[(0, 0)] - 2.0 * 0.5 * (1.0 - h * h)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_chain_of_100_000_nodes_needs_no_recursion() {
+        let tape = Tape::new();
+        let x = tape.var(scalar(1.0));
+        let mut y = x;
+        for _ in 0..100_000 {
+            y = y.scale(1.0);
+        }
+        let y = y.scale(2.0);
+        assert_eq!(tape.len(), 100_002);
+        assert_eq!(y.backward().wrt(x), scalar(2.0));
+    }
+
+    #[test]
+    fn vars_of_two_tapes_do_not_mix() {
+        let one = Tape::new();
+        let two = Tape::new();
+        let a = one.var(scalar(1.0));
+        let b = two.var(scalar(2.0));
+        let err = a.add(b).unwrap_err();
+        assert_eq!(err, Error::ForeignVar { op: "add" });
+        assert!(err.to_string().contains("different tapes"));
+    }
+
+    #[test]
+    #[should_panic(expected = "different tape")]
+    fn grads_refuse_a_var_of_another_tape() {
+        let one = Tape::new();
+        let two = Tape::new();
+        let a = one.var(scalar(1.0));
+        let b = two.var(scalar(2.0));
+        let _ = a.sum().backward().wrt(b);
+    }
+
+    #[test]
+    fn nodes_the_loss_does_not_use_get_zero_gradient() {
+        let tape = Tape::new();
+        let a = tape.var(scalar(1.0));
+        let unused = tape.var(Matrix::zeros(2, 3));
+        let grads = a.square().backward();
+        assert_eq!(grads.wrt(unused), Matrix::zeros(2, 3));
+        let later = tape.var(scalar(4.0));
+        assert_eq!(grads.wrt(later), scalar(0.0));
+    }
+}
