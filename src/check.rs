@@ -18,7 +18,11 @@
 //!
 //! Every comparison uses [`relative_error`] and ends in a [`Verdict`].
 
+use crate::case::Case;
+use crate::error::{Error, Result, shape_str};
+use crate::loss::Head;
 use crate::matrix::Matrix;
+use crate::rnn::{Forward, Gradients, StepGrads};
 use crate::scalar::Scalar;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -48,8 +52,11 @@ pub fn relative_error<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>) -> f64 {
     relative_error_of(a.as_slice(), b.as_slice())
 }
 
-/// [`relative_error`] on plain slices of equal length.
+/// [`relative_error`] on plain slices (+∞ when their lengths differ: they cannot agree).
 pub fn relative_error_of<T: Scalar>(a: &[T], b: &[T]) -> f64 {
+    if a.len() != b.len() {
+        return f64::INFINITY;
+    }
     let (mut diff, mut scale) = (0.0f64, 0.0f64);
     for (&x, &y) in a.iter().zip(b) {
         let (x, y) = (x.as_f64(), y.as_f64());
@@ -62,8 +69,12 @@ pub fn relative_error_of<T: Scalar>(a: &[T], b: &[T]) -> f64 {
     if scale == 0.0 { 0.0 } else { diff / scale }
 }
 
-/// The largest absolute difference `max_i |a_i − b_i|` (+∞ if either side is not finite).
+/// The largest absolute difference `max_i |a_i − b_i|` (+∞ if either side is not finite, or
+/// if the lengths differ).
 pub fn abs_error_of<T: Scalar>(a: &[T], b: &[T]) -> f64 {
+    if a.len() != b.len() {
+        return f64::INFINITY;
+    }
     let mut diff = 0.0f64;
     for (&x, &y) in a.iter().zip(b) {
         let (x, y) = (x.as_f64(), y.as_f64());
@@ -191,6 +202,498 @@ pub fn random_direction<T: Scalar>(rows: usize, cols: usize, rng: &mut ChaCha8Rn
 /// directions on every machine.
 pub fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
+}
+
+// =============================================================================================
+// The per-step three-way check (DESIGN §2).
+
+/// The per-step quantities, in the order errors are looked for within a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Quantity {
+    /// `dh[t] = ∂L/∂h_t` (total derivative).
+    Dh,
+    /// `da[t] = ∂L/∂a_t`.
+    Da,
+    /// `dx[t] = ∂L/∂x_t`.
+    Dx,
+    /// Step t's contribution `dW_x[t]`.
+    DwX,
+    /// Step t's contribution `dW_h[t]`.
+    DwH,
+    /// Step t's contribution `db[t]`.
+    Db,
+}
+
+impl Quantity {
+    /// All per-step quantities, in checking order.
+    pub const ALL: [Quantity; 6] = [
+        Quantity::Dh,
+        Quantity::Da,
+        Quantity::Dx,
+        Quantity::DwX,
+        Quantity::DwH,
+        Quantity::Db,
+    ];
+
+    /// The key used in JSON and tables: `dh`, `da`, `dx`, `dw_x`, `dw_h`, `db`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantity::Dh => "dh",
+            Quantity::Da => "da",
+            Quantity::Dx => "dx",
+            Quantity::DwX => "dw_x",
+            Quantity::DwH => "dw_h",
+            Quantity::Db => "db",
+        }
+    }
+
+    /// This quantity's value in step t's record.
+    pub fn of<T>(self, step: &StepGrads<T>) -> &Matrix<T> {
+        match self {
+            Quantity::Dh => &step.dh,
+            Quantity::Da => &step.da,
+            Quantity::Dx => &step.dx,
+            Quantity::DwX => &step.dw_x,
+            Quantity::DwH => &step.dw_h,
+            Quantity::Db => &step.db,
+        }
+    }
+}
+
+/// A gradient that is not per step: a total of a shared weight, `∂L/∂h_0`, or a head parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Total {
+    /// `dW_x = Σ_t dW_x[t]`.
+    WX,
+    /// `dW_h = Σ_t dW_h[t]`.
+    WH,
+    /// `db = Σ_t db[t]`.
+    B,
+    /// `dh[0] = ∂L/∂h_0`.
+    H0,
+    /// `∂L/∂W_out` (softmax head).
+    WOut,
+    /// `∂L/∂b_out` (softmax head).
+    BOut,
+}
+
+impl Total {
+    /// The key used in JSON (`grads.w_x`, …) and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Total::WX => "w_x",
+            Total::WH => "w_h",
+            Total::B => "b",
+            Total::H0 => "h0",
+            Total::WOut => "w_out",
+            Total::BOut => "b_out",
+        }
+    }
+
+    /// This total in a set of gradients, if the case has it.
+    pub fn of<T>(self, g: &Gradients<T>) -> Option<&Matrix<T>> {
+        match self {
+            Total::WX => Some(&g.w_x),
+            Total::WH => Some(&g.w_h),
+            Total::B => Some(&g.b),
+            Total::H0 => Some(&g.dh0),
+            Total::WOut => g.head.as_ref().map(|(w, _)| w),
+            Total::BOut => g.head.as_ref().map(|(_, b)| b),
+        }
+    }
+}
+
+/// Exhaustive (every coordinate) or directional (one random unit direction per quantity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `2n` loss evaluations per quantity of `n` entries; compares whole arrays.
+    Exhaustive,
+    /// Two loss evaluations per quantity, along directions drawn from ChaCha8 with this seed;
+    /// compares `(L(q + εv) − L(q − εv))/2ε` with `⟨g, v⟩`.
+    Directional {
+        /// Seed of the direction stream.
+        seed: u64,
+    },
+}
+
+impl Mode {
+    /// `"exhaustive"` or `"directional"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Exhaustive => "exhaustive",
+            Mode::Directional { .. } => "directional",
+        }
+    }
+}
+
+/// The two tolerances of DESIGN §2, for one number type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerances {
+    /// Hand BPTT against the tape: the same arithmetic in another order, so round-off only.
+    pub hand_tape: f64,
+    /// Either against finite differences.
+    pub fd: f64,
+}
+
+impl Tolerances {
+    /// f64: `1e-12` and `1e-6`. f32: `1e-5` and `1e-2` (about 7 significant digits, and a
+    /// finite-difference step of `∛ε_mach ≈ 5e-3`).
+    pub fn for_type<T: Scalar>() -> Tolerances {
+        if T::epsilon().as_f64() < 1e-10 {
+            Tolerances {
+                hand_tape: 1e-12,
+                fd: 1e-6,
+            }
+        } else {
+            Tolerances {
+                hand_tape: 1e-5,
+                fd: 1e-2,
+            }
+        }
+    }
+}
+
+/// One comparison of two gradients: [`relative_error`], the largest absolute difference, and
+/// the verdict.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    /// [`relative_error`] of the pair.
+    pub rel: f64,
+    /// `max_i |a_i − b_i|`.
+    pub abs: f64,
+    /// What the numbers mean against the tolerance and the resolution.
+    pub verdict: Verdict,
+}
+
+impl Comparison {
+    /// Compares `a` with `b` (same length) at tolerance `tol` and finite-difference floor
+    /// `floor` (0 when neither side is a finite-difference estimate).
+    pub fn of<T: Scalar>(a: &[T], b: &[T], tol: f64, floor: f64) -> Comparison {
+        let rel = relative_error_of(a, b);
+        let abs = abs_error_of(a, b);
+        Comparison {
+            rel,
+            abs,
+            verdict: Verdict::decide(rel, abs, tol, floor),
+        }
+    }
+}
+
+/// One quantity checked three ways: hand vs tape, hand vs finite differences, tape vs finite
+/// differences.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Triple {
+    /// Hand BPTT against the tape.
+    pub hand_tape: Comparison,
+    /// Hand BPTT against finite differences.
+    pub hand_fd: Comparison,
+    /// The tape against finite differences.
+    pub tape_fd: Comparison,
+}
+
+impl Triple {
+    /// The worst of the three verdicts (`FAIL` over `below-res` over `ok`).
+    pub fn verdict(&self) -> Verdict {
+        let all = [
+            self.hand_tape.verdict,
+            self.hand_fd.verdict,
+            self.tape_fd.verdict,
+        ];
+        if all.contains(&Verdict::Fail) {
+            Verdict::Fail
+        } else if all.contains(&Verdict::BelowResolution) {
+            Verdict::BelowResolution
+        } else {
+            Verdict::Ok
+        }
+    }
+}
+
+/// The per-step check of one case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// How finite differences were taken.
+    pub mode: Mode,
+    /// The finite-difference step `ε`.
+    pub eps: f64,
+    /// The loss `L` of the case (by the tape).
+    pub loss: f64,
+    /// The finite-difference [`resolution`] at this loss and step.
+    pub resolution: f64,
+    /// The tolerances applied.
+    pub tolerances: Tolerances,
+    /// One row per step, `t = 1..=T` at index `t − 1`: each quantity checked three ways.
+    pub steps: Vec<Vec<(Quantity, Triple)>>,
+    /// The totals, `∂L/∂h_0`, and the head's parameters.
+    pub totals: Vec<(Total, Triple)>,
+}
+
+impl Report {
+    /// True when nothing failed (`ok` and `below-res` both pass; NaN never does).
+    pub fn passed(&self) -> bool {
+        self.steps
+            .iter()
+            .flatten()
+            .map(|(_, c)| c)
+            .chain(self.totals.iter().map(|(_, c)| c))
+            .all(|c| c.verdict().passed())
+    }
+
+    /// The first failure walking backward from `t = T`, and in a step in the order of
+    /// [`Quantity::ALL`]: where an error in a backward pass *enters*.
+    pub fn first_failure(&self) -> Option<(usize, Quantity)> {
+        (1..=self.steps.len()).rev().find_map(|t| {
+            self.steps[t - 1]
+                .iter()
+                .find(|(_, c)| c.verdict() == Verdict::Fail)
+                .map(|(q, _)| (t, *q))
+        })
+    }
+}
+
+/// Where a finite-difference perturbation is applied inside the forward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Site {
+    /// The state `h_t` (`t = 0..=T`): steps `t+1..` are recomputed from it.
+    H(usize),
+    /// The pre-activation `a_t`: `h_t = φ(a_t)`, then steps `t+1..`.
+    A(usize),
+    /// The input `x_t`: steps `t..`.
+    X(usize),
+    /// Step t's copy of `W_x`: steps `t..`, only step t using the copy.
+    WxAt(usize),
+    /// Step t's copy of `W_h`.
+    WhAt(usize),
+    /// Step t's copy of `b`.
+    BAt(usize),
+    /// A whole total (every step's copy at once) or a head parameter.
+    Total(Total),
+}
+
+/// The loss with the value at `site` replaced by `v`, recomputing only the steps after it.
+fn loss_at<T: Scalar>(case: &Case<T>, fwd: &Forward<T>, site: Site, v: &Matrix<T>) -> T {
+    let rnn = &case.rnn;
+    let steps = case.x.len();
+    let invariant = "invariant: a perturbation keeps the quantity's shape";
+    // The steps before the perturbation are unchanged: reuse them from the plain forward pass.
+    let (mut states, first) = match site {
+        Site::H(t) => {
+            let mut s = fwd.states()[..t].to_vec();
+            s.push(v.clone());
+            (s, t + 1)
+        }
+        Site::A(t) => {
+            let mut s = fwd.states()[..t].to_vec();
+            s.push(v.map(|a| rnn.activation.apply(a)));
+            (s, t + 1)
+        }
+        Site::X(t) | Site::WxAt(t) | Site::WhAt(t) | Site::BAt(t) => {
+            (fwd.states()[..t].to_vec(), t)
+        }
+        Site::Total(Total::H0) => (vec![v.clone()], 1),
+        Site::Total(Total::WX | Total::WH | Total::B) => (vec![case.h0.clone()], 1),
+        Site::Total(Total::WOut | Total::BOut) => (fwd.states().to_vec(), steps + 1),
+    };
+    for s in first..=steps {
+        // Step s uses the perturbed value where the site says so, the case's own elsewhere.
+        let pick = |hit: bool, own| if hit { v } else { own };
+        let x_s = pick(site == Site::X(s), &case.x[s - 1]);
+        let w_x = pick(
+            site == Site::WxAt(s) || site == Site::Total(Total::WX),
+            &rnn.w_x,
+        );
+        let w_h = pick(
+            site == Site::WhAt(s) || site == Site::Total(Total::WH),
+            &rnn.w_h,
+        );
+        let b = pick(
+            site == Site::BAt(s) || site == Site::Total(Total::B),
+            &rnn.b,
+        );
+        let h_prev = &states[s - 1];
+        let (_, h) = rnn.step_with(x_s, h_prev, w_x, w_h, b).expect(invariant);
+        states.push(h);
+    }
+    match (site, &case.head) {
+        (Site::Total(Total::WOut), Head::SoftmaxCe { b_out, labels, .. }) => Head::SoftmaxCe {
+            w_out: v.clone(),
+            b_out: b_out.clone(),
+            labels: labels.clone(),
+        }
+        .loss(&states),
+        (Site::Total(Total::BOut), Head::SoftmaxCe { w_out, labels, .. }) => Head::SoftmaxCe {
+            w_out: w_out.clone(),
+            b_out: v.clone(),
+            labels: labels.clone(),
+        }
+        .loss(&states),
+        (_, head) => head.loss(&states),
+    }
+}
+
+/// Checks every per-step quantity and every total of `case` three ways: hand BPTT, the tape,
+/// and central finite differences taken where each quantity lives (DESIGN §2).
+///
+/// Finite differences perturb `h_t`, `a_t` or `x_t` inside the forward pass, or step t's copy
+/// of a weight, and recompute only the steps after the perturbation. Exhaustive mode costs
+/// `2n` partial forward passes for a quantity of `n` entries; directional mode costs two.
+pub fn check_case<T: Scalar>(case: &Case<T>, mode: Mode) -> Result<Report> {
+    check_gradients(case, &case.bptt()?, mode)
+}
+
+/// The check of [`check_case`] with `hand` in the place of hand BPTT: how a backward pass
+/// written elsewhere (a student's, or one with a planted mistake) is put on trial.
+pub fn check_gradients<T: Scalar>(
+    case: &Case<T>,
+    hand: &Gradients<T>,
+    mode: Mode,
+) -> Result<Report> {
+    let tape = case.tape_gradients()?;
+    if hand.steps.len() != tape.steps.len() {
+        return Err(Error::bad_shape(
+            "gradients to check",
+            format!("{} steps, as the case", tape.steps.len()),
+            format!("{} steps", hand.steps.len()),
+        ));
+    }
+    for t in 1..=tape.steps.len() {
+        for q in Quantity::ALL {
+            let (want, got) = (q.of(tape.step(t)).shape(), q.of(hand.step(t)).shape());
+            if want != got {
+                return Err(Error::bad_shape(
+                    format!("{} at step t = {t}", q.name()),
+                    shape_str(want),
+                    shape_str(got),
+                ));
+            }
+        }
+    }
+    let fwd = case.forward()?;
+    let eps = default_step::<T>();
+    let tolerances = Tolerances::for_type::<T>();
+    let floor = resolution(tape.loss, eps);
+    let mut directions = match mode {
+        Mode::Directional { seed } => Some(rng(seed)),
+        Mode::Exhaustive => None,
+    };
+    let mut triple = |site: Site, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>| {
+        let hand_tape = Comparison::of(
+            by_hand.as_slice(),
+            by_tape.as_slice(),
+            tolerances.hand_tape,
+            0.0,
+        );
+        let loss = |v: &Matrix<T>| loss_at(case, &fwd, site, v);
+        let against_fd = |g: &[T], fd: &[T]| Comparison::of(g, fd, tolerances.fd, floor);
+        let (hand_fd, tape_fd) = match directions.as_mut() {
+            None => {
+                let fd = fd_gradient(point, eps, loss);
+                (
+                    against_fd(by_hand.as_slice(), fd.as_slice()),
+                    against_fd(by_tape.as_slice(), fd.as_slice()),
+                )
+            }
+            Some(stream) => {
+                let v = random_direction(point.rows(), point.cols(), stream);
+                let fd = [fd_directional(point, &v, eps, loss)];
+                let along = |g: &Matrix<T>| [g.dot(&v).expect("invariant: v has g's shape")];
+                (
+                    against_fd(&along(by_hand), &fd),
+                    against_fd(&along(by_tape), &fd),
+                )
+            }
+        };
+        Triple {
+            hand_tape,
+            hand_fd,
+            tape_fd,
+        }
+    };
+
+    let rnn = &case.rnn;
+    let mut steps = Vec::with_capacity(case.x.len());
+    for t in 1..=case.x.len() {
+        let row = Quantity::ALL
+            .iter()
+            .map(|&q| {
+                let (site, point) = match q {
+                    Quantity::Dh => (Site::H(t), fwd.h(t)),
+                    Quantity::Da => (Site::A(t), fwd.a(t)),
+                    Quantity::Dx => (Site::X(t), &case.x[t - 1]),
+                    Quantity::DwX => (Site::WxAt(t), &rnn.w_x),
+                    Quantity::DwH => (Site::WhAt(t), &rnn.w_h),
+                    Quantity::Db => (Site::BAt(t), &rnn.b),
+                };
+                (
+                    q,
+                    triple(site, point, q.of(hand.step(t)), q.of(tape.step(t))),
+                )
+            })
+            .collect();
+        steps.push(row);
+    }
+    let mut totals = Vec::new();
+    let head_params = match &case.head {
+        Head::SoftmaxCe { w_out, b_out, .. } => vec![(Total::WOut, w_out), (Total::BOut, b_out)],
+        _ => Vec::new(),
+    };
+    let shared = [
+        (Total::WX, &rnn.w_x),
+        (Total::WH, &rnn.w_h),
+        (Total::B, &rnn.b),
+        (Total::H0, &case.h0),
+    ];
+    for (total, point) in shared.into_iter().chain(head_params) {
+        let (Some(by_hand), Some(by_tape)) = (total.of(hand), total.of(&tape)) else {
+            continue;
+        };
+        totals.push((total, triple(Site::Total(total), point, by_hand, by_tape)));
+    }
+    Ok(Report {
+        mode,
+        eps: eps.as_f64(),
+        loss: tape.loss.as_f64(),
+        resolution: floor,
+        tolerances,
+        steps,
+        totals,
+    })
+}
+
+/// Every gradient of `case` by exhaustive central differences alone, each per-step quantity
+/// perturbed where it lives: the third method, usable without the other two.
+pub fn fd_gradients<T: Scalar>(case: &Case<T>) -> Result<Gradients<T>> {
+    let fwd = case.forward()?;
+    let eps = default_step::<T>();
+    let fd =
+        |site: Site, point: &Matrix<T>| fd_gradient(point, eps, |v| loss_at(case, &fwd, site, v));
+    let rnn = &case.rnn;
+    let steps = (1..=case.x.len())
+        .map(|t| StepGrads {
+            dh: fd(Site::H(t), fwd.h(t)),
+            da: fd(Site::A(t), fwd.a(t)),
+            dx: fd(Site::X(t), &case.x[t - 1]),
+            dw_x: fd(Site::WxAt(t), &rnn.w_x),
+            dw_h: fd(Site::WhAt(t), &rnn.w_h),
+            db: fd(Site::BAt(t), &rnn.b),
+        })
+        .collect();
+    let head = match &case.head {
+        Head::SoftmaxCe { w_out, b_out, .. } => Some((
+            fd(Site::Total(Total::WOut), w_out),
+            fd(Site::Total(Total::BOut), b_out),
+        )),
+        _ => None,
+    };
+    Ok(Gradients {
+        loss: case.head.loss(fwd.states()),
+        steps,
+        dh0: fd(Site::Total(Total::H0), &case.h0),
+        w_x: fd(Site::Total(Total::WX), &rnn.w_x),
+        w_h: fd(Site::Total(Total::WH), &rnn.w_h),
+        b: fd(Site::Total(Total::B), &rnn.b),
+        head,
+    })
 }
 
 #[cfg(test)]

@@ -11,15 +11,28 @@
 //! | [`matrix`] | [`Matrix`], a row-major 2-D array that prints like numpy |
 //! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list and one reverse loop |
 //! | [`ops`] | each op's forward value beside its vector-Jacobian product |
-//! | [`check`] | central finite differences and the one relative-error formula |
+//! | [`rnn`] | parameters, the forward pass (plain, and recorded on a tape), per-step gradients |
+//! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `mse_all` |
+//! | [`bptt`] | hand-derived backpropagation through time, equation by equation |
+//! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
+//! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
+//! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`error`] | the crate's one [`Error`] type |
+//! | `json` | case and gradient files of the command line (`cli` feature) |
 
+pub mod bptt;
+pub mod case;
 pub mod check;
 pub mod error;
+#[cfg(feature = "cli")]
+pub mod json;
+pub mod loss;
 pub mod matrix;
 pub mod ops;
+pub mod rnn;
 pub mod scalar;
 pub mod tape;
+pub mod trace;
 
 pub use error::{Error, Result};
 pub use matrix::Matrix;

@@ -1,0 +1,246 @@
+//! The heads: the loss `L` computed from the states `h_1 … h_T`.
+//!
+//! | head | loss | its direct gradient `∂ℓ/∂h_t` |
+//! |---|---|---|
+//! | `sum_last` | `L = Σ h_T` | `1` at `t = T`, `0` before |
+//! | `softmax_ce` | `z = h_T·W_out + b_out`, `L = (1/B) Σ_i −log softmax(z_i)[label_i]` | `(P − Y)/B · W_outᵀ` at `t = T` |
+//! | `mse_all` | `L = ½ Σ_t Σ (h_t − y_t)²` | `h_t − y_t` at every `t` |
+//!
+//! `∂ℓ/∂h_t` is the *direct* part only: how `L` changes with `h_t` through the head itself. The
+//! total `dh[t]` adds what flows back from later steps; that is BPTT's job (see [`crate::bptt`]).
+
+use crate::error::{Error, Result, shape_str};
+use crate::matrix::Matrix;
+use crate::ops::softmax;
+use crate::scalar::Scalar;
+use crate::tape::{Tape, Var};
+
+/// The loss on top of the RNN's states.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Head<T> {
+    /// `L = Σ h_T`: the simplest head, used by the canonical example (`∂L/∂h_T = 1`).
+    SumLast,
+    /// A dense softmax classifier on the last state, mean cross-entropy over the batch.
+    SoftmaxCe {
+        /// Output weights, `hidden × classes`.
+        w_out: Matrix<T>,
+        /// Output bias, a `1 × classes` row.
+        b_out: Matrix<T>,
+        /// One class index per sequence of the batch.
+        labels: Vec<usize>,
+    },
+    /// `L = ½ Σ_t Σ (h_t − y_t)²`: a target at every step (many-to-many).
+    MseAll {
+        /// `y_1 … y_T`, each `batch × hidden`.
+        targets: Vec<Matrix<T>>,
+    },
+}
+
+/// What the head contributes to the backward pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeadGrads<T> {
+    /// `∂ℓ/∂h_t` for `t = 1..=T` (index `t − 1`): the head's direct gradient on each state.
+    pub dl_dh: Vec<Matrix<T>>,
+    /// `(∂L/∂W_out, ∂L/∂b_out)` for `softmax_ce`.
+    pub params: Option<(Matrix<T>, Matrix<T>)>,
+}
+
+/// The head recorded on a tape: the loss node, and the leaves of the head's own parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct TapeHead<'t, T> {
+    /// The scalar loss `L` (`1×1`).
+    pub loss: Var<'t, T>,
+    /// `(W_out, b_out)` leaves for `softmax_ce`.
+    pub params: Option<(Var<'t, T>, Var<'t, T>)>,
+}
+
+const SHAPES: &str = "invariant: head shapes were checked by Head::check";
+
+impl<T: Scalar> Head<T> {
+    /// The name a case file uses: `"sum_last"`, `"softmax_ce"` or `"mse_all"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Head::SumLast => "sum_last",
+            Head::SoftmaxCe { .. } => "softmax_ce",
+            Head::MseAll { .. } => "mse_all",
+        }
+    }
+
+    /// Checks the head's parameters against the RNN's `batch`, `hidden` and `steps`.
+    pub fn check(&self, batch: usize, hidden: usize, steps: usize) -> Result<()> {
+        match self {
+            Head::SumLast => Ok(()),
+            Head::SoftmaxCe {
+                w_out,
+                b_out,
+                labels,
+            } => {
+                if w_out.rows() != hidden || w_out.cols() == 0 {
+                    return Err(Error::bad_shape(
+                        "loss.w_out",
+                        format!("{hidden}×classes (hidden × classes, classes ≥ 1)"),
+                        shape_str(w_out.shape()),
+                    ));
+                }
+                if b_out.shape() != (1, w_out.cols()) {
+                    return Err(Error::bad_shape(
+                        "loss.b_out",
+                        format!("{} entries (classes, from w_out)", w_out.cols()),
+                        format!("{} entries", b_out.len()),
+                    ));
+                }
+                let classes = w_out.cols();
+                if labels.len() != batch {
+                    return Err(Error::bad_shape(
+                        "loss.labels",
+                        format!("{batch} labels (one per sequence of the batch)"),
+                        format!("{} labels", labels.len()),
+                    ));
+                }
+                match labels.iter().enumerate().find(|&(_, &l)| l >= classes) {
+                    Some((i, &l)) => Err(Error::invalid(
+                        format!("loss.labels[{i}]"),
+                        format!("label {l} is out of range for {classes} classes (from w_out)"),
+                    )),
+                    None => Ok(()),
+                }
+            }
+            Head::MseAll { targets } => {
+                if targets.len() != steps {
+                    return Err(Error::bad_shape(
+                        "loss.targets",
+                        format!("{steps} steps (one target per step of x)"),
+                        format!("{} steps", targets.len()),
+                    ));
+                }
+                for (i, y) in targets.iter().enumerate() {
+                    if y.shape() != (batch, hidden) {
+                        return Err(Error::bad_shape(
+                            format!("loss.targets (step t = {})", i + 1),
+                            format!("{batch}×{hidden} (batch × hidden)"),
+                            shape_str(y.shape()),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The logits `z = h_T · W_out + b_out` of the softmax head.
+    fn logits(w_out: &Matrix<T>, b_out: &Matrix<T>, h_last: &Matrix<T>) -> Matrix<T> {
+        h_last
+            .matmul(w_out)
+            .and_then(|z| z.add_row(b_out))
+            .expect(SHAPES)
+    }
+
+    /// The loss `L` from the states `h_0 … h_T` (the head ignores `h_0`).
+    pub fn loss(&self, states: &[Matrix<T>]) -> T {
+        let last = &states[states.len() - 1];
+        match self {
+            Head::SumLast => last.sum(),
+            Head::SoftmaxCe {
+                w_out,
+                b_out,
+                labels,
+            } => {
+                let tape = Tape::new();
+                let z = tape.var(Self::logits(w_out, b_out, last));
+                z.softmax_cross_entropy(labels).expect(SHAPES).value()[(0, 0)]
+            }
+            Head::MseAll { targets } => {
+                let half = T::from_f64(0.5);
+                states[1..]
+                    .iter()
+                    .zip(targets)
+                    .map(|(h, y)| half * h.sub(y).expect(SHAPES).map(|d| d * d).sum())
+                    .sum()
+            }
+        }
+    }
+
+    /// The head's direct gradients `∂ℓ/∂h_t` and its parameter gradients, from `h_0 … h_T`.
+    pub fn grads(&self, states: &[Matrix<T>]) -> HeadGrads<T> {
+        let hs = &states[1..];
+        let last = &hs[hs.len() - 1];
+        let zeros = || Matrix::zeros(last.rows(), last.cols());
+        match self {
+            Head::SumLast => {
+                let mut dl_dh: Vec<Matrix<T>> = hs.iter().map(|_| zeros()).collect();
+                dl_dh[hs.len() - 1] = Matrix::filled(last.rows(), last.cols(), T::one());
+                HeadGrads {
+                    dl_dh,
+                    params: None,
+                }
+            }
+            Head::SoftmaxCe {
+                w_out,
+                b_out,
+                labels,
+            } => {
+                // dz = (P − Y)/B, then the dense layer: dW_out = h_Tᵀ·dz, db_out = Σ dz,
+                // ∂ℓ/∂h_T = dz·W_outᵀ.
+                let mut dz = softmax(&Self::logits(w_out, b_out, last));
+                for (i, &label) in labels.iter().enumerate() {
+                    dz[(i, label)] -= T::one();
+                }
+                let dz = dz.scale(T::one() / T::from_f64(last.rows() as f64));
+                let dw_out = last.transpose().matmul(&dz).expect(SHAPES);
+                let db_out = dz.sum_rows();
+                let mut dl_dh: Vec<Matrix<T>> = hs.iter().map(|_| zeros()).collect();
+                dl_dh[hs.len() - 1] = dz.matmul(&w_out.transpose()).expect(SHAPES);
+                HeadGrads {
+                    dl_dh,
+                    params: Some((dw_out, db_out)),
+                }
+            }
+            Head::MseAll { targets } => HeadGrads {
+                dl_dh: hs
+                    .iter()
+                    .zip(targets)
+                    .map(|(h, y)| h.sub(y).expect(SHAPES))
+                    .collect(),
+                params: None,
+            },
+        }
+    }
+
+    /// Records the head on the tape of the states `h_0 … h_T`.
+    pub fn on_tape<'t>(&self, states: &[Var<'t, T>]) -> Result<TapeHead<'t, T>> {
+        let last = states[states.len() - 1];
+        let tape = last.tape();
+        let (loss, params) = match self {
+            Head::SumLast => (last.sum(), None),
+            Head::SoftmaxCe {
+                w_out,
+                b_out,
+                labels,
+            } => {
+                let w = tape.named_var("W_out", w_out.clone());
+                let b = tape.named_var("b_out", b_out.clone());
+                let z = last.matmul(w)?.add_bias(b)?.named("z");
+                (z.softmax_cross_entropy(labels)?, Some((w, b)))
+            }
+            Head::MseAll { targets } => {
+                let mut total: Option<Var<'t, T>> = None;
+                for (t, (h, y)) in states[1..].iter().zip(targets).enumerate() {
+                    let y = tape.named_var(&format!("y_{}", t + 1), y.clone());
+                    let term = h.sub(y)?.square().sum().scale(T::from_f64(0.5));
+                    total = Some(match total {
+                        Some(sum) => sum.add(term)?,
+                        None => term,
+                    });
+                }
+                (
+                    total.expect("invariant: an RNN has at least one step"),
+                    None,
+                )
+            }
+        };
+        Ok(TapeHead {
+            loss: loss.named("L"),
+            params,
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! Rendering: forward and backward traces, tape listings and check tables, as text.
+//!
+//! Nothing here computes: every number printed was computed by another module. Matrices print
+//! like numpy (see [`crate::matrix`]), at 8 decimals, which keeps every line identical on any
+//! machine (≤ 9 significant digits, beyond the reach of libm differences) so traces can be
+//! snapshot-tested.
+
+use crate::case::Case;
+use crate::check::{Comparison, Report, Triple, Verdict};
+use crate::loss::Head;
+use crate::matrix::{Matrix, format_numbers};
+use crate::rnn::{Activation, Forward, Gradients};
+use crate::scalar::Scalar;
+use std::fmt::Write;
+
+/// One number, formatted as numpy prints a scalar (8 decimals, or scientific when tiny/huge).
+pub fn number(v: f64) -> String {
+    format_numbers(&[v], 8).remove(0)
+}
+
+/// `label` followed by a matrix, continuation lines indented under the first bracket.
+pub fn labelled<T: Scalar>(label: &str, m: &Matrix<T>) -> String {
+    let text = m.to_string();
+    let pad = " ".repeat(label.chars().count());
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            out.push_str(label);
+        } else {
+            out.push('\n');
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The loss as an equation in words: `L = Σ h_3`, `L = mean CE(softmax(h_3·W_out + b_out))`, ….
+fn loss_equation<T: Scalar>(head: &Head<T>, steps: usize) -> String {
+    match head {
+        Head::SumLast => format!("L = Σ h_{steps}"),
+        Head::SoftmaxCe { .. } => {
+            format!("L = mean_i −log softmax(h_{steps}·W_out + b_out)_i[label_i]")
+        }
+        Head::MseAll { .. } => format!("L = ½ Σ_(t=1..{steps}) Σ (h_t − y_t)²"),
+    }
+}
+
+/// One line describing a case: activation, sizes, head.
+pub fn case_header<T: Scalar>(case: &Case<T>) -> String {
+    let d = case.dims();
+    format!(
+        "{} RNN: batch {}, {} steps, {} features, {} hidden; loss {} ({})",
+        case.rnn.activation,
+        d.batch,
+        d.steps,
+        d.features,
+        d.hidden,
+        case.head.kind(),
+        loss_equation(&case.head, d.steps)
+    )
+}
+
+/// The forward trace: per step `x_t`, `a_t = x_t·W_x + h_(t-1)·W_h + b`, `h_t = φ(a_t)`, then
+/// the loss. For the canonical example it reads like the seed notebooks' step-by-step printout.
+pub fn forward_trace<T: Scalar>(case: &Case<T>, fwd: &Forward<T>, loss: T) -> String {
+    let mut out = String::new();
+    let phi = case.rnn.activation;
+    let _ = writeln!(out, "Forward pass, {}", case_header(case));
+    let _ = writeln!(out, "{}", labelled("h_0: ", fwd.h(0)));
+    for t in 1..=fwd.steps() {
+        let _ = writeln!(out, "Time t={t}:");
+        let _ = writeln!(out, "{}", labelled(&format!("  x_{t}: "), &case.x[t - 1]));
+        let _ = writeln!(out, "{}", labelled(&format!("  a_{t}: "), fwd.a(t)));
+        let _ = writeln!(out, "{}", labelled(&format!("  h_{t}: "), fwd.h(t)));
+    }
+    let _ = writeln!(
+        out,
+        "a_t = x_t·W_x + h_(t-1)·W_h + b,  h_t = {}(a_t)",
+        phi.name()
+    );
+    let _ = writeln!(
+        out,
+        "Loss: {} = {}",
+        loss_equation(&case.head, fwd.steps()),
+        number(loss.as_f64())
+    );
+    out
+}
+
+/// How `φ'(a_t)` is written in terms of `h_t`, for the backward trace.
+fn derivative_text(activation: Activation, t: usize) -> String {
+    match activation {
+        Activation::Tanh => format!("(1 − h_{t}²)"),
+        Activation::Sigmoid => format!("h_{t}(1 − h_{t})"),
+        Activation::Identity => "1".into(),
+    }
+}
+
+/// The backward trace, from `t = T` down to 1: each step's `dh`, `da`, `dx` and contributions
+/// to `dW_x`, `dW_h`, `db`, with the equation that produced each, then `dh_0` and the totals.
+pub fn backward_trace<T: Scalar>(case: &Case<T>, g: &Gradients<T>, method: &str) -> String {
+    let mut out = String::new();
+    let steps = g.steps.len();
+    let _ = writeln!(out, "Backward pass ({method}), {}", case_header(case));
+    let _ = writeln!(out, "Loss: L = {}", number(g.loss.as_f64()));
+    for t in (1..=steps).rev() {
+        let s = g.step(t);
+        let dh_eq = if t == steps {
+            format!("dh_{t} = ∂L/∂h_{t}")
+        } else {
+            format!("dh_{t} = da_{}·W_hᵀ + ∂ℓ/∂h_{t}", t + 1)
+        };
+        let lines = [
+            (format!("  {dh_eq}: "), &s.dh),
+            (
+                format!(
+                    "  da_{t} = dh_{t} ⊙ {}: ",
+                    derivative_text(case.rnn.activation, t)
+                ),
+                &s.da,
+            ),
+            (format!("  dx_{t} = da_{t}·W_xᵀ: "), &s.dx),
+            (format!("  dW_x[{t}] = x_{t}ᵀ·da_{t}: "), &s.dw_x),
+            (format!("  dW_h[{t}] = h_{}ᵀ·da_{t}: ", t - 1), &s.dw_h),
+            (format!("  db[{t}] = Σ_batch da_{t}: "), &s.db),
+        ];
+        let _ = writeln!(out, "Time t={t}:");
+        for (label, m) in lines {
+            let _ = writeln!(out, "{}", labelled(&label, m));
+        }
+    }
+    let _ = writeln!(out, "{}", labelled("dh_0 = da_1·W_hᵀ: ", &g.dh0));
+    let _ = writeln!(
+        out,
+        "Totals (a shared weight's gradient is the sum of its per-step copies'):"
+    );
+    let _ = writeln!(out, "{}", labelled("  dW_x = Σ_t dW_x[t]: ", &g.w_x));
+    let _ = writeln!(out, "{}", labelled("  dW_h = Σ_t dW_h[t]: ", &g.w_h));
+    let _ = writeln!(out, "{}", labelled("  db = Σ_t db[t]: ", &g.b));
+    if let Some((w_out, b_out)) = &g.head {
+        let _ = writeln!(out, "{}", labelled("  dW_out: ", w_out));
+        let _ = writeln!(out, "{}", labelled("  db_out: ", b_out));
+    }
+    out
+}
+
+/// Whether a check table shows the error numbers, or only the verdicts.
+///
+/// Finite-difference errors are round-off, different in their last digits from one libm to
+/// another; snapshots use [`CheckStyle::Verdicts`], people the numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckStyle {
+    /// `ok`, `FAIL` or `below-res` in every cell.
+    Verdicts,
+    /// The relative error in every cell, marked when it is not `ok`.
+    Errors,
+}
+
+/// A relative error in two significant digits: `2.4e-11`, `0`, `inf`.
+pub fn error_text(rel: f64) -> String {
+    if rel == 0.0 {
+        "0".into()
+    } else if rel.is_finite() {
+        format!("{rel:.1e}")
+    } else {
+        "inf".into()
+    }
+}
+
+fn cell(c: &Comparison, style: CheckStyle) -> String {
+    match (style, c.verdict) {
+        (CheckStyle::Verdicts, v) => v.to_string(),
+        (CheckStyle::Errors, Verdict::Ok) => error_text(c.rel),
+        (CheckStyle::Errors, v) => format!("{} {v}", error_text(c.rel)),
+    }
+}
+
+fn triple_row(out: &mut String, t: &str, name: &str, c: &Triple, style: CheckStyle) {
+    let _ = writeln!(
+        out,
+        "{t:>4}  {name:<6} {:<17} {:<17} {:<17} {}",
+        cell(&c.hand_tape, style),
+        cell(&c.hand_fd, style),
+        cell(&c.tape_fd, style),
+        c.verdict()
+    );
+}
+
+/// The per-step check table: one row per step and quantity, one column per pair.
+pub fn check_table(report: &Report, style: CheckStyle) -> String {
+    let mut out = String::new();
+    let tol = report.tolerances;
+    let _ = writeln!(
+        out,
+        "Gradient check: hand BPTT vs tape vs central finite differences ({}, ε = {:.2e})",
+        report.mode.name(),
+        report.eps
+    );
+    let _ = writeln!(
+        out,
+        "rel(a, b) = max|a − b| / max(max|a|, max|b|); ok when hand–tape ≤ {:.0e} and \
+         either–fd ≤ {:.0e}",
+        tol.hand_tape, tol.fd
+    );
+    let _ = writeln!(
+        out,
+        "below-res: the fd difference is within fd's own noise ({:.1e}) and cannot judge",
+        report.resolution
+    );
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<6} {:<17} {:<17} {:<17} verdict",
+        "t", "grad", "hand–tape", "hand–fd", "tape–fd"
+    );
+    for t in (1..=report.steps.len()).rev() {
+        for (q, c) in &report.steps[t - 1] {
+            triple_row(&mut out, &t.to_string(), q.name(), c, style);
+        }
+    }
+    for (total, c) in &report.totals {
+        let t = if total.name() == "h0" { "0" } else { "all" };
+        let name = if total.name() == "h0" {
+            "dh"
+        } else {
+            total.name()
+        };
+        triple_row(&mut out, t, name, c, style);
+    }
+    let (ok, below, fail) = count(report);
+    let _ = writeln!(
+        out,
+        "{}: {ok} ok, {below} below resolution, {fail} failed",
+        if fail == 0 { "PASS" } else { "FAIL" }
+    );
+    out
+}
+
+/// How many quantities ended ok, below resolution, failed.
+fn count(report: &Report) -> (usize, usize, usize) {
+    let verdicts = report
+        .steps
+        .iter()
+        .flatten()
+        .map(|(_, c)| c.verdict())
+        .chain(report.totals.iter().map(|(_, c)| c.verdict()));
+    let mut counts = (0, 0, 0);
+    for v in verdicts {
+        match v {
+            Verdict::Ok => counts.0 += 1,
+            Verdict::BelowResolution => counts.1 += 1,
+            Verdict::Fail => counts.2 += 1,
+        }
+    }
+    counts
+}

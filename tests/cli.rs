@@ -1,0 +1,184 @@
+//! The `tapegrad` command, run as a user runs it.
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn tapegrad(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(args)
+        .output()
+        .expect("the tapegrad binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// A case file with `text` in a fresh temporary directory.
+fn case_file(name: &str, text: &str) -> (tempdir::Dir, String) {
+    let dir = tempdir::Dir::new(name);
+    let path = dir.path.join("case.json");
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .unwrap();
+    let path = path.to_string_lossy().into_owned();
+    (dir, path)
+}
+
+mod tempdir {
+    use std::path::PathBuf;
+
+    /// A directory under the target dir, removed when dropped.
+    pub struct Dir {
+        pub path: PathBuf,
+    }
+
+    impl Dir {
+        pub fn new(name: &str) -> Dir {
+            let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Dir { path }
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+#[test]
+fn forward_prints_the_canonical_trace() {
+    let out = tapegrad(&["forward"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.contains("  h_3: [[0.79494228 0.81839002 0.83939649 0.85584174]]"),
+        "{text}"
+    );
+    assert!(text.contains("Loss: L = Σ h_3 = 3.30857053"), "{text}");
+}
+
+#[test]
+fn forward_json_has_every_step() {
+    let out = tapegrad(&["forward", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(v["steps"][2]["t"], 3);
+    let h3 = v["steps"][2]["h"][0][3].as_f64().unwrap();
+    assert!((h3 - 0.85584174).abs() < 1e-8);
+}
+
+/// `grads --json` has exactly the documented keys and shapes, and every method gives the
+/// reference numbers (fd to its own accuracy).
+#[test]
+fn grads_json_matches_the_documented_shape_and_reference() {
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string("cases/softmax_small.grads.json").unwrap())
+            .unwrap();
+    for (method, tol) in [("bptt", 1e-13), ("tape", 1e-13), ("fd", 1e-7)] {
+        let out = tapegrad(&[
+            "grads",
+            "--case",
+            "cases/softmax_small.case.json",
+            "--method",
+            method,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let got: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let keys = |v: &Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&got), ["grads", "loss", "steps"]);
+        assert_eq!(keys(&got["grads"]), keys(&reference["grads"]));
+        assert_eq!(keys(&got["steps"][0]), keys(&reference["steps"][0]));
+        assert_close(&got, &reference, tol, method);
+    }
+}
+
+/// Walks two JSON values of the same structure, comparing numbers to `tol` relative to 1.
+fn assert_close(got: &Value, want: &Value, tol: f64, at: &str) {
+    match (got, want) {
+        (Value::Number(g), Value::Number(w)) => {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!((g - w).abs() <= tol * w.abs().max(1.0), "{at}: {g} vs {w}");
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            assert_eq!(g.len(), w.len(), "{at}: length");
+            for (i, (g, w)) in g.iter().zip(w).enumerate() {
+                assert_close(g, w, tol, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(g), Value::Object(w)) => {
+            for (k, w) in w {
+                assert_close(&g[k], w, tol, &format!("{at}.{k}"));
+            }
+        }
+        _ => panic!("{at}: {got} vs {want}"),
+    }
+}
+
+#[test]
+fn check_passes_on_both_sample_cases_in_both_modes() {
+    for case in ["cases/canonical.case.json", "cases/softmax_small.case.json"] {
+        for mode in ["exhaustive", "directional"] {
+            let out = tapegrad(&["check", "--case", case, "--mode", mode]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{case} {mode}: {}",
+                stdout(&out)
+            );
+            assert!(stdout(&out).contains("PASS"));
+        }
+    }
+    let out = tapegrad(&["check", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["first_failure"], Value::Null);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(v["steps"][0]["dw_x"]["verdict"], "below-res");
+}
+
+#[test]
+fn a_malformed_case_exits_2_naming_the_field() {
+    let (_dir, path) = case_file(
+        "malformed",
+        r#"{"x": [[[1, 2], [2, 3]]], "w_x": [[1, 2, 3], [4, 5, 6]], "w_h": [[1, 0], [0, 1]], "b": [0, 0, 0]}"#,
+    );
+    let out = tapegrad(&["check", "--case", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("w_h: expected shape (3, 3) (hidden, hidden), hidden from w_x, found (2, 2)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    assert_eq!(tapegrad(&["help"]).status.code(), Some(0));
+    assert_eq!(tapegrad(&["check", "--help"]).status.code(), Some(0));
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["grads", "--method", "magic"],
+        &["check", "--mode"],
+        &["check", "--seed", "-1"],
+        &["check", "--case", "no/such/file.json"],
+    ] {
+        let out = tapegrad(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).starts_with("tapegrad: "), "{args:?}");
+    }
+}
