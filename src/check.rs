@@ -418,7 +418,9 @@ pub struct Report {
     pub eps: f64,
     /// The loss `L` of the case (by the tape).
     pub loss: f64,
-    /// The finite-difference [`resolution`] at this loss and step.
+    /// The finite-difference noise floor used for the verdicts: the [`resolution`] formula at
+    /// this loss and step, or twice the largest spread measured between estimates at `ε` and
+    /// `2ε`, whichever is larger.
     pub resolution: f64,
     /// The tolerances applied.
     pub tolerances: Tolerances,
@@ -541,8 +543,24 @@ pub fn check_case<T: Scalar>(case: &Case<T>, mode: Mode) -> Result<Report> {
     check_gradients(case, &case.bptt()?, mode)
 }
 
+/// One quantity's numbers before judgement: both gradients and the finite-difference
+/// estimates at `ε` and `2ε`, all as seen along the direction (directional mode) or entry by
+/// entry (exhaustive mode).
+struct Probe<T> {
+    hand_tape: Comparison,
+    by_hand: Vec<T>,
+    by_tape: Vec<T>,
+    fd: Vec<T>,
+    coarse: Vec<T>,
+}
+
 /// The check of [`check_case`] with `hand` in the place of hand BPTT: how a backward pass
 /// written elsewhere (a student's, or one with a planted mistake) is put on trial.
+///
+/// The finite-difference noise floor is measured, not only assumed: every estimate is taken
+/// at `ε` and at `2ε`. Truncation error grows fourfold from one to the other and round-off
+/// halves, so their largest difference over the whole check measures how far the estimates
+/// can be trusted. The floor is twice that, or the [`resolution`] formula if larger.
 pub fn check_gradients<T: Scalar>(
     case: &Case<T>,
     hand: &Gradients<T>,
@@ -571,12 +589,13 @@ pub fn check_gradients<T: Scalar>(
     let fwd = case.forward()?;
     let eps = default_step::<T>();
     let tolerances = Tolerances::for_type::<T>();
-    let floor = resolution(tape.loss, eps);
     let mut directions = match mode {
         Mode::Directional { seed } => Some(rng(seed)),
         Mode::Exhaustive => None,
     };
-    let mut triple = |site: Site, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>| {
+
+    // Pass 1: every estimate.
+    let mut probe = |site: Site, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>| {
         let hand_tape = Comparison::of(
             by_hand.as_slice(),
             by_tape.as_slice(),
@@ -584,36 +603,32 @@ pub fn check_gradients<T: Scalar>(
             0.0,
         );
         let loss = |v: &Matrix<T>| loss_at(case, &fwd, site, v);
-        let against_fd = |g: &[T], fd: &[T]| Comparison::of(g, fd, tolerances.fd, floor);
-        let (hand_fd, tape_fd) = match directions.as_mut() {
-            None => {
-                let fd = fd_gradient(point, eps, loss);
-                (
-                    against_fd(by_hand.as_slice(), fd.as_slice()),
-                    against_fd(by_tape.as_slice(), fd.as_slice()),
-                )
-            }
+        match directions.as_mut() {
+            None => Probe {
+                hand_tape,
+                by_hand: by_hand.as_slice().to_vec(),
+                by_tape: by_tape.as_slice().to_vec(),
+                fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
+                coarse: fd_gradient(point, eps + eps, loss).as_slice().to_vec(),
+            },
             Some(stream) => {
                 let v = random_direction(point.rows(), point.cols(), stream);
-                let fd = [fd_directional(point, &v, eps, loss)];
-                let along = |g: &Matrix<T>| [g.dot(&v).expect("invariant: v has g's shape")];
-                (
-                    against_fd(&along(by_hand), &fd),
-                    against_fd(&along(by_tape), &fd),
-                )
+                let along =
+                    |g: &Matrix<T>| vec![g.dot(&v).expect("invariant: v has the gradient's shape")];
+                Probe {
+                    hand_tape,
+                    by_hand: along(by_hand),
+                    by_tape: along(by_tape),
+                    fd: vec![fd_directional(point, &v, eps, loss)],
+                    coarse: vec![fd_directional(point, &v, eps + eps, loss)],
+                }
             }
-        };
-        Triple {
-            hand_tape,
-            hand_fd,
-            tape_fd,
         }
     };
-
     let rnn = &case.rnn;
-    let mut steps = Vec::with_capacity(case.x.len());
+    let mut step_probes = Vec::with_capacity(case.x.len());
     for t in 1..=case.x.len() {
-        let row = Quantity::ALL
+        let row: Vec<(Quantity, Probe<T>)> = Quantity::ALL
             .iter()
             .map(|&q| {
                 let (site, point) = match q {
@@ -624,15 +639,12 @@ pub fn check_gradients<T: Scalar>(
                     Quantity::DwH => (Site::WhAt(t), &rnn.w_h),
                     Quantity::Db => (Site::BAt(t), &rnn.b),
                 };
-                (
-                    q,
-                    triple(site, point, q.of(hand.step(t)), q.of(tape.step(t))),
-                )
+                let p = probe(site, point, q.of(hand.step(t)), q.of(tape.step(t)));
+                (q, p)
             })
             .collect();
-        steps.push(row);
+        step_probes.push(row);
     }
-    let mut totals = Vec::new();
     let head_params = match &case.head {
         Head::SoftmaxCe { w_out, b_out, .. } => vec![(Total::WOut, w_out), (Total::BOut, b_out)],
         _ => Vec::new(),
@@ -643,20 +655,41 @@ pub fn check_gradients<T: Scalar>(
         (Total::B, &rnn.b),
         (Total::H0, &case.h0),
     ];
+    let mut total_probes = Vec::new();
     for (total, point) in shared.into_iter().chain(head_params) {
-        let (Some(by_hand), Some(by_tape)) = (total.of(hand), total.of(&tape)) else {
-            continue;
-        };
-        totals.push((total, triple(Site::Total(total), point, by_hand, by_tape)));
+        if let (Some(by_hand), Some(by_tape)) = (total.of(hand), total.of(&tape)) {
+            total_probes.push((total, probe(Site::Total(total), point, by_hand, by_tape)));
+        }
     }
+
+    // The floor, from the spread of all estimates.
+    let spread = step_probes
+        .iter()
+        .flatten()
+        .map(|(_, p)| p)
+        .chain(total_probes.iter().map(|(_, p)| p))
+        .map(|p| abs_error_of(&p.fd, &p.coarse))
+        .filter(|s| s.is_finite())
+        .fold(0.0, f64::max);
+    let floor = resolution(tape.loss, eps).max(2.0 * spread);
+
+    // Pass 2: the verdicts.
+    let judge = |p: &Probe<T>| Triple {
+        hand_tape: p.hand_tape,
+        hand_fd: Comparison::of(&p.by_hand, &p.fd, tolerances.fd, floor),
+        tape_fd: Comparison::of(&p.by_tape, &p.fd, tolerances.fd, floor),
+    };
     Ok(Report {
         mode,
         eps: eps.as_f64(),
         loss: tape.loss.as_f64(),
         resolution: floor,
         tolerances,
-        steps,
-        totals,
+        steps: step_probes
+            .iter()
+            .map(|row| row.iter().map(|(q, p)| (*q, judge(p))).collect())
+            .collect(),
+        totals: total_probes.iter().map(|(t, p)| (*t, judge(p))).collect(),
     })
 }
 
