@@ -51,6 +51,8 @@ pub enum HeadKind {
     SoftmaxCe(usize),
     /// `L = ½ Σ_t Σ (h_t − y_t)²` with random targets.
     MseAll,
+    /// `L = (1/B) Σ (h_T − y)²` with a random target.
+    MseLast,
 }
 
 /// A `rows × cols` matrix of independent `N(0, std²)` draws.
@@ -103,6 +105,7 @@ impl<T: Scalar> Case<T> {
                     check_finite(&format!("loss.targets (step t = {})", t + 1), y)?;
                 }
             }
+            Head::MseLast { target } => check_finite("loss.target", target)?,
         }
         Ok(Case { rnn, x, h0, head })
     }
@@ -170,6 +173,9 @@ impl<T: Scalar> Case<T> {
             }
             HeadKind::MseAll => Head::MseAll {
                 targets: (0..steps).map(|_| normal(batch, hidden, 0.5)).collect(),
+            },
+            HeadKind::MseLast => Head::MseLast {
+                target: normal(batch, hidden, 0.5),
             },
         };
         let rnn = Rnn::new(w_x, w_h, b, activation).expect("random shapes fit");

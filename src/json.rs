@@ -405,10 +405,25 @@ fn parse_head(
             }
             Ok(Head::MseAll { targets })
         }
+        "mse_last" => {
+            let target = matrix(
+                required(loss, "target", "loss.")?,
+                "loss.target",
+                "(batch, hidden)",
+            )?;
+            expect_shape(
+                &target,
+                "loss.target",
+                batch,
+                hidden,
+                "(batch, hidden), from x and w_x",
+            )?;
+            Ok(Head::MseLast { target })
+        }
         other => Err(Error::invalid(
             "loss.kind",
             format!(
-                "unknown loss kind {other:?}; expected \"sum_last\", \"softmax_ce\" or \"mse_all\""
+                "unknown loss kind {other:?}; expected \"sum_last\", \"softmax_ce\", \"mse_all\" or \"mse_last\""
             ),
         )),
     }

@@ -5,6 +5,7 @@
 //! | `sum_last` | `L = Σ h_T` | `1` at `t = T`, `0` before |
 //! | `softmax_ce` | `z = h_T·W_out + b_out`, `L = (1/B) Σ_i −log softmax(z_i)[label_i]` | `(P − Y)/B · W_outᵀ` at `t = T` |
 //! | `mse_all` | `L = ½ Σ_t Σ (h_t − y_t)²` | `h_t − y_t` at every `t` |
+//! | `mse_last` | `L = (1/B) Σ (h_T − y)²` | `2(h_T − y)/B` at `t = T` |
 //!
 //! `∂ℓ/∂h_t` is the *direct* part only: how `L` changes with `h_t` through the head itself. The
 //! total `dh[t]` adds what flows back from later steps; that is BPTT's job (see [`crate::bptt`]).
@@ -33,6 +34,12 @@ pub enum Head<T> {
     MseAll {
         /// `y_1 … y_T`, each `batch × hidden`.
         targets: Vec<Matrix<T>>,
+    },
+    /// `L = (1/B) Σ (h_T − y)²`: squared error of the last state, summed over units and
+    /// averaged over the batch (the cost of the seed 004 counting notebook).
+    MseLast {
+        /// `y`, `batch × hidden`.
+        target: Matrix<T>,
     },
 }
 
@@ -63,6 +70,7 @@ impl<T: Scalar> Head<T> {
             Head::SumLast => "sum_last",
             Head::SoftmaxCe { .. } => "softmax_ce",
             Head::MseAll { .. } => "mse_all",
+            Head::MseLast { .. } => "mse_last",
         }
     }
 
@@ -124,6 +132,16 @@ impl<T: Scalar> Head<T> {
                 }
                 Ok(())
             }
+            Head::MseLast { target } => {
+                if target.shape() != (batch, hidden) {
+                    return Err(Error::bad_shape(
+                        "loss.target",
+                        format!("{batch}×{hidden} (batch × hidden)"),
+                        shape_str(target.shape()),
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -156,6 +174,10 @@ impl<T: Scalar> Head<T> {
                     .zip(targets)
                     .map(|(h, y)| half * h.sub(y).expect(SHAPES).map(|d| d * d).sum())
                     .sum()
+            }
+            Head::MseLast { target } => {
+                let squares = last.sub(target).expect(SHAPES).map(|d| d * d).sum();
+                squares / T::from_f64(last.rows() as f64)
             }
         }
     }
@@ -203,6 +225,15 @@ impl<T: Scalar> Head<T> {
                     .collect(),
                 params: None,
             },
+            Head::MseLast { target } => {
+                let two_over_b = T::from_f64(2.0 / last.rows() as f64);
+                let mut dl_dh: Vec<Matrix<T>> = hs.iter().map(|_| zeros()).collect();
+                dl_dh[hs.len() - 1] = last.sub(target).expect(SHAPES).scale(two_over_b);
+                HeadGrads {
+                    dl_dh,
+                    params: None,
+                }
+            }
         }
     }
 
@@ -236,6 +267,11 @@ impl<T: Scalar> Head<T> {
                     total.expect("invariant: an RNN has at least one step"),
                     None,
                 )
+            }
+            Head::MseLast { target } => {
+                let y = tape.named_var("y", target.clone());
+                let batch = T::from_f64(target.rows() as f64);
+                (last.sub(y)?.square().sum().scale(T::one() / batch), None)
             }
         };
         Ok(TapeHead {

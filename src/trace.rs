@@ -43,6 +43,7 @@ fn loss_equation<T: Scalar>(head: &Head<T>, steps: usize) -> String {
             format!("L = mean_i −log softmax(h_{steps}·W_out + b_out)_i[label_i]")
         }
         Head::MseAll { .. } => format!("L = ½ Σ_(t=1..{steps}) Σ (h_t − y_t)²"),
+        Head::MseLast { .. } => format!("L = (1/B) Σ (h_{steps} − y)²"),
     }
 }
 
@@ -253,4 +254,132 @@ fn count(report: &Report) -> (usize, usize, usize) {
         }
     }
     counts
+}
+
+/// The eight heights of a sparkline, lowest first.
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A one-line picture of a series (a loss history): each value becomes one of `▁▂▃▄▅▆▇█`,
+/// scaled linearly from the smallest value to the largest. NaN or infinity shows as `!`.
+pub fn sparkline(values: &[f64]) -> String {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(f64::INFINITY, f64::min);
+    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+    values
+        .iter()
+        .map(|&v| {
+            if !v.is_finite() {
+                '!'
+            } else if hi > lo {
+                let level = ((v - lo) / (hi - lo) * 7.0).round() as usize;
+                SPARKS[level.min(7)]
+            } else {
+                SPARKS[0]
+            }
+        })
+        .collect()
+}
+
+/// Width in characters of the longest bar of a [`log_bar_chart`].
+const BAR_WIDTH: usize = 40;
+
+/// A horizontal bar chart of positive values on a log scale, one row per `(label, value)`:
+/// the picture of gradients vanishing or exploding through time, where the values span many
+/// decades. The axis runs over whole decades from below the smallest value to above the
+/// largest. Zero shows as `0` with no bar; NaN or infinity as `nan`/`inf` with a `!` bar.
+pub fn log_bar_chart(title: &str, rows: &[(String, f64)]) -> String {
+    let positive = rows
+        .iter()
+        .map(|r| r.1)
+        .filter(|v| v.is_finite() && *v > 0.0);
+    let lo = positive.clone().fold(f64::INFINITY, f64::min);
+    let hi = positive.fold(0.0f64, f64::max);
+    let mut out = String::new();
+    let _ = writeln!(out, "{title}");
+    let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    if !lo.is_finite() {
+        for (label, v) in rows {
+            let _ = writeln!(out, "{label:>label_width$}  {:>9}", value_text(*v));
+        }
+        return out;
+    }
+    let (lo_decade, hi_decade) = (
+        lo.log10().floor(),
+        hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    );
+    let span = hi_decade - lo_decade;
+    for (label, v) in rows {
+        let bar = if !v.is_finite() {
+            "!".repeat(BAR_WIDTH)
+        } else if *v > 0.0 {
+            let len = ((v.log10() - lo_decade) / span * BAR_WIDTH as f64).round() as usize;
+            "█".repeat(len.max(1))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "{label:>label_width$}  {:>9} |{bar}", value_text(*v));
+    }
+    let _ = writeln!(
+        out,
+        "{:>label_width$}  {:>9} |1e{}{}1e{}",
+        "",
+        "log scale",
+        lo_decade as i64,
+        " ".repeat(BAR_WIDTH.saturating_sub(8)),
+        hi_decade as i64
+    );
+    out
+}
+
+/// A value in three significant digits for charts: `1.23e-05`, `0`, `nan`, `inf`.
+fn value_text(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        "inf".into()
+    } else {
+        let text = format!("{v:.2e}");
+        match text.split_once('e') {
+            Some((m, e)) => {
+                let (sign, digits) = match e.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', e),
+                };
+                format!("{m}e{sign}{digits:0>2}")
+            }
+            None => text,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_spans_lowest_to_highest() {
+        assert_eq!(sparkline(&[3.0, 2.0, 1.0, 0.0]), "█▆▃▁");
+        assert_eq!(sparkline(&[1.0, 1.0]), "▁▁");
+        assert_eq!(sparkline(&[1.0, f64::NAN]), "▁!");
+    }
+
+    #[test]
+    fn log_bars_grow_by_decades() {
+        let rows = vec![
+            ("t=1".to_string(), 1e-6),
+            ("t=2".to_string(), 1e-3),
+            ("t=3".to_string(), 1.0),
+        ];
+        let chart = log_bar_chart("‖dh_t‖", &rows);
+        let bars: Vec<usize> = chart
+            .lines()
+            .skip(1)
+            .take(3)
+            .map(|l| l.chars().filter(|&c| c == '█').count())
+            .collect();
+        assert_eq!(bars, [1, 20, 40]);
+        assert!(chart.contains("1.00e-06"), "{chart}");
+    }
 }

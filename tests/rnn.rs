@@ -110,7 +110,12 @@ fn sums_match(g: &Gradients<f64>) {
 /// exhaustive finite differences, and per-step contributions summing to the totals.
 #[test]
 fn random_cases_agree_three_ways_at_every_step() {
-    let heads = [HeadKind::SumLast, HeadKind::SoftmaxCe(3), HeadKind::MseAll];
+    let heads = [
+        HeadKind::SumLast,
+        HeadKind::SoftmaxCe(3),
+        HeadKind::MseAll,
+        HeadKind::MseLast,
+    ];
     let activations = [Activation::Tanh, Activation::Sigmoid, Activation::Identity];
     let (mut ok, mut seed) = (0, 0);
     for head in heads {
