@@ -17,12 +17,14 @@
 //! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
 //! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
+//! | [`demo`] | the bodies of the trace examples, as functions returning their text |
 //! | [`error`] | the crate's one [`Error`] type |
 //! | `json` | case and gradient files of the command line (`cli` feature) |
 
 pub mod bptt;
 pub mod case;
 pub mod check;
+pub mod demo;
 pub mod error;
 #[cfg(feature = "cli")]
 pub mod json;

@@ -3,11 +3,13 @@
 //! Exit status: 0 when everything agrees, 1 when a check failed, 2 for bad usage or a bad
 //! case or gradient file (the message names the field, the shape expected and the shape found).
 
+use std::io::Write;
 use std::process::ExitCode;
 use tapegrad::case::Case;
 use tapegrad::check::{Mode, check_case, fd_gradients};
 use tapegrad::error::Error;
 use tapegrad::json;
+use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
 
 const USAGE: &str = "\
@@ -20,6 +22,8 @@ usage:
       every gradient, per step and in total (default method: bptt)
   tapegrad check   [--case FILE] [--mode exhaustive|directional] [--seed N] [--json]
       hand BPTT vs tape vs finite differences, at every time step
+  tapegrad graph   [--case FILE]
+      the tape as a Graphviz picture: tapegrad graph | dot -Tsvg > graph.svg
   tapegrad help
       this text
 
@@ -109,9 +113,21 @@ fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
     }
 }
 
+/// Writes to standard output. A closed pipe (`tapegrad graph | head`) is not an error: the
+/// reader has what it wanted.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("tapegrad: cannot write the output: {e}");
+        std::process::exit(2);
+    }
+}
+
 fn print_json(value: &serde_json::Value) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => emit(&format!("{text}\n")),
         Err(e) => unreachable!("a serde_json::Value always serializes: {e}"),
     }
 }
@@ -120,7 +136,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let options = parse_args(args)?;
     match options.command.as_str() {
         "help" | "-h" | "--help" => {
-            println!("{USAGE}");
+            emit(&format!("{USAGE}\n"));
             Ok(())
         }
         "forward" => {
@@ -130,7 +146,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             if options.json {
                 print_json(&json::forward_json(&case, &fwd, loss));
             } else {
-                print!("{}", trace::forward_trace(&case, &fwd, loss));
+                emit(&trace::forward_trace(&case, &fwd, loss));
             }
             Ok(())
         }
@@ -149,7 +165,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             if options.json {
                 print_json(&json::gradients_json(&grads));
             } else {
-                print!("{}", trace::backward_trace(&case, &grads, method));
+                emit(&trace::backward_trace(&case, &grads, method));
             }
             Ok(())
         }
@@ -168,14 +184,25 @@ fn run(args: &[String]) -> Result<(), Failure> {
             if options.json {
                 print_json(&json::report_json(&report));
             } else {
-                println!("{}", trace::case_header(&case));
-                print!("{}", trace::check_table(&report, CheckStyle::Errors));
+                emit(&format!(
+                    "{}\n{}",
+                    trace::case_header(&case),
+                    trace::check_table(&report, CheckStyle::Errors)
+                ));
             }
             if report.passed() {
                 Ok(())
             } else {
                 Err(Failure::CheckFailed)
             }
+        }
+        "graph" => {
+            let case = load_case(options.case.as_deref())?;
+            let tape = Tape::new();
+            let (_, head) = case.record(&tape)?;
+            let grads = head.loss.backward();
+            emit(&trace::dot(&tape, Some(&grads)));
+            Ok(())
         }
         other => Err(Failure::Usage(format!(
             "unknown command {other:?}\n\n{USAGE}"

@@ -7,10 +7,12 @@
 
 use crate::case::Case;
 use crate::check::{Comparison, Report, Triple, Verdict};
+use crate::error::shape_str;
 use crate::loss::Head;
 use crate::matrix::{Matrix, format_numbers};
 use crate::rnn::{Activation, Forward, Gradients};
 use crate::scalar::Scalar;
+use crate::tape::{Grads, NodeId, Tape};
 use std::fmt::Write;
 
 /// One number, formatted as numpy prints a scalar (8 decimals, or scientific when tiny/huge).
@@ -204,10 +206,14 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
          either–fd ≤ {:.0e}",
         tol.hand_tape, tol.fd
     );
+    // The floor is partly measured from finite differences, so only the Errors style prints it.
+    let floor = match style {
+        CheckStyle::Errors => format!(" ({:.1e})", report.resolution),
+        CheckStyle::Verdicts => String::new(),
+    };
     let _ = writeln!(
         out,
-        "below-res: the fd difference is within fd's own noise ({:.1e}) and cannot judge",
-        report.resolution
+        "below-res: the fd difference is within fd's own noise{floor} and cannot judge"
     );
     let _ = writeln!(
         out,
@@ -256,6 +262,111 @@ fn count(report: &Report) -> (usize, usize, usize) {
     counts
 }
 
+/// A short summary of a value for one-line listings: the entries themselves (4 decimals) when
+/// there are at most four, otherwise the range and the Frobenius norm.
+pub fn summary<T: Scalar>(m: &Matrix<T>) -> String {
+    if m.len() <= 4 {
+        let values: Vec<f64> = m.as_slice().iter().map(|v| v.as_f64()).collect();
+        format!("[{}]", format_numbers(&values, 4).join(" "))
+    } else {
+        let values: Vec<f64> = m.as_slice().iter().map(|v| v.as_f64()).collect();
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!(
+            "min {} max {} ‖·‖ {}",
+            short(lo),
+            short(hi),
+            short(m.norm().as_f64())
+        )
+    }
+}
+
+/// The tape as a table: one line per node with its index, op, name, parents, shape and a short
+/// value summary, and, when `grads` are given, a summary of the node's gradient `∂L/∂node`.
+pub fn tape_listing<T: Scalar>(tape: &Tape<T>, grads: Option<&Grads<T>>) -> String {
+    let nodes = tape.nodes();
+    let mut out = String::new();
+    let _ = writeln!(out, "Tape: {} nodes, in recording order", nodes.len());
+    let _ = write!(
+        out,
+        "{:>4}  {:<10} {:<8} {:<9} {:<6} value",
+        "#", "op", "name", "parents", "shape"
+    );
+    if grads.is_some() {
+        let _ = write!(out, "  →  gradient ∂L/∂node");
+    }
+    out.push('\n');
+    for (i, node) in nodes.iter().enumerate() {
+        let parents: Vec<String> = node.parents.iter().map(|p| p.0.to_string()).collect();
+        let parents = if parents.is_empty() {
+            "-".to_string()
+        } else {
+            parents.join(",")
+        };
+        let _ = write!(
+            out,
+            "{i:>4}  {:<10} {:<8} {parents:<9} {:<6} {}",
+            node.op.name(),
+            node.name.as_deref().unwrap_or(""),
+            shape_str(node.value.shape()),
+            summary(&node.value)
+        );
+        if let Some(g) = grads {
+            let text = g.get(NodeId(i)).map_or("(not reached)".into(), summary);
+            let _ = write!(out, "  →  {text}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Escapes text for a double-quoted Graphviz label.
+fn dot_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Largest number of entries for which a graph picture shows a value in full.
+const DOT_FULL: usize = 8;
+
+/// A Graphviz DOT picture of a tape: one box per node, named `n<index>` so the output is the
+/// same on every run, labelled with the index, op, name, shape and, for values of at most 8
+/// entries, the value and (when `grads` are given) the gradient. Edges run from parents to
+/// children. Render it with `dot -Tsvg graph.dot > graph.svg`.
+pub fn dot<T: Scalar>(tape: &Tape<T>, grads: Option<&Grads<T>>) -> String {
+    let nodes = tape.nodes();
+    let mut out = String::from("digraph tape {\n  rankdir=TB;\n");
+    out.push_str("  node [shape=box, fontname=\"monospace\", fontsize=10];\n");
+    for (i, node) in nodes.iter().enumerate() {
+        let mut label = format!("#{i} {}", node.op.name());
+        if let Some(name) = &node.name {
+            let _ = write!(label, " {name}");
+        }
+        let _ = write!(label, "\n{}", shape_str(node.value.shape()));
+        if node.value.len() <= DOT_FULL {
+            let _ = write!(label, "\nvalue {:.4}", node.value);
+            if let Some(g) = grads.and_then(|g| g.get(NodeId(i))) {
+                let _ = write!(label, "\ngrad {g:.4}");
+            }
+        }
+        let style = match node.op {
+            crate::ops::Op::Leaf => ", style=filled, fillcolor=\"#e8f0ff\"",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "  n{i} [label=\"{}\"{style}];",
+            dot_escape(&label).replace('\n', "\\n")
+        );
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        for p in &node.parents {
+            let _ = writeln!(out, "  n{} -> n{i};", p.0);
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
 /// The eight heights of a sparkline, lowest first.
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -299,7 +410,7 @@ pub fn log_bar_chart(title: &str, rows: &[(String, f64)]) -> String {
     let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     if !lo.is_finite() {
         for (label, v) in rows {
-            let _ = writeln!(out, "{label:>label_width$}  {:>9}", value_text(*v));
+            let _ = writeln!(out, "{label:>label_width$}  {:>9}", short(*v));
         }
         return out;
     }
@@ -317,22 +428,23 @@ pub fn log_bar_chart(title: &str, rows: &[(String, f64)]) -> String {
         } else {
             String::new()
         };
-        let _ = writeln!(out, "{label:>label_width$}  {:>9} |{bar}", value_text(*v));
+        let _ = writeln!(out, "{label:>label_width$}  {:>9} |{bar}", short(*v));
     }
+    let (left, right) = (
+        format!("1e{}", lo_decade as i64),
+        format!("1e{}", hi_decade as i64),
+    );
+    let pad = " ".repeat(BAR_WIDTH.saturating_sub(left.len() + right.len()));
     let _ = writeln!(
         out,
-        "{:>label_width$}  {:>9} |1e{}{}1e{}",
-        "",
-        "log scale",
-        lo_decade as i64,
-        " ".repeat(BAR_WIDTH.saturating_sub(8)),
-        hi_decade as i64
+        "{:>label_width$}  {:>9} |{left}{pad}{right}",
+        "", "log scale"
     );
     out
 }
 
-/// A value in three significant digits for charts: `1.23e-05`, `0`, `nan`, `inf`.
-fn value_text(v: f64) -> String {
+/// A value in three significant digits, for charts and summaries: `1.23e-05`, `0`, `nan`.
+pub fn short(v: f64) -> String {
     if v == 0.0 {
         "0".into()
     } else if v.is_nan() {

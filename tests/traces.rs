@@ -1,0 +1,87 @@
+//! Snapshot tests of every trace kind and of the trace examples' output (insta file snapshots
+//! in tests/snapshots/). Every number in them is printed at a precision that libm differences
+//! cannot reach, and finite-difference comparisons appear only as verdicts.
+
+use tapegrad::case::Case;
+use tapegrad::check::{Mode, check_gradients};
+use tapegrad::demo;
+use tapegrad::tape::Tape;
+use tapegrad::trace::{self, CheckStyle};
+
+#[test]
+fn forward_trace_of_the_canonical_example() {
+    insta::assert_snapshot!("forward_trace", demo::forward_trace().unwrap());
+}
+
+#[test]
+fn backward_trace_of_the_canonical_example() {
+    insta::assert_snapshot!("bptt_trace", demo::bptt_trace().unwrap());
+}
+
+#[test]
+fn backward_trace_of_the_softmax_sample_by_tape() {
+    let text = std::fs::read_to_string("cases/softmax_small.case.json").unwrap();
+    let case = tapegrad::json::parse_case(&text).unwrap();
+    let grads = case.tape_gradients().unwrap();
+    insta::assert_snapshot!(
+        "backward_trace_softmax",
+        trace::backward_trace(&case, &grads, "tape")
+    );
+}
+
+#[test]
+fn tape_listing_and_graph_of_the_canonical_example() {
+    insta::assert_snapshot!("tape_graph", demo::tape_graph().unwrap());
+}
+
+#[test]
+fn tape_listing_without_gradients() {
+    let case = Case::<f64>::canonical();
+    let tape = Tape::new();
+    case.record(&tape).unwrap();
+    insta::assert_snapshot!(
+        "tape_listing_forward_only",
+        trace::tape_listing(&tape, None)
+    );
+}
+
+#[test]
+fn gradcheck_tables_show_verdicts() {
+    insta::assert_snapshot!("gradcheck", demo::gradcheck(CheckStyle::Verdicts).unwrap());
+}
+
+#[test]
+fn a_failing_check_table() {
+    // dW_h[t] taken with h_t instead of h_(t-1): every step's dw_h fails, nothing else.
+    let case = Case::<f64>::canonical();
+    let fwd = case.forward().unwrap();
+    let mut g = case.bptt().unwrap();
+    for t in 1..=3 {
+        g.steps[t - 1].dw_h = fwd.h(t).transpose().matmul(&g.step(t).da).unwrap();
+    }
+    let report = check_gradients(&case, &g, Mode::Exhaustive).unwrap();
+    insta::assert_snapshot!(
+        "check_table_failing",
+        trace::check_table(&report, CheckStyle::Verdicts)
+    );
+}
+
+#[test]
+fn vanishing_and_exploding_charts() {
+    insta::assert_snapshot!("vanishing", demo::vanishing().unwrap());
+}
+
+#[test]
+fn charts_of_fixed_data() {
+    let losses = [0.7, 0.5, 0.41, 0.3, 0.2, 0.18, 0.09, 0.05, f64::NAN];
+    let rows: Vec<(String, f64)> = [(3, 2.0), (2, 0.03), (1, 4e-7), (0, 0.0)]
+        .iter()
+        .map(|&(t, v)| (format!("t={t}"), v))
+        .collect();
+    let text = format!(
+        "loss {}\n{}",
+        trace::sparkline(&losses),
+        trace::log_bar_chart("‖dh_t‖", &rows)
+    );
+    insta::assert_snapshot!("charts", text);
+}
