@@ -3,13 +3,15 @@
 //! print it, and the snapshot tests in `tests/traces.rs` check the very same text.
 
 use crate::case::{Case, Dims, HeadKind};
-use crate::check::{Mode, check_case, relative_error};
+use crate::check::{Mode, Quantity, check_case, relative_error};
+use crate::diagnose::{Given, diagnose};
 use crate::error::Result;
 use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::rnn::{Activation, Rnn};
 use crate::tape::Tape;
 use crate::trace::{self, CheckStyle};
+use crate::zoo::{Bug, buggy_backward};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -169,5 +171,51 @@ pub fn vanishing() -> Result<String> {
          1.5 explodes.\ntanh: φ' = 1 − h² < 1 shrinks every step, and large states saturate \
          (φ' → 0), so even ρ = 1.5 need not explode."
     );
+    Ok(out)
+}
+
+/// The bug zoo: for each mistake, the line the student wrote, where the diagnosis finds it
+/// (and where the zoo predicted it), the explanation, and `‖given − tape‖` per step and
+/// quantity (`·` where it agrees).
+pub fn bug_zoo() -> Result<String> {
+    let mut out = String::new();
+    for bug in Bug::ALL {
+        let case = bug.case();
+        let tape = case.tape_gradients()?;
+        let buggy = buggy_backward(&case, bug)?;
+        let d = diagnose(&tape, &Given::all(&buggy));
+        let place = |p: Option<(usize, Quantity)>| match p {
+            Some((t, q)) => format!("{} at t = {t}", q.name()),
+            None => "nowhere".to_string(),
+        };
+        let _ = writeln!(out, "== {} ==", bug.name());
+        let _ = writeln!(out, "{}", trace::case_header(&case));
+        let _ = writeln!(out, "the mistake:  {}", bug.mistake());
+        let _ = writeln!(
+            out,
+            "found:        {} (predicted: {})",
+            place(d.first_mismatch),
+            place(bug.predicted(&tape))
+        );
+        let _ = writeln!(out, "{}", trace::wrap(&d.explanation, 96));
+        let _ = write!(out, "‖given − tape‖ per step:\n{:>4}", "t");
+        for q in Quantity::ALL {
+            let _ = write!(out, " {:>9}", q.name());
+        }
+        out.push('\n');
+        for t in (1..=tape.steps.len()).rev() {
+            let _ = write!(out, "{t:>4}");
+            for q in Quantity::ALL {
+                let f = d.findings.iter().find(|f| f.t == t && f.name == q.name());
+                let cell = match f {
+                    Some(f) if !f.ok => trace::short(f.error_norm),
+                    _ => "·".to_string(),
+                };
+                let _ = write!(out, " {cell:>9}");
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
     Ok(out)
 }

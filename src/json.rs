@@ -6,6 +6,7 @@
 
 use crate::case::Case;
 use crate::check::{Quantity, Report, Total, Triple, Verdict};
+use crate::diagnose::{Diagnosis, Given};
 use crate::error::{Error, Result};
 use crate::loss::Head;
 use crate::matrix::Matrix;
@@ -516,20 +517,9 @@ pub fn forward_json(case: &Case<f64>, fwd: &Forward<f64>, loss: f64) -> Value {
     json!({"loss": loss, "h0": fwd.h(0).to_rows(), "steps": steps})
 }
 
-/// What a user's gradient file holds: any subset of the `grads --json` keys.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct UserGrads {
-    /// `"loss"`, if given.
-    pub loss: Option<f64>,
-    /// `"grads"` entries that were given (`grads.x` is folded into the steps' `dx`).
-    pub totals: Vec<(Total, Matrix<f64>)>,
-    /// Per step `t` (index `t − 1`), the quantities that were given.
-    pub steps: Vec<Vec<(Quantity, Matrix<f64>)>>,
-}
-
 /// Reads a gradient file in the `grads --json` format in which any key may be missing, and
 /// checks every shape that is there against `case`.
-pub fn parse_user_grads(text: &str, case: &Case<f64>) -> Result<UserGrads> {
+pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
     let value = parse_json(text, "gradient file")?;
     let Value::Object(obj) = &value else {
         return Err(Error::invalid(
@@ -542,7 +532,7 @@ pub fn parse_user_grads(text: &str, case: &Case<f64>) -> Result<UserGrads> {
     };
     let dims = case.dims();
     let (b, t, f, h) = (dims.batch, dims.steps, dims.features, dims.hidden);
-    let mut user = UserGrads {
+    let mut user = Given {
         loss: None,
         totals: Vec::new(),
         steps: vec![Vec::new(); t],
@@ -729,5 +719,33 @@ pub fn report_json(report: &Report) -> Value {
         "first_failure": report.first_failure().map(|(t, q)| json!({"t": t, "quantity": q.name()})),
         "steps": steps,
         "totals": totals,
+    })
+}
+
+/// `check --against --json`: `{"ok", "first_mismatch": {"t", "quantity"} | null,
+/// "explanation", "tolerance", "loss": {"given", "tape"} | null, "findings": [{"t", "quantity",
+/// "rel", "error_norm", "ok"}, …]}`, findings from `t = T` down, then the totals (`t = 0`).
+pub fn diagnosis_json(d: &Diagnosis) -> Value {
+    let finite = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
+    let findings: Vec<Value> = d
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "t": f.t,
+                "quantity": f.name,
+                "rel": finite(f.rel),
+                "error_norm": finite(f.error_norm),
+                "ok": f.ok,
+            })
+        })
+        .collect();
+    json!({
+        "ok": d.ok,
+        "first_mismatch": d.first_mismatch.map(|(t, q)| json!({"t": t, "quantity": q.name()})),
+        "explanation": d.explanation,
+        "tolerance": crate::diagnose::TOLERANCE,
+        "loss": d.loss.map(|(given, tape)| json!({"given": given, "tape": tape})),
+        "findings": findings,
     })
 }

@@ -17,7 +17,9 @@
 //! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
 //! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
+//! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
 //! | [`demo`] | the bodies of the trace examples, as functions returning their text |
+//! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass |
 //! | [`error`] | the crate's one [`Error`] type |
 //! | `json` | case and gradient files of the command line (`cli` feature) |
 
@@ -25,6 +27,7 @@ pub mod bptt;
 pub mod case;
 pub mod check;
 pub mod demo;
+pub mod diagnose;
 pub mod error;
 #[cfg(feature = "cli")]
 pub mod json;
@@ -35,6 +38,7 @@ pub mod rnn;
 pub mod scalar;
 pub mod tape;
 pub mod trace;
+pub mod zoo;
 
 pub use error::{Error, Result};
 pub use matrix::Matrix;

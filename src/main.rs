@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tapegrad::case::Case;
 use tapegrad::check::{Mode, check_case, fd_gradients};
+use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
 use tapegrad::json;
 use tapegrad::tape::Tape;
@@ -22,6 +23,9 @@ usage:
       every gradient, per step and in total (default method: bptt)
   tapegrad check   [--case FILE] [--mode exhaustive|directional] [--seed N] [--json]
       hand BPTT vs tape vs finite differences, at every time step
+  tapegrad check   [--case FILE] --against GRADS [--json]
+      your own gradients (a file in the grads --json format, any key may be missing)
+      against the tape: the step and the equation where they first go wrong
   tapegrad graph   [--case FILE]
       the tape as a Graphviz picture: tapegrad graph | dot -Tsvg > graph.svg
   tapegrad help
@@ -51,6 +55,7 @@ impl From<Error> for Failure {
 struct Options {
     command: String,
     case: Option<String>,
+    against: Option<String>,
     method: String,
     mode: String,
     seed: u64,
@@ -61,6 +66,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
     let mut options = Options {
         command: String::new(),
         case: None,
+        against: None,
         method: "bptt".into(),
         mode: "exhaustive".into(),
         seed: 0,
@@ -79,6 +85,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         };
         match arg.as_str() {
             "--case" => options.case = Some(value("--case")?),
+            "--against" => options.against = Some(value("--against")?),
             "--method" => options.method = value("--method")?,
             "--mode" => options.mode = value("--mode")?,
             "--seed" => {
@@ -102,14 +109,37 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
     Ok(options)
 }
 
+fn read_file(option: &str, path: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("{option} {path}: cannot read the file: {e}")))
+}
+
 fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
     match path {
         None => Ok(Case::canonical()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::Usage(format!("--case {path}: cannot read the file: {e}")))?;
-            json::parse_case(&text).map_err(|e| Failure::Usage(format!("{path}: {e}")))
-        }
+        Some(path) => json::parse_case(&read_file("--case", path)?)
+            .map_err(|e| Failure::Usage(format!("{path}: {e}"))),
+    }
+}
+
+/// `check --against FILE`: the user's gradients against the tape.
+fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Failure> {
+    let given = json::parse_given(&read_file("--against", path)?, case)
+        .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
+    let d = diagnose(&case.tape_gradients()?, &given);
+    if as_json {
+        print_json(&json::diagnosis_json(&d));
+    } else {
+        emit(&format!(
+            "{}\n{}",
+            trace::case_header(case),
+            trace::diagnosis(&d)
+        ));
+    }
+    if d.ok {
+        Ok(())
+    } else {
+        Err(Failure::CheckFailed)
     }
 }
 
@@ -171,6 +201,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         "check" => {
             let case = load_case(options.case.as_deref())?;
+            if let Some(path) = &options.against {
+                return check_against(&case, path, options.json);
+            }
             let mode = match options.mode.as_str() {
                 "exhaustive" => Mode::Exhaustive,
                 "directional" => Mode::Directional { seed: options.seed },

@@ -6,7 +6,8 @@
 //! snapshot-tested.
 
 use crate::case::Case;
-use crate::check::{Comparison, Report, Triple, Verdict};
+use crate::check::{Comparison, Quantity, Report, Triple, Verdict};
+use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::loss::Head;
 use crate::matrix::{Matrix, format_numbers};
@@ -165,9 +166,23 @@ pub fn error_text(rel: f64) -> String {
     if rel == 0.0 {
         "0".into()
     } else if rel.is_finite() {
-        format!("{rel:.1e}")
+        with_exponent(&format!("{rel:.1e}"))
     } else {
         "inf".into()
+    }
+}
+
+/// Rust writes `2.4e-11` and `1.0e0`; numpy writes exponents with a sign and two digits.
+fn with_exponent(text: &str) -> String {
+    match text.split_once('e') {
+        Some((m, e)) => {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            format!("{m}e{sign}{digits:0>2}")
+        }
+        None => text.to_string(),
     }
 }
 
@@ -367,6 +382,75 @@ pub fn dot<T: Scalar>(tape: &Tape<T>, grads: Option<&Grads<T>>) -> String {
     out
 }
 
+/// A diagnosis of given gradients: the explanation, then a grid with one row per step (from
+/// `t = T` down) and one column per quantity, each cell `ok`, the relative error of a
+/// mismatch, or `-` where nothing was given; then the totals.
+pub fn diagnosis(d: &Diagnosis) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Diagnosis against the tape (a quantity agrees when its relative error ≤ {:.0e}):",
+        crate::diagnose::TOLERANCE
+    );
+    let _ = writeln!(out, "{}", wrap(&d.explanation, 96));
+    if let Some((given, tape)) = d.loss {
+        let _ = writeln!(out, "loss: given {}, tape {}", number(given), number(tape));
+    }
+    let cell = |f: Option<&crate::diagnose::Finding>| match f {
+        None => "-".to_string(),
+        Some(f) if f.ok => "ok".to_string(),
+        Some(f) => error_text(f.rel),
+    };
+    let steps = d.findings.iter().map(|f| f.t).max().unwrap_or(0);
+    let _ = write!(
+        out,
+        "relative error per step (ok, or the error where it is wrong; - not given)\n{:>4}",
+        "t"
+    );
+    for q in Quantity::ALL {
+        let _ = write!(out, " {:>8}", q.name());
+    }
+    out.push('\n');
+    for t in (1..=steps).rev() {
+        let _ = write!(out, "{t:>4}");
+        for q in Quantity::ALL {
+            let f = d.findings.iter().find(|f| f.t == t && f.name == q.name());
+            let _ = write!(out, " {:>8}", cell(f));
+        }
+        out.push('\n');
+    }
+    let totals: Vec<String> = d
+        .findings
+        .iter()
+        .filter(|f| f.t == 0)
+        .map(|f| format!("{} {}", f.name, cell(Some(f))))
+        .collect();
+    if !totals.is_empty() {
+        let _ = writeln!(out, "totals: {}", totals.join(", "));
+    }
+    let _ = writeln!(out, "{}", if d.ok { "AGREE" } else { "DISAGREE" });
+    out
+}
+
+/// Breaks text into lines of at most `width` characters at spaces.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split(' ') {
+        let len = word.chars().count();
+        if line > 0 && line + 1 + len > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += len;
+    }
+    out
+}
+
 /// The eight heights of a sparkline, lowest first.
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -452,17 +536,7 @@ pub fn short(v: f64) -> String {
     } else if v.is_infinite() {
         "inf".into()
     } else {
-        let text = format!("{v:.2e}");
-        match text.split_once('e') {
-            Some((m, e)) => {
-                let (sign, digits) = match e.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', e),
-                };
-                format!("{m}e{sign}{digits:0>2}")
-            }
-            None => text,
-        }
+        with_exponent(&format!("{v:.2e}"))
     }
 }
 

@@ -182,3 +182,70 @@ fn usage_errors_exit_2_and_help_exits_0() {
         assert!(stderr(&out).starts_with("tapegrad: "), "{args:?}");
     }
 }
+
+#[test]
+fn check_against_user_gradients() {
+    // The reference gradients agree.
+    let out = tapegrad(&[
+        "check",
+        "--case",
+        "cases/softmax_small.case.json",
+        "--against",
+        "cases/softmax_small.grads.json",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["first_mismatch"], Value::Null);
+
+    // One entry of da at t = 2 off by 1%: found there, exit 1.
+    let mut grads: Value =
+        serde_json::from_str(&std::fs::read_to_string("cases/canonical.grads.json").unwrap())
+            .unwrap();
+    let entry = grads["steps"][1]["da"][0][2].as_f64().unwrap();
+    grads["steps"][1]["da"][0][2] = serde_json::json!(entry * 1.01);
+    let (_dir, path) = case_file("against", &grads.to_string());
+    let out = tapegrad(&["check", "--against", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["first_mismatch"],
+        serde_json::json!({"t": 2, "quantity": "da"})
+    );
+    assert!(
+        v["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("activation derivative")
+    );
+    let human = stdout(&tapegrad(&["check", "--against", &path]));
+    assert!(human.contains("DISAGREE"), "{human}");
+
+    // Totals only, and wrong: exit 1, and the advice to give per-step values.
+    let (_dir, path) = case_file("totals", r#"{"grads": {"b": [0.4, 0.35, 0.32, 0.29]}}"#);
+    let out = tapegrad(&["check", "--against", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        v["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("per-step values")
+    );
+
+    // A mis-shaped gradient file is bad input: exit 2, the key and both shapes named.
+    let (_dir, path) = case_file(
+        "misshaped",
+        r#"{"steps": [{"t": 1, "dw_h": [[1, 2], [3, 4]]}]}"#,
+    );
+    let out = tapegrad(&["check", "--against", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("steps[0].dw_h: expected shape (4, 4)"),
+        "{err}"
+    );
+    assert!(err.contains("found (2, 2)"), "{err}");
+}

@@ -1,0 +1,99 @@
+//! The bug zoo and the diagnosis of users' gradients.
+
+use tapegrad::check::{Mode, Quantity, check_gradients};
+use tapegrad::diagnose::{Given, diagnose};
+use tapegrad::zoo::{Bug, buggy_backward};
+
+#[test]
+fn every_bug_is_found_where_it_enters() {
+    for bug in Bug::ALL {
+        let case = bug.case();
+        let tape = case.tape_gradients().unwrap();
+        let predicted = bug.predicted(&tape);
+        assert!(
+            predicted.is_some(),
+            "{}: the case does not show the bug",
+            bug.name()
+        );
+        let buggy = buggy_backward(&case, bug).unwrap();
+        let d = diagnose(&tape, &Given::all(&buggy));
+        assert!(!d.ok, "{}", bug.name());
+        assert_eq!(
+            d.first_mismatch,
+            predicted,
+            "{}: {}",
+            bug.name(),
+            d.explanation
+        );
+        // The per-step three-way check agrees on where it enters.
+        let report = check_gradients(&case, &buggy, Mode::Exhaustive).unwrap();
+        assert_eq!(report.first_failure(), predicted, "{}", bug.name());
+    }
+}
+
+#[test]
+fn the_correct_backward_passes() {
+    for bug in Bug::ALL {
+        let case = bug.case();
+        let d = diagnose(
+            &case.tape_gradients().unwrap(),
+            &Given::all(&case.bptt().unwrap()),
+        );
+        assert!(d.ok, "{}", d.explanation);
+        assert_eq!(d.first_mismatch, None);
+    }
+}
+
+#[test]
+fn totals_only_say_so() {
+    let bug = Bug::ActivationTwice;
+    let case = bug.case();
+    let tape = case.tape_gradients().unwrap();
+    let given = Given::all(&buggy_backward(&case, bug).unwrap()).totals_only();
+    let d = diagnose(&tape, &given);
+    assert!(!d.ok);
+    assert_eq!(d.first_mismatch, None);
+    assert!(
+        d.explanation.contains("per-step values"),
+        "{}",
+        d.explanation
+    );
+}
+
+#[test]
+fn some_quantities_only() {
+    // Only dW_h per step: the wrapped index at t = 1 is still found, in dw_h.
+    let bug = Bug::NegativeIndexWrap;
+    let case = bug.case();
+    let tape = case.tape_gradients().unwrap();
+    let mut given = Given::all(&buggy_backward(&case, bug).unwrap());
+    given.totals.clear();
+    given.loss = None;
+    for step in &mut given.steps {
+        step.retain(|(q, _)| *q == Quantity::DwH);
+    }
+    let d = diagnose(&tape, &given);
+    assert_eq!(d.first_mismatch, Some((1, Quantity::DwH)));
+    assert!(d.explanation.contains("h_0"), "{}", d.explanation);
+}
+
+/// The diagnosis text of three zoo entries, and the whole bug_zoo example.
+#[test]
+fn diagnosis_snapshots() {
+    for (name, bug) in [
+        (
+            "diagnosis_output_error_every_step",
+            Bug::OutputErrorEveryStep,
+        ),
+        ("diagnosis_activation_twice", Bug::ActivationTwice),
+        ("diagnosis_negative_index_wrap", Bug::NegativeIndexWrap),
+    ] {
+        let case = bug.case();
+        let d = diagnose(
+            &case.tape_gradients().unwrap(),
+            &Given::all(&buggy_backward(&case, bug).unwrap()),
+        );
+        insta::assert_snapshot!(name, tapegrad::trace::diagnosis(&d));
+    }
+    insta::assert_snapshot!("bug_zoo", tapegrad::demo::bug_zoo().unwrap());
+}
