@@ -20,6 +20,7 @@
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
 //! | [`demo`] | the bodies of the trace examples, as functions returning their text |
 //! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass |
+//! | [`tutorial`] | the chapters of `docs/`, whose code runs under `cargo test` |
 //! | [`error`] | the crate's one [`Error`] type |
 //! | `json` | case and gradient files of the command line (`cli` feature) |
 
@@ -38,6 +39,7 @@ pub mod rnn;
 pub mod scalar;
 pub mod tape;
 pub mod trace;
+pub mod tutorial;
 pub mod zoo;
 
 pub use error::{Error, Result};
