@@ -6,12 +6,16 @@
 //! drifts from what it shows fails `cargo test`.
 
 /// The chapters, by number: their markdown, as included below.
-const CHAPTERS: [(&str, &str); 5] = [
+const CHAPTERS: [(&str, &str); 6] = [
     ("01", include_str!("../docs/01-matrices.md")),
     ("02", include_str!("../docs/02-the-tape.md")),
     ("03", include_str!("../docs/03-rnn-dynamic-graph.md")),
     ("04", include_str!("../docs/04-bptt-by-hand.md")),
     ("05", include_str!("../docs/05-checking-gradients.md")),
+    (
+        "08",
+        include_str!("../docs/08-bug-zoo-and-your-homework.md"),
+    ),
 ];
 
 /// The output a chapter shows under `<!-- output: NAME -->`: the `text` block that follows the
@@ -77,3 +81,6 @@ pub mod ch04_bptt_by_hand {}
 
 #[doc = include_str!("../docs/05-checking-gradients.md")]
 pub mod ch05_checking_gradients {}
+
+#[doc = include_str!("../docs/08-bug-zoo-and-your-homework.md")]
+pub mod ch08_bug_zoo_and_your_homework {}
