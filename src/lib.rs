@@ -12,7 +12,7 @@
 //! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list and one reverse loop |
 //! | [`ops`] | each op's forward value beside its vector-Jacobian product |
 //! | [`rnn`] | parameters, the forward pass (plain, and recorded on a tape), per-step gradients |
-//! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `mse_all` |
+//! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `mse_all`, `mse_last` |
 //! | [`bptt`] | hand-derived backpropagation through time, equation by equation |
 //! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
 //! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
@@ -23,6 +23,8 @@
 //! | [`tutorial`] | the chapters of `docs/`, whose code runs under `cargo test` |
 //! | [`error`] | the crate's one [`Error`] type |
 //! | `json` | case and gradient files of the command line (`cli` feature) |
+
+#![warn(missing_docs)]
 
 pub mod bptt;
 pub mod case;
