@@ -16,6 +16,7 @@
 //! | [`bptt`] | hand-derived backpropagation through time, equation by equation |
 //! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
 //! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
+//! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
 //! | [`demo`] | the bodies of the trace examples, as functions returning their text |
@@ -32,6 +33,7 @@ pub mod check;
 pub mod demo;
 pub mod diagnose;
 pub mod error;
+pub mod init;
 #[cfg(feature = "cli")]
 pub mod json;
 pub mod loss;
