@@ -17,6 +17,8 @@
 //! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
 //! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
+//! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
+//! | [`classifier`] | [`RnnClassifier`]: fit / predict / accuracy with the softmax head |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
 //! | [`demo`] | the bodies of the trace examples, as functions returning their text |
@@ -30,6 +32,7 @@
 pub mod bptt;
 pub mod case;
 pub mod check;
+pub mod classifier;
 pub mod demo;
 pub mod diagnose;
 pub mod error;
@@ -43,9 +46,11 @@ pub mod rnn;
 pub mod scalar;
 pub mod tape;
 pub mod trace;
+pub mod train;
 pub mod tutorial;
 pub mod zoo;
 
+pub use classifier::RnnClassifier;
 pub use error::{Error, Result};
 pub use matrix::Matrix;
 pub use scalar::Scalar;

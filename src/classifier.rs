@@ -1,0 +1,159 @@
+//! `RnnClassifier`: a tanh RNN read out by a softmax layer, with fit / predict / accuracy.
+//!
+//! ```text
+//! a_t = x_t·W_x + h_{t-1}·W_h + b,   h_t = tanh(a_t)          t = 1..=T, h_0 = 0
+//! z   = h_T·W_out + b_out                                      logits, batch × classes
+//! p   = softmax(z),   prediction = argmax_k z_k
+//! L   = (1/B) Σ_i −log p_i[label_i]                            mean cross-entropy
+//! ```
+//!
+//! Fitting builds the [`Case`] with the softmax head on the training data and hands it to
+//! [`crate::train::train`], so every training option (optimizer, clipping, mini-batches, hand
+//! BPTT or tape) applies.
+
+use crate::case::Case;
+use crate::error::{Error, Result, shape_str};
+use crate::init::Init;
+use crate::loss::Head;
+use crate::matrix::Matrix;
+use crate::ops::softmax;
+use crate::rnn::{Activation, Rnn};
+use crate::train::{History, TrainConfig, train};
+use rand::rngs::ChaCha8Rng;
+
+/// A sequence classifier: the RNN's last state through a dense softmax layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RnnClassifier {
+    /// The recurrent layer (`W_x`, `W_h`, `b`, tanh).
+    pub rnn: Rnn<f64>,
+    /// Output weights, `hidden × classes`.
+    pub w_out: Matrix<f64>,
+    /// Output bias, `1 × classes`.
+    pub b_out: Matrix<f64>,
+}
+
+impl RnnClassifier {
+    /// A classifier with `W_x`, `W_h` and `W_out` drawn by `init` (in that order, from `rng`)
+    /// and `b = 0`, `b_out = 0`; tanh activation.
+    pub fn new(
+        features: usize,
+        hidden: usize,
+        classes: usize,
+        init: Init,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<RnnClassifier> {
+        let w_x = init.matrix(rng, features, hidden);
+        let w_h = init.matrix(rng, hidden, hidden);
+        let w_out = init.matrix(rng, hidden, classes);
+        let rnn = Rnn::new(w_x, w_h, Matrix::zeros(1, hidden), Activation::Tanh)?;
+        RnnClassifier::from_parts(rnn, w_out, Matrix::zeros(1, classes))
+    }
+
+    /// A classifier from given parameters; checks that `W_out` is `hidden × classes` (classes ≥ 1)
+    /// and `b_out` is `1 × classes`.
+    pub fn from_parts(
+        rnn: Rnn<f64>,
+        w_out: Matrix<f64>,
+        b_out: Matrix<f64>,
+    ) -> Result<RnnClassifier> {
+        if w_out.rows() != rnn.hidden() || w_out.cols() == 0 {
+            return Err(Error::bad_shape(
+                "w_out",
+                format!("{}×classes (hidden × classes, classes ≥ 1)", rnn.hidden()),
+                shape_str(w_out.shape()),
+            ));
+        }
+        if b_out.shape() != (1, w_out.cols()) {
+            return Err(Error::bad_shape(
+                "b_out",
+                format!("1×{} (classes, from w_out)", w_out.cols()),
+                shape_str(b_out.shape()),
+            ));
+        }
+        Ok(RnnClassifier { rnn, w_out, b_out })
+    }
+
+    /// Number of classes (columns of `W_out`).
+    pub fn classes(&self) -> usize {
+        self.w_out.cols()
+    }
+
+    /// The training problem on `x` (`x_t = x[t-1]`, each `batch × features`) with `labels`.
+    fn case(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<Case<f64>> {
+        let head = Head::SoftmaxCe {
+            w_out: self.w_out.clone(),
+            b_out: self.b_out.clone(),
+            labels: labels.to_vec(),
+        };
+        Case::new(self.rnn.clone(), x.to_vec(), None, head)
+    }
+
+    /// The logits `z = h_T·W_out + b_out` (`batch × classes`), from `h_0 = 0`.
+    pub fn logits(&self, x: &[Matrix<f64>]) -> Result<Matrix<f64>> {
+        let batch = x.first().map_or(0, Matrix::rows);
+        let fwd = self
+            .rnn
+            .forward(x, &Matrix::zeros(batch, self.rnn.hidden()))?;
+        fwd.h(fwd.steps()).matmul(&self.w_out)?.add_row(&self.b_out)
+    }
+
+    /// The class probabilities `p = softmax(z)`, one row per sequence.
+    pub fn predict_proba(&self, x: &[Matrix<f64>]) -> Result<Matrix<f64>> {
+        Ok(softmax(&self.logits(x)?))
+    }
+
+    /// The predicted class of each sequence, `argmax_k z_k` (the first one on a tie).
+    pub fn predict(&self, x: &[Matrix<f64>]) -> Result<Vec<usize>> {
+        let z = self.logits(x)?;
+        Ok((0..z.rows())
+            .map(|i| {
+                let row = z.row(i);
+                (0..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best })
+            })
+            .collect())
+    }
+
+    /// The fraction of sequences whose prediction equals the label.
+    pub fn accuracy(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<f64> {
+        let predictions = self.predict(x)?;
+        if labels.len() != predictions.len() {
+            return Err(Error::bad_shape(
+                "labels",
+                format!("{} labels (one per sequence)", predictions.len()),
+                format!("{} labels", labels.len()),
+            ));
+        }
+        let right = predictions
+            .iter()
+            .zip(labels)
+            .filter(|(p, l)| p == l)
+            .count();
+        Ok(right as f64 / labels.len() as f64)
+    }
+
+    /// The mean cross-entropy `L` on `x` with `labels`.
+    pub fn loss(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<f64> {
+        self.case(x, labels)?.loss()
+    }
+
+    /// Trains on `x` with `labels` as `config` says and returns the loss history (check
+    /// [`History::diverged_at`]: a diverged run leaves NaN or infinite weights).
+    pub fn fit(
+        &mut self,
+        x: &[Matrix<f64>],
+        labels: &[usize],
+        config: &TrainConfig,
+    ) -> Result<History> {
+        let mut case = self.case(x, labels)?;
+        let history = train(&mut case, config)?;
+        let Head::SoftmaxCe { w_out, b_out, .. } = case.head else {
+            unreachable!("invariant: training keeps the case's softmax head")
+        };
+        *self = RnnClassifier {
+            rnn: case.rnn,
+            w_out,
+            b_out,
+        };
+        Ok(history)
+    }
+}

@@ -1,0 +1,549 @@
+//! Training: gradient descent on the parameters of a [`Case`].
+//!
+//! A case already holds everything a loss needs (inputs, parameters, head), so training is a
+//! loop that changes the case's parameters `θ = (W_x, W_h, b[, W_out, b_out])`. One *update*:
+//!
+//! ```text
+//! g = ∇_θ L(batch)                          gradients by hand BPTT or on the tape
+//! g ← θ_clip · g / ‖g‖   when ‖g‖ > θ_clip    clipping by the global norm (optional)
+//! θ ← θ − η · step(g)                       SGD, momentum or Adam, one rate η per parameter
+//! ```
+//!
+//! An *epoch* is one pass over the data in mini-batches of `batch_size` sequences (all of them
+//! at once by default, as the seed notebooks do).
+//!
+//! The gradient of each parameter is the sum over time of its per-step contributions
+//! (`dW_h = Σ_t dW_h[t]`, see [`crate::bptt`]); training only ever uses these totals.
+
+use crate::case::Case;
+use crate::check::rng;
+use crate::error::{Error, Result, shape_str};
+use crate::loss::Head;
+use crate::matrix::Matrix;
+use crate::rnn::Gradients;
+use rand::seq::SliceRandom;
+
+/// A trainable parameter, named as in the tutorial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Param {
+    /// `W_x`, input weights (`features × hidden`).
+    Wx,
+    /// `W_h`, recurrent weights (`hidden × hidden`).
+    Wh,
+    /// `b`, the bias (`1 × hidden`).
+    B,
+    /// `W_out`, the softmax head's weights (`hidden × classes`).
+    WOut,
+    /// `b_out`, the softmax head's bias (`1 × classes`).
+    BOut,
+}
+
+impl Param {
+    /// The name printouts use: `"W_x"`, `"W_h"`, `"b"`, `"W_out"`, `"b_out"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::Wx => "W_x",
+            Param::Wh => "W_h",
+            Param::B => "b",
+            Param::WOut => "W_out",
+            Param::BOut => "b_out",
+        }
+    }
+}
+
+/// The trainable parameters of `case` in a fixed order: `W_x`, `W_h`, `b`, then `W_out`,
+/// `b_out` when the head is softmax cross-entropy (the other heads have no parameters).
+pub fn parameters(case: &Case<f64>) -> Vec<(Param, &Matrix<f64>)> {
+    let mut out = vec![
+        (Param::Wx, &case.rnn.w_x),
+        (Param::Wh, &case.rnn.w_h),
+        (Param::B, &case.rnn.b),
+    ];
+    if let Head::SoftmaxCe { w_out, b_out, .. } = &case.head {
+        out.push((Param::WOut, w_out));
+        out.push((Param::BOut, b_out));
+    }
+    out
+}
+
+/// [`parameters`], for updating in place.
+fn parameters_mut(case: &mut Case<f64>) -> Vec<(Param, &mut Matrix<f64>)> {
+    let mut out = vec![
+        (Param::Wx, &mut case.rnn.w_x),
+        (Param::Wh, &mut case.rnn.w_h),
+        (Param::B, &mut case.rnn.b),
+    ];
+    if let Head::SoftmaxCe { w_out, b_out, .. } = &mut case.head {
+        out.push((Param::WOut, w_out));
+        out.push((Param::BOut, b_out));
+    }
+    out
+}
+
+/// The total gradients `dW_x, dW_h, db[, dW_out, db_out]`, in the order of [`parameters`].
+pub fn gradient_list(g: &Gradients<f64>) -> Vec<(Param, Matrix<f64>)> {
+    let mut out = vec![
+        (Param::Wx, g.w_x.clone()),
+        (Param::Wh, g.w_h.clone()),
+        (Param::B, g.b.clone()),
+    ];
+    if let Some((w_out, b_out)) = &g.head {
+        out.push((Param::WOut, w_out.clone()));
+        out.push((Param::BOut, b_out.clone()));
+    }
+    out
+}
+
+/// Which backward pass computes the gradients of a training step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GradientSource {
+    /// Hand-written backpropagation through time ([`Case::bptt`]).
+    #[default]
+    Bptt,
+    /// Reverse accumulation on the tape ([`Case::tape_gradients`]).
+    Tape,
+}
+
+impl GradientSource {
+    /// The gradients of `case`'s loss by this method.
+    pub fn gradients(self, case: &Case<f64>) -> Result<Gradients<f64>> {
+        match self {
+            GradientSource::Bptt => case.bptt(),
+            GradientSource::Tape => case.tape_gradients(),
+        }
+    }
+}
+
+/// The global gradient norm `‖g‖ = √(Σ_i ‖g_i‖²)`: the Euclidean norm of all parameters'
+/// gradients laid end to end as one vector.
+pub fn global_norm(grads: &[Matrix<f64>]) -> f64 {
+    grads
+        .iter()
+        .map(|g| g.as_slice().iter().map(|v| v * v).sum::<f64>())
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Clipping by the global norm (Pascanu, Mikolov & Bengio 2013): when `‖g‖ > θ`, every
+/// gradient is scaled by the same factor, `g_i ← θ · g_i / ‖g‖`, so the update keeps its
+/// direction and its length becomes `θ`. `‖g‖` is [`global_norm`], over all parameters together
+/// (not one norm per parameter). Returns `‖g‖` before clipping.
+pub fn clip_global_norm(grads: &mut [Matrix<f64>], threshold: f64) -> f64 {
+    let norm = global_norm(grads);
+    if norm > threshold {
+        let factor = threshold / norm;
+        for g in grads.iter_mut() {
+            *g = g.scale(factor);
+        }
+    }
+    norm
+}
+
+/// The learning rate `η` of each parameter (the seed 004 notebook trains `W_x` and `W_h` at
+/// different rates; a rate of 0 freezes a parameter).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LearningRates {
+    /// `η` for `W_x`.
+    pub w_x: f64,
+    /// `η` for `W_h`.
+    pub w_h: f64,
+    /// `η` for `b`.
+    pub b: f64,
+    /// `η` for `W_out`.
+    pub w_out: f64,
+    /// `η` for `b_out`.
+    pub b_out: f64,
+}
+
+impl LearningRates {
+    /// The same rate `η` for every parameter.
+    pub fn uniform(eta: f64) -> LearningRates {
+        LearningRates {
+            w_x: eta,
+            w_h: eta,
+            b: eta,
+            w_out: eta,
+            b_out: eta,
+        }
+    }
+
+    /// The rate of parameter `p`.
+    pub fn of(&self, p: Param) -> f64 {
+        match p {
+            Param::Wx => self.w_x,
+            Param::Wh => self.w_h,
+            Param::B => self.b,
+            Param::WOut => self.w_out,
+            Param::BOut => self.b_out,
+        }
+    }
+}
+
+/// How a gradient becomes a step. `k` counts updates from 1; `g` is the (clipped) gradient.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// Plain gradient descent: `θ ← θ − η·g`.
+    Sgd,
+    /// Momentum (heavy ball, as PyTorch writes it): `v ← β·v + g`, `θ ← θ − η·v`, from `v = 0`.
+    Momentum {
+        /// `β`, the fraction of the previous velocity kept (0.9 is usual).
+        beta: f64,
+    },
+    /// Adam (Kingma & Ba 2015), from `m = v = 0`:
+    /// `m ← β₁·m + (1−β₁)·g`, `v ← β₂·v + (1−β₂)·g⊙g`, `m̂ = m/(1−β₁ᵏ)`, `v̂ = v/(1−β₂ᵏ)`,
+    /// `θ ← θ − η·m̂/(√v̂ + ε)`.
+    Adam {
+        /// `β₁`, decay of the first moment (0.9 is usual).
+        beta1: f64,
+        /// `β₂`, decay of the second moment (0.999 is usual).
+        beta2: f64,
+        /// `ε`, keeps the division finite (1e-8 is usual).
+        eps: f64,
+    },
+}
+
+impl Optimizer {
+    /// Momentum with the usual `β = 0.9`.
+    pub fn momentum() -> Optimizer {
+        Optimizer::Momentum { beta: 0.9 }
+    }
+
+    /// Adam with the usual `β₁ = 0.9`, `β₂ = 0.999`, `ε = 1e-8`.
+    pub fn adam() -> Optimizer {
+        Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+
+    /// A short description for printouts: `SGD`, `momentum β=0.9`, `Adam β₁=0.9 β₂=0.999`.
+    pub fn describe(&self) -> String {
+        match self {
+            Optimizer::Sgd => "SGD".into(),
+            Optimizer::Momentum { beta } => format!("momentum β={beta}"),
+            Optimizer::Adam { beta1, beta2, .. } => format!("Adam β₁={beta1} β₂={beta2}"),
+        }
+    }
+
+    /// Refuses constants outside their domain: `0 ≤ β < 1`, `ε > 0`.
+    fn check(&self) -> Result<()> {
+        let (betas, eps) = match *self {
+            Optimizer::Sgd => (vec![], 1.0),
+            Optimizer::Momentum { beta } => (vec![beta], 1.0),
+            Optimizer::Adam { beta1, beta2, eps } => (vec![beta1, beta2], eps),
+        };
+        if let Some(beta) = betas.iter().find(|b| !(0.0..1.0).contains(*b)) {
+            return Err(Error::invalid(
+                "optimizer",
+                format!("every β must lie in [0, 1), found {beta}"),
+            ));
+        }
+        if eps.is_nan() || eps <= 0.0 {
+            return Err(Error::invalid(
+                "Adam eps",
+                format!("must be > 0, found {eps}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What an optimizer remembers between updates: the update count `k` and, per parameter, the
+/// velocity `v` (momentum) or the moments `m`, `v` (Adam).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerState {
+    optimizer: Optimizer,
+    updates: i32,
+    first: Vec<Matrix<f64>>,
+    second: Vec<Matrix<f64>>,
+}
+
+impl OptimizerState {
+    /// A fresh state: `k = 0`, every moment zero (sized at the first update).
+    pub fn new(optimizer: Optimizer) -> OptimizerState {
+        OptimizerState {
+            optimizer,
+            updates: 0,
+            first: Vec::new(),
+            second: Vec::new(),
+        }
+    }
+
+    /// Number of updates made so far, `k`.
+    pub fn updates(&self) -> i32 {
+        self.updates
+    }
+
+    /// One update of every parameter: `params[i] ← params[i] − rates[i]·step(grads[i])`, with
+    /// `step` as [`Optimizer`] defines it. The three slices must match one to one, in the same
+    /// order at every call (the moments are kept by position).
+    pub fn update(
+        &mut self,
+        params: &mut [&mut Matrix<f64>],
+        grads: &[Matrix<f64>],
+        rates: &[f64],
+    ) -> Result<()> {
+        if grads.len() != params.len() || rates.len() != params.len() {
+            return Err(Error::bad_shape(
+                "OptimizerState::update",
+                format!(
+                    "{} gradients and {} rates (one per parameter)",
+                    params.len(),
+                    params.len()
+                ),
+                format!("{} gradients and {} rates", grads.len(), rates.len()),
+            ));
+        }
+        for (p, g) in params.iter().zip(grads) {
+            p.same_shape(g, "optimizer update")?;
+        }
+        if self.first.is_empty() {
+            self.first = grads
+                .iter()
+                .map(|g| Matrix::zeros(g.rows(), g.cols()))
+                .collect();
+            self.second = self.first.clone();
+        }
+        if self.first.len() != params.len() {
+            return Err(Error::bad_shape(
+                "OptimizerState::update",
+                format!("{} parameters, as at the first update", self.first.len()),
+                format!("{} parameters", params.len()),
+            ));
+        }
+        for (m, g) in self.first.iter().zip(grads) {
+            m.same_shape(g, "optimizer moments")?;
+        }
+        self.updates += 1;
+        let k = self.updates;
+        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            let eta = rates[i];
+            let step = match self.optimizer {
+                Optimizer::Sgd => g.clone(),
+                Optimizer::Momentum { beta } => {
+                    let v = &mut self.first[i];
+                    *v = v.zip_map(g, "momentum", |v, g| beta * v + g)?;
+                    v.clone()
+                }
+                Optimizer::Adam { beta1, beta2, eps } => {
+                    let m = &mut self.first[i];
+                    *m = m.zip_map(g, "adam m", |m, g| beta1 * m + (1.0 - beta1) * g)?;
+                    let v = &mut self.second[i];
+                    *v = v.zip_map(g, "adam v", |v, g| beta2 * v + (1.0 - beta2) * g * g)?;
+                    let (c1, c2) = (1.0 - beta1.powi(k), 1.0 - beta2.powi(k));
+                    m.zip_map(v, "adam step", |m, v| (m / c1) / ((v / c2).sqrt() + eps))?
+                }
+            };
+            **p = p.zip_map(&step, "update", |theta, s| theta - eta * s)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a training run needs besides the case.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Number of passes over the data.
+    pub epochs: usize,
+    /// `η` per parameter.
+    pub rates: LearningRates,
+    /// SGD, momentum or Adam.
+    pub optimizer: Optimizer,
+    /// The global-norm threshold `θ_clip` of [`clip_global_norm`], or no clipping.
+    pub clip: Option<f64>,
+    /// Sequences per update; `None` means the whole data set at once (full batch).
+    pub batch_size: Option<usize>,
+    /// Seed of the ChaCha8 stream that shuffles the sequences before every epoch; `None` keeps
+    /// them in order.
+    pub shuffle_seed: Option<u64>,
+    /// Hand BPTT or the tape.
+    pub gradients: GradientSource,
+}
+
+impl TrainConfig {
+    /// Full-batch SGD at rate `η` for every parameter, no clipping, hand BPTT: the seed
+    /// notebooks' training loop.
+    pub fn sgd(eta: f64, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            epochs,
+            rates: LearningRates::uniform(eta),
+            optimizer: Optimizer::Sgd,
+            clip: None,
+            batch_size: None,
+            shuffle_seed: None,
+            gradients: GradientSource::Bptt,
+        }
+    }
+
+    /// Refuses settings that cannot train: a rate that is negative or not finite, a clipping
+    /// threshold ≤ 0, a batch size of 0, optimizer constants out of range.
+    pub fn check(&self) -> Result<()> {
+        for p in [Param::Wx, Param::Wh, Param::B, Param::WOut, Param::BOut] {
+            let eta = self.rates.of(p);
+            if !(eta.is_finite() && eta >= 0.0) {
+                return Err(Error::invalid(
+                    format!("learning rate of {}", p.name()),
+                    format!("must be finite and ≥ 0, found {eta}"),
+                ));
+            }
+        }
+        if let Some(t) = self.clip
+            && (t.is_nan() || t <= 0.0)
+        {
+            return Err(Error::invalid(
+                "clip",
+                format!("the threshold must be > 0, found {t}"),
+            ));
+        }
+        if self.batch_size == Some(0) {
+            return Err(Error::invalid("batch_size", "must be at least 1"));
+        }
+        self.optimizer.check()
+    }
+}
+
+/// What a training run records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    /// One loss per epoch: the loss of each mini-batch *before* its update, averaged over the
+    /// epoch weighted by batch size. With full batches it is `L(θ)` at the start of the epoch,
+    /// what the seed notebooks print.
+    pub losses: Vec<f64>,
+    /// The global gradient norm `‖g‖` of every update, before clipping.
+    pub grad_norms: Vec<f64>,
+    /// How many updates were clipped (`‖g‖ > θ_clip`).
+    pub clipped: usize,
+    /// The epoch (from 1) whose loss was NaN or infinite, if training diverged; it stops there.
+    pub diverged_at: Option<usize>,
+}
+
+impl History {
+    /// The last epoch's loss (NaN before any epoch).
+    pub fn last_loss(&self) -> f64 {
+        self.losses.last().copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// Row `rows[i]` of `m` as row `i` of the result.
+fn pick_rows(m: &Matrix<f64>, rows: &[usize]) -> Matrix<f64> {
+    Matrix::from_fn(rows.len(), m.cols(), |i, j| m[(rows[i], j)])
+}
+
+/// The mini-batch of `case` made of the sequences `rows`, with the same parameters.
+fn mini_batch(case: &Case<f64>, rows: &[usize]) -> Case<f64> {
+    let head = match &case.head {
+        Head::SumLast => Head::SumLast,
+        Head::SoftmaxCe {
+            w_out,
+            b_out,
+            labels,
+        } => Head::SoftmaxCe {
+            w_out: w_out.clone(),
+            b_out: b_out.clone(),
+            labels: rows.iter().map(|&i| labels[i]).collect(),
+        },
+        Head::MseAll { targets } => Head::MseAll {
+            targets: targets.iter().map(|y| pick_rows(y, rows)).collect(),
+        },
+        Head::MseLast { target } => Head::MseLast {
+            target: pick_rows(target, rows),
+        },
+    };
+    // Built directly, not through `Case::new`: the rows of a valid case fit together, and a
+    // diverged run must reach the end of its epoch to be recorded, NaN weights and all.
+    Case {
+        rnn: case.rnn.clone(),
+        x: case.x.iter().map(|x_t| pick_rows(x_t, rows)).collect(),
+        h0: pick_rows(&case.h0, rows),
+        head,
+    }
+}
+
+/// Trains the parameters of `case` in place (see the module docs for one update) and returns
+/// the loss history. Training stops early, with [`History::diverged_at`] set, at the first
+/// epoch whose loss is NaN or infinite.
+pub fn train(case: &mut Case<f64>, config: &TrainConfig) -> Result<History> {
+    config.check()?;
+    let n = case.h0.rows();
+    let batch_size = config.batch_size.unwrap_or(n).min(n);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut shuffler = config.shuffle_seed.map(rng);
+    let mut state = OptimizerState::new(config.optimizer);
+    let mut history = History {
+        losses: Vec::with_capacity(config.epochs),
+        grad_norms: Vec::new(),
+        clipped: 0,
+        diverged_at: None,
+    };
+    for epoch in 1..=config.epochs {
+        if let Some(r) = shuffler.as_mut() {
+            order.shuffle(r);
+        }
+        let mut loss_sum = 0.0;
+        for rows in order.chunks(batch_size) {
+            // A full batch is the case itself: the order of the rows changes nothing.
+            let grads = if rows.len() == n {
+                config.gradients.gradients(case)?
+            } else {
+                config.gradients.gradients(&mini_batch(case, rows))?
+            };
+            loss_sum += grads.loss * rows.len() as f64;
+            let (names, mut g): (Vec<Param>, Vec<Matrix<f64>>) =
+                gradient_list(&grads).into_iter().unzip();
+            let norm = match config.clip {
+                Some(threshold) => clip_global_norm(&mut g, threshold),
+                None => global_norm(&g),
+            };
+            if config.clip.is_some_and(|t| norm > t) {
+                history.clipped += 1;
+            }
+            history.grad_norms.push(norm);
+            let rates: Vec<f64> = names.iter().map(|&p| config.rates.of(p)).collect();
+            let mut params: Vec<&mut Matrix<f64>> =
+                parameters_mut(case).into_iter().map(|(_, m)| m).collect();
+            state.update(&mut params, &g, &rates)?;
+        }
+        let loss = loss_sum / n as f64;
+        history.losses.push(loss);
+        if !loss.is_finite() {
+            history.diverged_at = Some(epoch);
+            break;
+        }
+    }
+    Ok(history)
+}
+
+/// Converts sequences in numpy's layout, `x[i][t][f]` for sequence `i`, step `t`, feature `f`
+/// (shape `(batch, steps, features)`), to the crate's layout: one `batch × features` matrix
+/// `x_t` per step.
+pub fn sequences_to_steps(sequences: &[Vec<Vec<f64>>]) -> Result<Vec<Matrix<f64>>> {
+    let Some(first) = sequences.first() else {
+        return Err(Error::bad_shape(
+            "sequences",
+            "at least one sequence",
+            "none",
+        ));
+    };
+    let (steps, features) = (first.len(), first.first().map_or(0, Vec::len));
+    for (i, seq) in sequences.iter().enumerate() {
+        let found = (seq.len(), seq.first().map_or(0, Vec::len));
+        if found != (steps, features) || seq.iter().any(|x| x.len() != features) {
+            return Err(Error::bad_shape(
+                format!("sequences[{i}]"),
+                format!(
+                    "{} (steps × features, like sequence 0)",
+                    shape_str((steps, features))
+                ),
+                format!(
+                    "{} steps of lengths {:?}",
+                    seq.len(),
+                    seq.iter().map(Vec::len).collect::<Vec<_>>()
+                ),
+            ));
+        }
+    }
+    Ok((0..steps)
+        .map(|t| Matrix::from_fn(sequences.len(), features, |i, f| sequences[i][t][f]))
+        .collect())
+}
