@@ -19,6 +19,7 @@
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
 //! | [`classifier`] | [`RnnClassifier`]: fit / predict / accuracy with the softmax head |
+//! | [`experiments`] | the seed notebooks' experiments, reproduced and explained (the examples) |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
 //! | [`demo`] | the bodies of the trace examples, as functions returning their text |
@@ -36,6 +37,7 @@ pub mod classifier;
 pub mod demo;
 pub mod diagnose;
 pub mod error;
+pub mod experiments;
 pub mod init;
 #[cfg(feature = "cli")]
 pub mod json;
