@@ -373,7 +373,10 @@ pub fn run(epochs: usize, sigmoid_epochs: usize) -> Result<Report> {
         number(trained.loss()?)
     );
     let _ = match within {
-        Some(e) => writeln!(out, "   within 1e-3 of w_x = w_rec = 1 from epoch {e} on"),
+        Some(e) => writeln!(
+            out,
+            "   first within 1e-3 of w_x = w_rec = 1 after epoch {e}"
+        ),
         None => writeln!(
             out,
             "   not yet within 1e-3 of w_x = w_rec = 1 after {epochs} epochs"
