@@ -64,7 +64,7 @@ pub struct TapeHead<'t, T> {
 const SHAPES: &str = "invariant: head shapes were checked by Head::check";
 
 impl<T: Scalar> Head<T> {
-    /// The name a case file uses: `"sum_last"`, `"softmax_ce"` or `"mse_all"`.
+    /// The name a case file uses: `"sum_last"`, `"softmax_ce"`, `"mse_all"` or `"mse_last"`.
     pub fn kind(&self) -> &'static str {
         match self {
             Head::SumLast => "sum_last",
@@ -176,8 +176,9 @@ impl<T: Scalar> Head<T> {
                     .sum()
             }
             Head::MseLast { target } => {
+                // Multiplied by 1/B, not divided by B, to round exactly as the tape's `scale`.
                 let squares = last.sub(target).expect(SHAPES).map(|d| d * d).sum();
-                squares / T::from_f64(last.rows() as f64)
+                squares * (T::one() / T::from_f64(last.rows() as f64))
             }
         }
     }

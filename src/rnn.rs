@@ -74,8 +74,10 @@ impl Activation {
         }
     }
 
-    /// The largest slope `γ = max φ'`: 1 for tanh and identity, 1/4 for sigmoid. Gradients
-    /// through many steps can only vanish when `‖W_h‖₂ < 1/γ` (Pascanu et al. 2013).
+    /// The largest slope `γ = max φ'`: 1 for tanh and identity, 1/4 for sigmoid. Each backward
+    /// step multiplies `dh` by at most `γ·σ_max(W_h)`, so when the largest singular value
+    /// `σ_max(W_h) < 1/γ` gradients through many steps are sure to vanish; above `1/γ` they
+    /// may explode, but need not (Pascanu et al. 2013).
     pub fn max_slope(self) -> f64 {
         match self {
             Activation::Sigmoid => 0.25,

@@ -16,9 +16,17 @@ use crate::scalar::Scalar;
 use crate::tape::{Grads, NodeId, Tape};
 use std::fmt::Write;
 
-/// One number, formatted as numpy prints a scalar (8 decimals, or scientific when tiny/huge).
+/// A number as numpy prints a scalar, but with at most 9 significant digits, so that no
+/// platform's last-bit differences can show: 8 decimals below 10 (`0.69314718`), fewer above
+/// (`185.43248`, `127834.043`), scientific notation when tiny or huge (`3.33549981e-06`).
 pub fn number(v: f64) -> String {
-    format_numbers(&[v], 8).remove(0)
+    let magnitude = v.abs();
+    let integer_digits = if (10.0..1e8).contains(&magnitude) {
+        magnitude.log10().floor() as usize
+    } else {
+        0
+    };
+    format_numbers(&[v], 8 - integer_digits).remove(0)
 }
 
 /// `label` followed by a matrix, continuation lines indented under the first bracket.

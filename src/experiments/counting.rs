@@ -9,7 +9,7 @@
 //! SGD with two rates, `η_x = 0.02` and `η_rec = 0.0006`. Then it repeats the exercise with
 //! `σ` on steps 1 and 2 and a linear last step, from a random start, `η = 0.001`, 15 000 epochs.
 
-use super::{Report, loss_text, number};
+use super::{Report, loss_text};
 use crate::case::Case;
 use crate::check::rng;
 use crate::error::Result;
@@ -18,7 +18,7 @@ use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::rnn::{Activation, Rnn};
 use crate::tape::{Tape, Var};
-use crate::trace::{labelled, log_bar_chart, sparkline};
+use crate::trace::{labelled, log_bar_chart, number, sparkline};
 use crate::train::{
     LearningRates, Optimizer, OptimizerState, TrainConfig, sequences_to_steps, train,
 };

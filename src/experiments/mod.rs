@@ -18,7 +18,7 @@ pub mod counting;
 pub mod two_samples;
 pub mod vanishing_exploding;
 
-use crate::matrix::format_numbers;
+use crate::trace::number;
 use std::fmt;
 
 /// The result of an experiment: the text to read and the numbers of its `summary:` line.
@@ -60,17 +60,4 @@ impl fmt::Display for Report {
 /// A loss in 4 decimals, as the seed notebooks print it (`0.6931`).
 pub fn loss_text(loss: f64) -> String {
     format!("{loss:.4}")
-}
-
-/// A number as numpy prints a scalar, but with at most 9 significant digits, so that no
-/// platform's last-bit differences can show: 8 decimals below 10 (`0.69314718`), fewer above
-/// (`185.43248`, `127834.043`), scientific notation when tiny or huge (`3.33549981e-06`).
-pub fn number(v: f64) -> String {
-    let magnitude = v.abs();
-    let integer_digits = if (10.0..1e8).contains(&magnitude) {
-        magnitude.log10().floor() as usize
-    } else {
-        0
-    };
-    format_numbers(&[v], 8 - integer_digits).remove(0)
 }

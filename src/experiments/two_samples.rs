@@ -6,7 +6,7 @@
 //! loss printed 0.6932, then 0.6931 for 20 epochs. This experiment measures why, then compares
 //! changes that let it learn.
 
-use super::{Report, loss_text, number};
+use super::{Report, loss_text};
 use crate::case::Case;
 use crate::check::rng;
 use crate::error::Result;
@@ -15,7 +15,7 @@ use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::rnn::Gradients;
 use crate::rnn::{Activation, Rnn};
-use crate::trace::{labelled, log_bar_chart, sparkline};
+use crate::trace::{labelled, log_bar_chart, number, sparkline};
 use crate::train::{Optimizer, TrainConfig, gradient_list, sequences_to_steps, train};
 use std::fmt::Write;
 

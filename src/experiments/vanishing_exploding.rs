@@ -14,7 +14,7 @@
 //! whole gradient at once: it bounds the size of an update, and leaves the proportions between
 //! steps (and so any vanishing) exactly as they were.
 
-use super::{Report, number};
+use super::Report;
 use crate::case::Case;
 use crate::check::rng;
 use crate::error::{Error, Result};
@@ -22,7 +22,7 @@ use crate::init;
 use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::rnn::{Activation, Gradients, Rnn};
-use crate::trace::log_bar_chart;
+use crate::trace::{log_bar_chart, number};
 use crate::train::{clip_global_norm, gradient_list};
 use std::fmt::Write;
 
