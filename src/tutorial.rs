@@ -6,12 +6,14 @@
 //! drifts from what it shows fails `cargo test`.
 
 /// The chapters, by number: their markdown, as included below.
-const CHAPTERS: [(&str, &str); 6] = [
+const CHAPTERS: [(&str, &str); 8] = [
     ("01", include_str!("../docs/01-matrices.md")),
     ("02", include_str!("../docs/02-the-tape.md")),
     ("03", include_str!("../docs/03-rnn-dynamic-graph.md")),
     ("04", include_str!("../docs/04-bptt-by-hand.md")),
     ("05", include_str!("../docs/05-checking-gradients.md")),
+    ("06", include_str!("../docs/06-training-a-classifier.md")),
+    ("07", include_str!("../docs/07-vanishing-and-exploding.md")),
     (
         "08",
         include_str!("../docs/08-bug-zoo-and-your-homework.md"),
@@ -81,6 +83,12 @@ pub mod ch04_bptt_by_hand {}
 
 #[doc = include_str!("../docs/05-checking-gradients.md")]
 pub mod ch05_checking_gradients {}
+
+#[doc = include_str!("../docs/06-training-a-classifier.md")]
+pub mod ch06_training_a_classifier {}
+
+#[doc = include_str!("../docs/07-vanishing-and-exploding.md")]
+pub mod ch07_vanishing_and_exploding {}
 
 #[doc = include_str!("../docs/08-bug-zoo-and-your-homework.md")]
 pub mod ch08_bug_zoo_and_your_homework {}
