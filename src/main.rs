@@ -3,7 +3,7 @@
 //! Exit status: 0 when everything agrees, 1 when a check failed, 2 for bad usage or a bad
 //! case or gradient file (the message names the field, the shape expected and the shape found).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 use tapegrad::case::Case;
 use tapegrad::check::{Mode, check_case, fd_gradients};
@@ -109,9 +109,32 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
     Ok(options)
 }
 
+/// The largest case or gradient file read, 256 MiB: far more than any sequence a check can
+/// handle, and a bound that keeps `--case /dev/zero` from filling the memory.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads a whole text file, refusing what cannot be a JSON export from numpy.
 fn read_file(option: &str, path: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("{option} {path}: cannot read the file: {e}")))
+    let cannot =
+        |why: String| Failure::Usage(format!("{option} {path}: cannot read the file: {why}"));
+    let file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(cannot(format!(
+            "it is larger than {} MiB, the most tapegrad reads",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        cannot(format!(
+            "byte {} is not UTF-8 text; expected a JSON file written by json.dump (not a .npy, \
+             .npz or pickle file)",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
