@@ -5,7 +5,7 @@
 //! `x[0][1]`), the shape expected and the shape found, in numpy's `(a, b, c)` notation.
 
 use crate::case::Case;
-use crate::check::{Quantity, Report, Total, Triple, Verdict};
+use crate::check::{NonFiniteAt, Quantity, Report, Total, Triple, Verdict};
 use crate::diagnose::{Diagnosis, Given};
 use crate::error::{Error, Result};
 use crate::loss::Head;
@@ -455,7 +455,9 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
         return Err(Error::invalid(
             *key,
             format!(
-                "belongs inside the \"loss\" object, e.g. {{\"loss\": {{\"kind\": \"softmax_ce\",                  \"w_out\": …, \"b_out\": …, \"labels\": …}}}}; without it the loss is sum_last                  and {key} would be ignored"
+                "belongs inside the \"loss\" object, e.g. {{\"loss\": {{\"kind\": \"softmax_ce\", \
+                 \"w_out\": …, \"b_out\": …, \"labels\": …}}}}; without it the loss is sum_last \
+                 and {key} would be ignored"
             ),
         ));
     }
@@ -967,13 +969,16 @@ fn triple_json(c: &Triple) -> Value {
 }
 
 /// `check --json`: `{"ok", "mode", "eps", "loss", "resolution", "tolerances",
-/// "first_failure": {"t", "quantity"} | null, "steps": [{"t", "dh": {…}, …}], "totals": {…}}`.
-/// A relative error of +∞ (a NaN or infinity met) is written as `null`.
+/// "first_failure": {"t", "quantity"} | null, "first_non_finite": {"t", "quantity", "source"} |
+/// null, "steps_checked": [1, 2, …], "steps": [{"t", "dh": {…}, …}], "totals": {…}}`, with one
+/// entry in `steps` per step checked. A relative error of +∞ (a NaN or infinity met) is written
+/// as `null`.
 pub fn report_json(report: &Report) -> Value {
     let steps: Vec<Value> = report
         .steps
         .iter()
         .enumerate()
+        .filter(|(_, row)| !row.is_empty())
         .map(|(i, row)| {
             let mut step = Map::new();
             step.insert("t".into(), json!(i + 1));
@@ -996,9 +1001,20 @@ pub fn report_json(report: &Report) -> Value {
         "resolution": report.resolution,
         "tolerances": {"hand_tape": report.tolerances.hand_tape, "fd": report.tolerances.fd},
         "first_failure": report.first_failure().map(|(t, q)| json!({"t": t, "quantity": q.name()})),
+        "first_non_finite": non_finite_json(report.first_non_finite),
+        "steps_checked": report.checked_steps(),
         "steps": steps,
         "totals": totals,
     })
+}
+
+/// Where a computation first went NaN or infinite, as JSON: `{"t", "quantity", "source"}`, or
+/// `null` when everything was finite.
+pub fn non_finite_json(at: Option<NonFiniteAt>) -> Value {
+    at.map_or(
+        Value::Null,
+        |at| json!({"t": at.t, "quantity": at.quantity, "source": at.source}),
+    )
 }
 
 /// `check --against --json`: `{"ok", "first_mismatch": {"t", "quantity"} | null,

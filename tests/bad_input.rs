@@ -635,3 +635,309 @@ fn a_gradient_file_with_nothing_to_compare() {
         &["steps[0].t: required field is missing"],
     );
 }
+
+// =============================================================================================
+// Numbers at the edges: values that are legal but extreme, and sequences that are long.
+
+mod edges {
+    use std::time::Instant;
+    use tapegrad::Matrix;
+    use tapegrad::case::{Case, Dims, HeadKind};
+    use tapegrad::check::{
+        Mode, NonFiniteAt, check_case, check_gradients, check_steps, check_totals,
+        first_non_finite, relative_error,
+    };
+    use tapegrad::loss::Head;
+    use tapegrad::rnn::{Activation, Gradients, Rnn};
+
+    fn all_finite(g: &Gradients<f64>) -> bool {
+        let mut all: Vec<&Matrix<f64>> = vec![&g.dh0, &g.w_x, &g.w_h, &g.b];
+        if let Some((w, b)) = &g.head {
+            all.extend([w, b]);
+        }
+        for s in &g.steps {
+            all.extend([&s.dh, &s.da, &s.dx, &s.dw_x, &s.dw_h, &s.db]);
+        }
+        g.loss.is_finite() && all.iter().all(|m| m.first_non_finite().is_none())
+    }
+
+    /// A one-unit, one-feature RNN: `a_t = w_x·x_t + w_h·h_{t-1} + b`.
+    fn scalar_case(
+        (w_x, w_h, b): (f64, f64, f64),
+        xs: &[f64],
+        h0: f64,
+        activation: Activation,
+        head: Head<f64>,
+    ) -> Case<f64> {
+        let one = |v: f64| Matrix::row_vector(&[v]);
+        let rnn = Rnn::new(one(w_x), one(w_h), one(b), activation).unwrap();
+        Case::new(
+            rnn,
+            xs.iter().map(|&x| one(x)).collect(),
+            Some(one(h0)),
+            head,
+        )
+        .unwrap()
+    }
+
+    /// Logits of ±1e4: the loss (≈ 2e4, the wrong class chosen with all confidence) and every
+    /// gradient stay finite on both paths, and the check does not fail.
+    #[test]
+    fn softmax_with_logits_of_ten_thousand() {
+        let case = Case::<f64>::random(
+            3,
+            Dims {
+                batch: 2,
+                steps: 3,
+                features: 2,
+                hidden: 4,
+            },
+            HeadKind::SoftmaxCe(3),
+            Activation::Tanh,
+        );
+        // Saturate the last state to ±1 with a large bias, then scale W_out so the logits
+        // reach ±1e4 exactly: z = h_T · W_out with h_T = [1, 1, 1, 1].
+        let rnn = Rnn::new(
+            case.rnn.w_x.clone(),
+            case.rnn.w_h.clone(),
+            Matrix::filled(1, 4, 40.0),
+            Activation::Tanh,
+        )
+        .unwrap();
+        let w_out = Matrix::from_rows(&[[2500.0, -2500.0, 0.0]; 4]).unwrap();
+        let head = Head::SoftmaxCe {
+            w_out,
+            b_out: Matrix::zeros(1, 3),
+            labels: vec![1, 0],
+        };
+        let case = Case::new(rnn, case.x.clone(), Some(case.h0.clone()), head).unwrap();
+        let fwd = case.forward().unwrap();
+        assert_eq!(
+            fwd.h(3).as_slice(),
+            &[1.0; 8][..],
+            "tanh(40 + …) is 1 in f64"
+        );
+        let (hand, tape) = (case.bptt().unwrap(), case.tape_gradients().unwrap());
+        // Row 0 puts label 1 at −1e4 against the best 1e4: −log p = 2e4. Row 1's label 0 is
+        // the best class: −log p = log(1 + e^−1e4 + e^−2e4) = 0 in f64.
+        assert_eq!(hand.loss, 1e4);
+        assert!(all_finite(&hand) && all_finite(&tape));
+        let (dw_out, _) = hand.head.as_ref().unwrap();
+        // dW_out = h_Tᵀ · (P − Y)/B: row 0 of the batch put all its probability on class 0
+        // where the label is 1 (row 1 is right and adds nothing), times h_T = 1 on every unit.
+        assert_eq!(dw_out.row(0), &[0.5, -0.5, 0.0][..]);
+        assert!(relative_error(dw_out, &tape.head.as_ref().unwrap().0) <= 1e-12);
+        let report = check_case(&case, Mode::Exhaustive).unwrap();
+        assert!(report.passed(), "{report:?}");
+        assert_eq!(report.first_non_finite, None);
+    }
+
+    /// Saturated tanh and sigmoid: states at exactly ±1 (or 0 and 1), gradients through them
+    /// exactly 0, and the check passes without NaN from 0·∞ or 1 − 1.
+    #[test]
+    fn saturated_tanh_and_sigmoid() {
+        for activation in [Activation::Tanh, Activation::Sigmoid] {
+            for bias in [-800.0, -50.0, 50.0, 800.0] {
+                let case = scalar_case(
+                    (0.5, 0.5, bias),
+                    &[0.1, -0.2, 0.3],
+                    0.0,
+                    activation,
+                    Head::MseAll {
+                        targets: vec![Matrix::row_vector(&[0.3]); 3],
+                    },
+                );
+                let (hand, tape) = (case.bptt().unwrap(), case.tape_gradients().unwrap());
+                assert!(
+                    all_finite(&hand) && all_finite(&tape),
+                    "{activation} {bias}"
+                );
+                // 0 for tanh, and below 1e-20 for sigmoid (σ(±50) is 2e-22 away from 0 or 1).
+                assert!(hand.step(1).da[(0, 0)].abs() < 1e-20, "{activation} {bias}");
+                let report = check_case(&case, Mode::Exhaustive).unwrap();
+                assert!(report.passed(), "{activation} {bias}: {report:?}");
+            }
+        }
+    }
+
+    /// The smallest case there is, T = B = F = H = 1, with every head and activation.
+    #[test]
+    fn one_step_one_sequence_one_unit() {
+        let one = Matrix::row_vector(&[0.7]);
+        let heads = [
+            Head::SumLast,
+            Head::SoftmaxCe {
+                w_out: one.clone(),
+                b_out: Matrix::row_vector(&[0.1]),
+                labels: vec![0],
+            },
+            Head::MseAll {
+                targets: vec![one.clone()],
+            },
+            Head::MseLast { target: one },
+        ];
+        for head in heads {
+            for activation in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+                let case = scalar_case((0.3, -0.4, 0.2), &[0.9], 0.5, activation, head.clone());
+                for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
+                    let report = check_case(&case, mode).unwrap();
+                    assert!(report.passed(), "{} {activation}: {report:?}", head.kind());
+                    assert_eq!(report.checked_steps(), [1]);
+                }
+            }
+        }
+    }
+
+    /// A NaN or infinity anywhere fails the check and is located. With the identity activation
+    /// and `W_h = 10`, `a_t = h_t = 10^t` overflows at t = 309, and the sampled steps need not
+    /// include it.
+    #[test]
+    fn a_check_never_passes_on_infinity_and_names_the_step() {
+        let xs = vec![0.0; 400];
+        let case = scalar_case(
+            (1.0, 10.0, 0.0),
+            &xs,
+            1.0,
+            Activation::Identity,
+            Head::SumLast,
+        );
+        let fwd = case.forward().unwrap();
+        assert!(fwd.a(308)[(0, 0)].is_finite() && fwd.a(309)[(0, 0)].is_infinite());
+        let at = NonFiniteAt {
+            t: 309,
+            quantity: "a",
+            source: "forward",
+        };
+        for steps in [&[1, 400][..], &[309], &[]] {
+            let report =
+                check_steps(&case, &case.bptt().unwrap(), Mode::Exhaustive, steps).unwrap();
+            assert_eq!(report.first_non_finite, Some(at), "{steps:?}");
+            assert!(!report.passed(), "{steps:?}");
+        }
+        assert_eq!(
+            at.to_string(),
+            "a_309 in the forward pass is NaN or infinite (the first step to go non-finite)"
+        );
+        // tanh hides an overflow from every comparison: a_2 = 1e308 + 1e308 is infinite, but
+        // h_2 = tanh(∞) = 1 and every gradient through it is exactly 0, finite differences
+        // included. Without the scan for non-finite values this check would pass.
+        let case = scalar_case(
+            (1e308, 1e308, 0.0),
+            &[1.0; 4],
+            0.0,
+            Activation::Tanh,
+            Head::SumLast,
+        );
+        let report = check_case(&case, Mode::Exhaustive).unwrap();
+        assert_eq!(report.first_failure(), None);
+        assert_eq!(
+            report.first_non_finite.map(|at| (at.t, at.quantity)),
+            Some((2, "a"))
+        );
+        assert!(!report.passed());
+        // A loss that overflows on finite states.
+        let case = scalar_case(
+            (1.0, 0.5, 0.0),
+            &[0.5, 0.5],
+            0.0,
+            Activation::Tanh,
+            Head::MseLast {
+                target: Matrix::row_vector(&[1e200]),
+            },
+        );
+        let report = check_case(&case, Mode::Directional { seed: 0 }).unwrap();
+        assert_eq!(
+            report.first_non_finite,
+            Some(NonFiniteAt {
+                t: 2,
+                quantity: "loss",
+                source: "forward"
+            })
+        );
+        assert!(!report.passed());
+    }
+
+    /// A NaN in the gradients under trial is found at its step, walking back from t = T.
+    #[test]
+    fn a_nan_in_the_hand_gradients_is_located() {
+        let case = Case::<f64>::canonical();
+        let mut hand = case.bptt().unwrap();
+        hand.steps[1].da[(0, 2)] = f64::NAN;
+        let report = check_gradients(&case, &hand, Mode::Exhaustive).unwrap();
+        assert!(!report.passed());
+        let at = report.first_non_finite.unwrap();
+        assert_eq!((at.t, at.quantity, at.source), (2, "da", "hand"));
+        let fwd = case.forward().unwrap();
+        let tape = case.tape_gradients().unwrap();
+        assert_eq!(first_non_finite(&fwd, tape.loss, &[("tape", &tape)]), None);
+    }
+
+    /// Chosen steps only: the report holds those rows and the totals, in any order asked.
+    #[test]
+    fn check_steps_checks_the_chosen_steps_and_the_totals() {
+        let case = Case::<f64>::random(
+            5,
+            Dims {
+                batch: 2,
+                steps: 6,
+                features: 3,
+                hidden: 4,
+            },
+            HeadKind::SoftmaxCe(3),
+            Activation::Tanh,
+        );
+        let hand = case.bptt().unwrap();
+        let full = check_gradients(&case, &hand, Mode::Exhaustive).unwrap();
+        let sample = check_steps(&case, &hand, Mode::Exhaustive, &[6, 1, 6]).unwrap();
+        assert_eq!(sample.checked_steps(), [1, 6]);
+        assert_eq!(full.checked_steps(), [1, 2, 3, 4, 5, 6]);
+        assert!(sample.steps[1].is_empty() && sample.passed());
+        assert_eq!(sample.totals.len(), full.totals.len());
+        // Exhaustive mode draws nothing at random: a checked step's comparisons are the same.
+        for t in [1, 6] {
+            for ((q1, a), (q2, b)) in sample.steps[t - 1].iter().zip(&full.steps[t - 1]) {
+                assert_eq!(q1, q2);
+                assert_eq!(a.hand_tape, b.hand_tape);
+            }
+        }
+        let totals = check_totals(&case, &hand, Mode::Exhaustive).unwrap();
+        assert!(totals.checked_steps().is_empty() && totals.passed());
+        let err = check_steps(&case, &hand, Mode::Exhaustive, &[0]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "steps to check: step 0 does not exist: steps are numbered 1 to 6"
+        );
+        assert!(check_steps(&case, &hand, Mode::Exhaustive, &[7]).is_err());
+    }
+
+    /// A long sequence, T = 10 000 with H = 4, through both backward paths and a sampled check,
+    /// in the debug profile the tests run in. (`examples/long_sequence.rs` measures T = 100 000
+    /// in a release build, with timings and peak memory.)
+    #[test]
+    fn ten_thousand_steps_on_both_paths_and_a_sampled_check() {
+        let dims = Dims {
+            batch: 1,
+            steps: 10_000,
+            features: 2,
+            hidden: 4,
+        };
+        let case = Case::<f64>::random(9, dims, HeadKind::MseAll, Activation::Tanh);
+        let start = Instant::now();
+        let hand = case.bptt().unwrap();
+        let tape = case.tape_gradients().unwrap();
+        assert!(all_finite(&hand) && all_finite(&tape));
+        assert!(relative_error(&hand.w_h, &tape.w_h) <= 1e-12);
+        assert!(relative_error(hand.dh(0), tape.dh(0)) <= 1e-12);
+        let report = check_steps(
+            &case,
+            &hand,
+            Mode::Directional { seed: 4 },
+            &[1, 5_000, 10_000],
+        )
+        .unwrap();
+        assert!(report.passed(), "{:?}", report.first_failure());
+        assert_eq!(report.checked_steps(), [1, 5_000, 10_000]);
+        // A generous bound that only a hang or a quadratic slip would break.
+        assert!(start.elapsed().as_secs() < 60, "{:?}", start.elapsed());
+    }
+}
