@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use std::process::{Command, Output};
+use std::time::Instant;
 use tapegrad::case::Case;
 use tapegrad::json::{parse_case, parse_given};
 
@@ -941,3 +942,33 @@ mod edges {
         assert!(start.elapsed().as_secs() < 60, "{:?}", start.elapsed());
     }
 }
+
+// =============================================================================================
+// The fuzzer of `examples/fuzz_loader.rs`, briefly.
+
+// `main` and its reporting belong to the example; the test uses the generator and `fuzz`.
+#[allow(dead_code)]
+#[path = "../examples/fuzz_loader.rs"]
+mod fuzz_loader;
+
+/// A few thousand mutated case and gradient files: no panic, every refusal a one-line
+/// `FIELD: why`, no check passing on NaN or infinity. The long run is
+/// `cargo run --release --example fuzz_loader -- --seconds 600`.
+#[test]
+fn fuzzed_files_never_panic_and_always_explain() {
+    let start = Instant::now();
+    let tally = fuzz_loader::fuzz(7, |inputs| inputs < INPUTS);
+    assert!(tally.problems.is_empty(), "{:?}", tally.problems.first());
+    assert_eq!(tally.inputs, INPUTS);
+    // Both sides of the loaders were reached: files refused, and files that loaded and ran.
+    assert!(tally.refused > INPUTS / 2, "{tally:?}");
+    assert!(
+        tally.cases_loaded > 50 && tally.grads_loaded > 20,
+        "{tally:?}"
+    );
+    assert!(tally.checks_not_passed > 0, "{tally:?}");
+    eprintln!("{INPUTS} fuzzed inputs in {:?}: {tally:?}", start.elapsed());
+}
+
+/// How many inputs the quick fuzz test tries.
+const INPUTS: usize = 3000;
