@@ -102,7 +102,7 @@ fn mark_non_numbers(text: &str) -> (String, Vec<(usize, usize)>) {
                 .count();
             match text[i..i + len].parse::<f64>() {
                 Ok(v) if v.is_infinite() => len,
-                // A number that fits is left alone (and so, below, its digits are skipped).
+                // A number that fits stays as it is: skip past its digits.
                 _ => {
                     i += len;
                     continue;
@@ -385,12 +385,12 @@ fn refuse_near_misses(obj: &Map<String, Value>, known: &[&str], prefix: &str) ->
         if known.contains(&key.as_str()) {
             continue;
         }
-        let (key_folded, d_key) = (fold(key), format!("d{}", fold(key)));
-        let near = |k: &&&str| {
+        let folded = fold(key);
+        let near = |k: &&str| {
             let k = fold(k);
-            k == key_folded || k == d_key || format!("d{k}") == key_folded
+            k == folded || k == format!("d{folded}") || format!("d{k}") == folded
         };
-        if let Some(meant) = known.iter().find(near) {
+        if let Some(meant) = known.iter().copied().find(near) {
             return Err(Error::invalid(
                 format!("{prefix}{key}"),
                 format!("unknown key; did you mean {meant:?}? (keys are case-sensitive)"),

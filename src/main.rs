@@ -306,13 +306,24 @@ fn steps_to_check(
             if cost <= CHECK_BUDGET {
                 return Ok(every());
             }
+            let sample = format!("--steps 1,{},{count}", count.div_ceil(2));
+            let advice = if check_cost(case, mode, 3) <= CHECK_BUDGET {
+                format!(
+                    "check a sample with {sample}, the totals only with --steps none, a cheaper \
+                     --mode directional, or insist with --steps all"
+                )
+            } else {
+                // A wide model: every entry of every weight is perturbed in exhaustive mode.
+                format!(
+                    "even a sample of steps costs that much in exhaustive mode, which perturbs \
+                     every entry of every weight: use --mode directional (four evaluations per \
+                     quantity) with {sample}, or insist with --steps all"
+                )
+            };
             Err(Failure::Usage(format!(
                 "check: checking all {count} steps would take about {cost:.0e} multiply-adds, \
                  more than the {CHECK_BUDGET:.0e} tapegrad runs unasked (each finite difference \
-                 at a step reruns the sequence, so the cost grows as T²): check a sample with \
-                 --steps 1,{},{count}, the totals only with --steps none, a cheaper \
-                 --mode directional, or insist with --steps all",
-                count.div_ceil(2)
+                 at a step reruns the sequence, so the cost grows as T²): {advice}"
             )))
         }
     }

@@ -340,6 +340,23 @@ fn a_long_case_asks_for_a_sample_instead_of_hanging() {
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["steps_checked"], serde_json::json!([1, 2000, 4000]));
+
+    // A wide model is costly even for three steps, in exhaustive mode: the advice says so.
+    let n = 300;
+    let wide = serde_json::json!({
+        "x": [vec![vec![0.1; n]; 3]],
+        "w_x": vec![vec![0.01; n]; n],
+        "w_h": vec![vec![0.001; n]; n],
+        "b": vec![0.0; n],
+    });
+    let (_dir, path) = case_file("wide", &wide.to_string());
+    let out = tapegrad(&["check", "--case", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("even a sample of steps costs that much in exhaustive mode"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Weights so large that `a_2` overflows: tanh hides it from every comparison, but the check
