@@ -251,7 +251,7 @@ pub fn numpy_shape(shape: &[usize]) -> String {
 /// returns its shape and its entries in row-major order. `meaning` names the axes, as in
 /// `(batch, steps, features)`, or gives the expected shape itself.
 fn array(v: &Value, path: &str, dims: usize, meaning: &str) -> Result<(Vec<usize>, Vec<f64>)> {
-    let expected = format!("{meaning}, a {dims}-D array");
+    let expected = format!("a {dims}-D array {meaning}");
     let shape = shape_of(v);
     if let Some(axis) = shape.iter().position(|&n| n == 0) {
         // An empty array has no first element to read deeper shapes from, so the number of

@@ -240,7 +240,7 @@ fn two_dimensional_where_three_are_needed() {
         "x_2d",
         &with("x", json!([[0.01, 0.02], [0.02, 0.03]])),
         &[
-            "x: expected shape (batch, steps, features), a 3-D array, found a 2-D array of shape (2, 2)",
+            "x: expected shape a 3-D array (batch, steps, features), found a 2-D array of shape (2, 2)",
         ],
     );
     bad_case(
@@ -250,18 +250,18 @@ fn two_dimensional_where_three_are_needed() {
             json!({"kind": "mse_all", "targets": [[0, 0, 0, 0]]}),
         ),
         &[
-            "loss.targets: expected shape (batch, steps, hidden), a 3-D array, found a 2-D array of shape (1, 4)",
+            "loss.targets: expected shape a 3-D array (batch, steps, hidden), found a 2-D array of shape (1, 4)",
         ],
     );
     bad_case(
         "b_2d",
         &with("b", json!([[1, 1, 1, 1]])),
-        &["b: expected shape (hidden,), a 1-D array, found a 2-D array of shape (1, 4)"],
+        &["b: expected shape a 1-D array (hidden,), found a 2-D array of shape (1, 4)"],
     );
     bad_case(
         "w_h_1d",
         &with("w_h", json!([1, 2, 3, 4])),
-        &["w_h: expected shape (hidden, hidden), a 2-D array, found a 1-D array of shape (4,)"],
+        &["w_h: expected shape a 2-D array (hidden, hidden), found a 1-D array of shape (4,)"],
     );
 }
 
@@ -382,7 +382,7 @@ fn strings_where_numbers_belong() {
     bad_case(
         "string_array",
         &with("w_h", json!("[[1, 2], [3, 4]]")),
-        &["w_h: expected shape (hidden, hidden), a 2-D array, found the string"],
+        &["w_h: expected shape a 2-D array (hidden, hidden), found the string"],
     );
     bad_case(
         "activation_number",
@@ -458,14 +458,14 @@ fn zero_steps_and_empty_batches() {
         "zero_steps",
         &with("x", json!([[]])),
         &[
-            "x: expected shape (batch, steps, features), a 3-D array with no empty axis, found shape (1, 0): x[0] is empty",
+            "x: expected shape a 3-D array (batch, steps, features) with no empty axis, found shape (1, 0): x[0] is empty",
         ],
     );
     bad_case(
         "empty_batch",
         &with("x", json!([])),
         &[
-            "x: expected shape (batch, steps, features)",
+            "x: expected shape a 3-D array (batch, steps, features)",
             "found shape (0,): x is empty",
         ],
     );
@@ -477,7 +477,7 @@ fn zero_steps_and_empty_batches() {
     bad_case(
         "empty_b",
         &with("b", json!([])),
-        &["b: expected shape (hidden,), a 1-D array with no empty axis, found shape (0,)"],
+        &["b: expected shape a 1-D array (hidden,) with no empty axis, found shape (0,)"],
     );
     bad_case(
         "empty_labels",
@@ -605,7 +605,7 @@ fn absurd_nesting_depth() {
     let err = parse_case(&format!("{{\"x\": {nested}}}")).unwrap_err();
     assert!(
         err.to_string().starts_with(
-            "x: expected shape (batch, steps, features), a 3-D array, found a 126-D array"
+            "x: expected shape a 3-D array (batch, steps, features), found a 126-D array"
         ),
         "{err}"
     );
