@@ -424,21 +424,36 @@ pub struct Report {
     pub resolution: f64,
     /// The tolerances applied.
     pub tolerances: Tolerances,
-    /// One row per step, `t = 1..=T` at index `t − 1`: each quantity checked three ways.
+    /// One row per step, `t = 1..=T` at index `t − 1`: each quantity checked three ways. The
+    /// row of a step that was not checked (see [`check_steps`]) is empty.
     pub steps: Vec<Vec<(Quantity, Triple)>>,
     /// The totals, `∂L/∂h_0`, and the head's parameters.
     pub totals: Vec<(Total, Triple)>,
+    /// The first NaN or infinity met in the forward pass, the loss, or either backward pass
+    /// ([`first_non_finite`]); a report that has one never passes.
+    pub first_non_finite: Option<NonFiniteAt>,
 }
 
 impl Report {
-    /// True when nothing failed (`ok` and `below-res` both pass; NaN never does).
+    /// True when nothing failed (`ok` and `below-res` both pass) and nothing computed was NaN
+    /// or infinite.
     pub fn passed(&self) -> bool {
-        self.steps
-            .iter()
-            .flatten()
-            .map(|(_, c)| c)
-            .chain(self.totals.iter().map(|(_, c)| c))
-            .all(|c| c.verdict().passed())
+        self.first_non_finite.is_none()
+            && self
+                .steps
+                .iter()
+                .flatten()
+                .map(|(_, c)| c)
+                .chain(self.totals.iter().map(|(_, c)| c))
+                .all(|c| c.verdict().passed())
+    }
+
+    /// The steps that were checked, `t = 1..=T`: every step for [`check_case`] and
+    /// [`check_gradients`], the chosen ones for [`check_steps`], none for [`check_totals`].
+    pub fn checked_steps(&self) -> Vec<usize> {
+        (1..=self.steps.len())
+            .filter(|&t| !self.steps[t - 1].is_empty())
+            .collect()
     }
 
     /// The first failure walking backward from `t = T`, and in a step in the order of
@@ -561,10 +576,30 @@ struct Probe<T> {
 /// at `ε` and at `2ε`. Truncation error grows fourfold from one to the other and round-off
 /// halves, so their largest difference over the whole check measures how far the estimates
 /// can be trusted. The floor is twice that, or the [`resolution`] formula if larger.
+///
+/// Every step is checked. A finite difference at step t reruns the sequence from t on, so
+/// the cost grows as `T²`: for long sequences, check a sample of steps with [`check_steps`].
 pub fn check_gradients<T: Scalar>(
     case: &Case<T>,
     hand: &Gradients<T>,
     mode: Mode,
+) -> Result<Report> {
+    let every: Vec<usize> = (1..=case.x.len()).collect();
+    check_steps(case, hand, mode, &every)
+}
+
+/// The check of [`check_gradients`] on the chosen steps only (`t = 1..=T`, in any order,
+/// repeats ignored), and on the totals, which cover every step at once.
+///
+/// Each checked step costs about as much as one whole sequence per finite difference, so a
+/// sample of a long sequence (its first, middle and last steps, say) is checked in time linear
+/// in `T`. In directional mode the directions are drawn for the chosen steps only, so they
+/// differ from those of a full check with the same seed.
+pub fn check_steps<T: Scalar>(
+    case: &Case<T>,
+    hand: &Gradients<T>,
+    mode: Mode,
+    steps: &[usize],
 ) -> Result<Report> {
     let tape = case.tape_gradients()?;
     if hand.steps.len() != tape.steps.len() {
@@ -574,7 +609,18 @@ pub fn check_gradients<T: Scalar>(
             format!("{} steps", hand.steps.len()),
         ));
     }
-    for t in 1..=tape.steps.len() {
+    let count = tape.steps.len();
+    if let Some(bad) = steps.iter().find(|&&t| t == 0 || t > count) {
+        return Err(Error::invalid(
+            "steps to check",
+            format!("step {bad} does not exist: steps are numbered 1 to {count}"),
+        ));
+    }
+    let mut chosen = vec![false; count];
+    for &t in steps {
+        chosen[t - 1] = true;
+    }
+    for t in 1..=count {
         for q in Quantity::ALL {
             let (want, got) = (q.of(tape.step(t)).shape(), q.of(hand.step(t)).shape());
             if want != got {
@@ -628,6 +674,10 @@ pub fn check_gradients<T: Scalar>(
     let rnn = &case.rnn;
     let mut step_probes = Vec::with_capacity(case.x.len());
     for t in 1..=case.x.len() {
+        if !chosen[t - 1] {
+            step_probes.push(Vec::new());
+            continue;
+        }
         let row: Vec<(Quantity, Probe<T>)> = Quantity::ALL
             .iter()
             .map(|&q| {
@@ -690,7 +740,107 @@ pub fn check_gradients<T: Scalar>(
             .map(|row| row.iter().map(|(q, p)| (*q, judge(p))).collect())
             .collect(),
         totals: total_probes.iter().map(|(t, p)| (*t, judge(p))).collect(),
+        first_non_finite: first_non_finite(&fwd, tape.loss, &[("hand", hand), ("tape", &tape)]),
     })
+}
+
+/// The check of [`check_gradients`] on the totals only (`dW_x`, `dW_h`, `db`, `∂L/∂h_0` and
+/// the head's parameters): each costs a few whole sequences per finite difference, so this is
+/// the cheapest check of a long sequence, though it cannot say at which step an error enters.
+pub fn check_totals<T: Scalar>(case: &Case<T>, hand: &Gradients<T>, mode: Mode) -> Result<Report> {
+    check_steps(case, hand, mode, &[])
+}
+
+/// Where a computation first produced NaN or infinity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NonFiniteAt {
+    /// The step, `1..=T`; 0 for `∂L/∂h_0` and for the totals, which belong to no one step.
+    pub t: usize,
+    /// What went non-finite: `a` or `h` (the forward pass, `a_t`, `h_t`), `loss`, a per-step
+    /// gradient (`dh`, `da`, `dx`, `dw_x`, `dw_h`, `db`) or a total (`w_x`, …, `h0`).
+    pub quantity: &'static str,
+    /// Which computation: `forward`, or the name given to a set of gradients (`hand`, `tape`).
+    pub source: &'static str,
+}
+
+impl fmt::Display for NonFiniteAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            t,
+            quantity,
+            source,
+        } = *self;
+        match (source, quantity) {
+            ("forward", "loss") => write!(f, "the loss L is NaN or infinite"),
+            ("forward", _) => write!(
+                f,
+                "{quantity}_{t} in the forward pass is NaN or infinite (the first step to go \
+                 non-finite)"
+            ),
+            (_, _) if t == 0 => write!(f, "the {source} gradient {quantity} is NaN or infinite"),
+            (_, _) => write!(
+                f,
+                "the {source} gradient {quantity} at step t = {t} is NaN or infinite (the first, \
+                 walking back from t = T)"
+            ),
+        }
+    }
+}
+
+/// The first NaN or infinity in a forward pass, its loss, and sets of gradients of it, in the
+/// order they are computed: `a_t` then `h_t` for `t = 1..=T`; the loss; then the gradients
+/// from `t = T` down to 1, within a step each set in turn in the order of [`Quantity::ALL`];
+/// then each set's totals. `grads` pairs each set with a name for the report (`"tape"`).
+///
+/// One pass over everything computed, linear in `T`: the way to learn *where* a long
+/// sequence overflowed, which a comparison that reads `inf` as a failure does not say.
+pub fn first_non_finite<T: Scalar>(
+    fwd: &Forward<T>,
+    loss: T,
+    grads: &[(&'static str, &Gradients<T>)],
+) -> Option<NonFiniteAt> {
+    let bad = |m: &Matrix<T>| m.first_non_finite().is_some();
+    let at = |t, quantity, source| {
+        Some(NonFiniteAt {
+            t,
+            quantity,
+            source,
+        })
+    };
+    for t in 1..=fwd.steps() {
+        if bad(fwd.a(t)) {
+            return at(t, "a", "forward");
+        }
+        if bad(fwd.h(t)) {
+            return at(t, "h", "forward");
+        }
+    }
+    if !loss.is_finite() {
+        return at(fwd.steps(), "loss", "forward");
+    }
+    for t in (1..=fwd.steps()).rev() {
+        for &(source, g) in grads {
+            if let Some(q) = Quantity::ALL.into_iter().find(|q| bad(q.of(g.step(t)))) {
+                return at(t, q.name(), source);
+            }
+        }
+    }
+    for &(source, g) in grads {
+        let totals = [
+            Total::H0,
+            Total::WX,
+            Total::WH,
+            Total::B,
+            Total::WOut,
+            Total::BOut,
+        ];
+        for total in totals {
+            if total.of(g).is_some_and(bad) {
+                return at(0, total.name(), source);
+            }
+        }
+    }
+    None
 }
 
 /// Every gradient of `case` by exhaustive central differences alone, each per-step quantity

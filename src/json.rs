@@ -5,7 +5,7 @@
 //! `x[0][1]`), the shape expected and the shape found, in numpy's `(a, b, c)` notation.
 
 use crate::case::Case;
-use crate::check::{Quantity, Report, Total, Triple, Verdict};
+use crate::check::{NonFiniteAt, Quantity, Report, Total, Triple, Verdict};
 use crate::diagnose::{Diagnosis, Given};
 use crate::error::{Error, Result};
 use crate::loss::Head;
@@ -13,34 +13,166 @@ use crate::matrix::Matrix;
 use crate::rnn::{Activation, Forward, Gradients, Rnn};
 use serde_json::{Map, Value, json};
 
-/// Parses JSON text, explaining the mistakes numpy users make: `NaN` and `Infinity` (which
-/// Python's `json.dump` writes but JSON does not allow), truncation, trailing text.
+/// The first character of the string that stands in for a number JSON cannot hold (`NaN`,
+/// `Infinity`, `-Infinity`, or a literal too large for a float64) once [`mark_non_numbers`] has
+/// rewritten it: a NUL, which no numpy export writes inside a string.
+const MARK: char = '\u{0}';
+
+/// Parses JSON text, explaining the mistakes numpy users make: an empty file, truncation,
+/// trailing text, Python's `repr` pasted instead of JSON, and the `NaN` and `Infinity` tokens
+/// that Python's `json.dump` writes but JSON does not allow.
+///
+/// Those tokens, and numbers too large for a float64, do not stop the parse: they are read as
+/// marked strings (see [`MARK`]), so that the loader that meets one can name its exact place,
+/// `b[1]` or `steps[2].dh[0][3]`, instead of a line and a column.
 pub fn parse_json(text: &str, what: &str) -> Result<Value> {
+    // A byte-order mark (some editors write one) is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(Error::invalid(
             what,
             "the file is empty; expected a JSON object { … }",
         ));
     }
-    serde_json::from_str(text).map_err(|e| {
-        let offset = byte_offset(text, e.line(), e.column());
-        let rest = text.get(offset..).unwrap_or("").trim_start();
-        let rest = rest.strip_prefix('-').unwrap_or(rest);
-        if rest.starts_with("NaN") || rest.starts_with("Infinity") {
-            let field = last_key_before(text, offset).unwrap_or_else(|| "a value".to_string());
-            Error::NonFinite {
-                what: format!("{what}: {field}"),
-                index: format!(
-                    " (line {}, column {}: Python's json.dump wrote NaN or Infinity, which JSON \
-                     does not allow and tapegrad cannot check)",
-                    e.line(),
-                    e.column()
-                ),
+    let error = match serde_json::from_str(text) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let offset = byte_offset(text, error.line(), error.column());
+    if !is_non_number_at(text, offset, &error) {
+        return Err(syntax_error(what, text, offset, &error));
+    }
+    let (marked, shifts) = mark_non_numbers(text);
+    serde_json::from_str(&marked).map_err(|e| {
+        // Report the position in the user's text, not in the rewritten one.
+        let in_marked = byte_offset(&marked, e.line(), e.column());
+        let grown: usize = shifts
+            .iter()
+            .filter(|(at, _)| *at < in_marked)
+            .map(|(_, by)| by)
+            .sum();
+        syntax_error(what, text, in_marked.saturating_sub(grown), &e)
+    })
+}
+
+/// Whether serde_json stopped at `offset` because of a `NaN`, `Infinity` or `-Infinity` token,
+/// or a number too large for a float64.
+fn is_non_number_at(text: &str, offset: usize, error: &serde_json::Error) -> bool {
+    let rest = text.get(offset..).unwrap_or("").trim_start();
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    rest.starts_with("NaN")
+        || rest.starts_with("Infinity")
+        || error.to_string().starts_with("number out of range")
+}
+
+/// Rewrites every `NaN`, `Infinity`, `-Infinity` and too-large number outside strings as a
+/// JSON string `"\u0000TOKEN"` (see [`MARK`]). Returns the new text and, for each rewrite, its
+/// byte position in the new text and how many bytes longer it made the text.
+fn mark_non_numbers(text: &str) -> (String, Vec<(usize, usize)>) {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut shifts = Vec::new();
+    let (mut i, mut copied) = (0, 0);
+    let mut in_string = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_string {
+            match c {
+                b'\\' => i += 2,
+                b'"' => {
+                    in_string = false;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
+        let token_len = if c == b'"' {
+            in_string = true;
+            0
+        } else if let Some(word) = ["NaN", "Infinity", "-Infinity"]
+            .iter()
+            .find(|w| bytes[i..].starts_with(w.as_bytes()))
+        {
+            word.len()
+        } else if c == b'-' || c.is_ascii_digit() {
+            let len = bytes[i..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit() || b"+-.eE".contains(b))
+                .count();
+            match text[i..i + len].parse::<f64>() {
+                Ok(v) if v.is_infinite() => len,
+                // A number that fits stays as it is: skip past its digits.
+                _ => {
+                    i += len;
+                    continue;
+                }
             }
         } else {
-            Error::invalid(what, format!("not valid JSON: {e}"))
+            0
+        };
+        if token_len == 0 {
+            i += 1;
+            continue;
         }
-    })
+        out.push_str(&text[copied..i]);
+        let replacement = format!("\"\\u0000{}\"", &text[i..i + token_len]);
+        shifts.push((out.len(), replacement.len() - token_len));
+        out.push_str(&replacement);
+        i += token_len;
+        copied = i;
+    }
+    out.push_str(&text[copied..]);
+    (out, shifts)
+}
+
+/// The token a marked string stands for (`NaN`, `-Infinity`, `1e999`), if `v` is one.
+fn marked_token(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => s.strip_prefix(MARK),
+        _ => None,
+    }
+}
+
+/// Why a marked token cannot be used, in the words a numpy user needs.
+fn non_number_why(token: &str) -> String {
+    if token.contains("NaN") || token.contains("Infinity") {
+        format!(
+            "found {token}, which Python's json.dump writes for nan or inf but JSON does not \
+             allow; tapegrad needs finite numbers (np.isfinite(arr).all() finds the bad entries)"
+        )
+    } else {
+        format!("the number {token} does not fit in a float64 (the largest is about 1.8e308)")
+    }
+}
+
+/// A syntax error as one line: where, what serde_json says, and a hint at the usual cause.
+fn syntax_error(what: &str, text: &str, offset: usize, error: &serde_json::Error) -> Error {
+    let offset = char_floor(text, offset);
+    let (line, column) = line_column(text, offset);
+    let full = error.to_string();
+    // serde_json's message ends in " at line L column C"; the position is given in our words.
+    let message = full.split(" at line ").next().unwrap_or(&full);
+    let hint = if message.starts_with("EOF") {
+        " (the file ends too early: was it cut off while copying or saving?)"
+    } else if message.starts_with("trailing") {
+        " (there is more text after the closing bracket of the JSON value)"
+    } else if message.starts_with("recursion limit") {
+        " (arrays or objects are nested more than 128 deep; a case needs at most 3 levels)"
+    } else if message.starts_with("key must be a string") || text[offset..].starts_with('\'') {
+        " (JSON needs double quotes: write the file with json.dump, not print or str)"
+    } else if ["True", "False", "None"]
+        .iter()
+        .any(|w| text[offset..].starts_with(w))
+    {
+        " (Python's True, False and None are true, false and null in JSON: use json.dump)"
+    } else {
+        ""
+    };
+    Error::invalid(
+        what,
+        format!("not valid JSON at line {line}, column {column}: {message}{hint}"),
+    )
 }
 
 /// The byte offset of serde_json's 1-based `(line, column)` position.
@@ -50,16 +182,25 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
         .take(line.saturating_sub(1))
         .map(str::len)
         .sum();
-    (line_start + column.saturating_sub(1)).min(text.len())
+    char_floor(text, line_start + column.saturating_sub(1))
 }
 
-/// The last object key (`"name":`) that starts before `offset`, to name where a bad token sits.
-fn last_key_before(text: &str, offset: usize) -> Option<String> {
-    let head = text.get(..offset)?;
-    let colon = head.rfind(':')?;
-    let before = head[..colon].trim_end().strip_suffix('"')?;
-    let start = before.rfind('"')?;
-    Some(before[start + 1..].to_string())
+/// The largest character boundary at or before `offset` (at most the end of `text`), so that
+/// slicing there cannot split a multi-byte character.
+fn char_floor(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Says what a JSON value is, for messages: `a number`, `a 2-D array of shape (1, 3)`, ….
@@ -67,8 +208,12 @@ fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(_) => "true/false".into(),
-        Value::Number(_) => "a number".into(),
-        Value::String(_) => "a string".into(),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(text) => match marked_token(v) {
+            Some(token) => token.to_string(),
+            None if text.chars().count() <= 24 => format!("the string {text:?}"),
+            None => "a string".into(),
+        },
         Value::Object(_) => "an object".into(),
         Value::Array(_) => {
             let shape = shape_of(v);
@@ -103,27 +248,35 @@ pub fn numpy_shape(shape: &[usize]) -> String {
 }
 
 /// A rectangular array of exactly `dims` dimensions, all at least 1, of finite numbers:
-/// returns its shape and its entries in row-major order. `meaning` names the axes.
+/// returns its shape and its entries in row-major order. `meaning` names the axes, as in
+/// `(batch, steps, features)`, or gives the expected shape itself.
 fn array(v: &Value, path: &str, dims: usize, meaning: &str) -> Result<(Vec<usize>, Vec<f64>)> {
     let expected = format!("a {dims}-D array {meaning}");
     let shape = shape_of(v);
-    if !matches!(v, Value::Array(_)) || shape.len() != dims && !shape.contains(&0) {
-        return Err(Error::bad_shape(path, expected, describe(v)));
-    }
-    if shape.len() != dims || shape.contains(&0) {
+    if let Some(axis) = shape.iter().position(|&n| n == 0) {
+        // An empty array has no first element to read deeper shapes from, so the number of
+        // dimensions is unknown: say which array is empty.
+        let empty = format!("{path}{}", "[0]".repeat(axis));
         return Err(Error::bad_shape(
             path,
-            format!("{expected}, every size at least 1"),
-            format!("shape {}", numpy_shape(&shape)),
+            format!("{expected} with no empty axis"),
+            format!("shape {}: {empty} is empty", numpy_shape(&shape)),
         ));
     }
+    if !matches!(v, Value::Array(_)) || shape.len() != dims {
+        return Err(Error::bad_shape(path, expected, describe(v)));
+    }
     let mut data = Vec::with_capacity(shape.iter().product());
-    collect(v, path, &shape, &mut data)?;
+    collect(v, path, path, &shape, &mut data)?;
     Ok((shape, data))
 }
 
 /// Walks a nested array that should have shape `shape`, appending its numbers to `out`.
-fn collect(v: &Value, path: &str, shape: &[usize], out: &mut Vec<f64>) -> Result<()> {
+///
+/// `first` is the path of the array at this depth that `shape` was read from (`x[0][0]` while
+/// at `x[0][1]`), for the message about a ragged array. The recursion is as deep as `shape` is
+/// long, at most three levels.
+fn collect(v: &Value, path: &str, first: &str, shape: &[usize], out: &mut Vec<f64>) -> Result<()> {
     let Some((&len, inner)) = shape.split_first() else {
         return match v {
             Value::Number(n) => match n.as_f64() {
@@ -131,33 +284,42 @@ fn collect(v: &Value, path: &str, shape: &[usize], out: &mut Vec<f64>) -> Result
                     out.push(x);
                     Ok(())
                 }
-                _ => Err(Error::invalid(
+                _ => Err(Error::invalid(path, non_number_why(&n.to_string()))),
+            },
+            other => match marked_token(other) {
+                Some(token) => Err(Error::invalid(path, non_number_why(token))),
+                None => Err(Error::invalid(
                     path,
-                    format!("{n} does not fit in a float64"),
+                    format!("expected a number, found {}", describe(other)),
                 )),
             },
-            other => Err(Error::invalid(
-                path,
-                format!("expected a number, found {}", describe(other)),
-            )),
         };
     };
     match v {
         Value::Array(items) if items.len() == len => {
             for (i, item) in items.iter().enumerate() {
-                collect(item, &format!("{path}[{i}]"), inner, out)?;
+                collect(
+                    item,
+                    &format!("{path}[{i}]"),
+                    &format!("{first}[0]"),
+                    inner,
+                    out,
+                )?;
             }
             Ok(())
         }
-        Value::Array(items) => Err(Error::bad_shape(
+        Value::Array(items) => Err(Error::invalid(
             path,
-            format!("{len} entries, like the first array at this depth (the array is ragged)"),
-            format!("{} entries", items.len()),
+            format!(
+                "the array is ragged: expected {len} entries, as {first} has, found {} \
+                 (every row of a numpy array has the same length)",
+                items.len()
+            ),
         )),
         other => Err(Error::invalid(
             path,
             format!(
-                "expected an array of {len} entries, found {}",
+                "expected an array of {len} entries, as {first} is, found {}",
                 describe(other)
             ),
         )),
@@ -195,19 +357,47 @@ fn batch_major(steps: &[Matrix<f64>]) -> Value {
     )
 }
 
-/// A required field of an object.
-fn required<'a>(obj: &'a Map<String, Value>, key: &str, prefix: &str) -> Result<&'a Value> {
+/// A required field of an object; `meaning` says what it should hold.
+fn required<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    prefix: &str,
+    meaning: &str,
+) -> Result<&'a Value> {
     obj.get(key).ok_or_else(|| {
-        let near = obj.keys().find(|k| k.eq_ignore_ascii_case(key));
-        let hint = match near {
-            Some(k) => format!(" (found {k:?}: keys are case-sensitive)"),
-            None => String::new(),
-        };
         Error::invalid(
             format!("{prefix}{key}"),
-            format!("required field is missing{hint}"),
+            format!("required field is missing: expected {meaning}"),
         )
     })
+}
+
+/// Refuses a key that differs from a known one only in case, `_`, `-` or a leading `d` (`W_x`,
+/// `wx`, `H0`, `dW_h`, `dh0`): ignoring it would silently leave out the user's array.
+fn refuse_near_misses(obj: &Map<String, Value>, known: &[&str], prefix: &str) -> Result<()> {
+    let fold = |k: &str| -> String {
+        k.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    for key in obj.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let folded = fold(key);
+        let near = |k: &&str| {
+            let k = fold(k);
+            k == folded || k == format!("d{folded}") || format!("d{k}") == folded
+        };
+        if let Some(meant) = known.iter().copied().find(near) {
+            return Err(Error::invalid(
+                format!("{prefix}{key}"),
+                format!("unknown key; did you mean {meant:?}? (keys are case-sensitive)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks one matrix's shape in numpy terms, naming the field.
@@ -254,9 +444,34 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
             ),
         ));
     };
-    let x = by_step(required(obj, "x", "")?, "x", "(batch, steps, features)")?;
+    refuse_near_misses(
+        obj,
+        &["x", "w_x", "w_h", "b", "h0", "activation", "loss"],
+        "",
+    )?;
+    if !obj.contains_key("loss")
+        && let Some(key) = LOSS_KEYS.iter().find(|k| obj.contains_key(**k))
+    {
+        return Err(Error::invalid(
+            *key,
+            format!(
+                "belongs inside the \"loss\" object, e.g. {{\"loss\": {{\"kind\": \"softmax_ce\", \
+                 \"w_out\": …, \"b_out\": …, \"labels\": …}}}}; without it the loss is sum_last \
+                 and {key} would be ignored"
+            ),
+        ));
+    }
+    let x = by_step(
+        required(obj, "x", "", "an array of shape (batch, steps, features)")?,
+        "x",
+        "(batch, steps, features)",
+    )?;
     let (batch, features) = x[0].shape();
-    let w_x = matrix(required(obj, "w_x", "")?, "w_x", "(features, hidden)")?;
+    let w_x = matrix(
+        required(obj, "w_x", "", "an array of shape (features, hidden)")?,
+        "w_x",
+        "(features, hidden)",
+    )?;
     let hidden = w_x.cols();
     let steps = x.len();
     if w_x.rows() != features {
@@ -266,7 +481,11 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
             numpy_shape(&[w_x.rows(), w_x.cols()]),
         ));
     }
-    let w_h = matrix(required(obj, "w_h", "")?, "w_h", "(hidden, hidden)")?;
+    let w_h = matrix(
+        required(obj, "w_h", "", "an array of shape (hidden, hidden)")?,
+        "w_h",
+        "(hidden, hidden)",
+    )?;
     expect_shape(
         &w_h,
         "w_h",
@@ -274,7 +493,11 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
         hidden,
         "(hidden, hidden), hidden from w_x",
     )?;
-    let b = row(required(obj, "b", "")?, "b", "(hidden,)")?;
+    let b = row(
+        required(obj, "b", "", "an array of shape (hidden,)")?,
+        "b",
+        "(hidden,)",
+    )?;
     expect_len(&b, "b", hidden, "(hidden,), hidden from w_x")?;
     let h0 = match obj.get("h0") {
         None | Some(Value::Null) => None,
@@ -314,6 +537,12 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
     Case::new(rnn, x, h0, head)
 }
 
+/// The loss kinds a case file may name, for messages.
+const KINDS: &str = "\"sum_last\", \"softmax_ce\", \"mse_all\" or \"mse_last\"";
+
+/// The keys of the `loss` object.
+const LOSS_KEYS: [&str; 6] = ["kind", "w_out", "b_out", "labels", "targets", "target"];
+
 /// Reads the `loss` object of a case file.
 fn parse_head(
     loss: &Map<String, Value>,
@@ -321,12 +550,13 @@ fn parse_head(
     steps: usize,
     hidden: usize,
 ) -> Result<Head<f64>> {
-    let kind = match required(loss, "kind", "loss.")? {
+    refuse_near_misses(loss, &LOSS_KEYS, "loss.")?;
+    let kind = match required(loss, "kind", "loss.", KINDS)? {
         Value::String(k) => k.as_str(),
         other => {
             return Err(Error::invalid(
                 "loss.kind",
-                format!("expected a string, found {}", describe(other)),
+                format!("expected {KINDS}, found {}", describe(other)),
             ));
         }
     };
@@ -334,7 +564,12 @@ fn parse_head(
         "sum_last" => Ok(Head::SumLast),
         "softmax_ce" => {
             let w_out = matrix(
-                required(loss, "w_out", "loss.")?,
+                required(
+                    loss,
+                    "w_out",
+                    "loss.",
+                    "an array of shape (hidden, classes)",
+                )?,
                 "loss.w_out",
                 "(hidden, classes)",
             )?;
@@ -347,7 +582,7 @@ fn parse_head(
             }
             let classes = w_out.cols();
             let b_out = row(
-                required(loss, "b_out", "loss.")?,
+                required(loss, "b_out", "loss.", "an array of shape (classes,)")?,
                 "loss.b_out",
                 "(classes,)",
             )?;
@@ -357,7 +592,7 @@ fn parse_head(
                 classes,
                 "(classes,), classes from loss.w_out",
             )?;
-            let labels = match required(loss, "labels", "loss.")? {
+            let labels = match required(loss, "labels", "loss.", "one class index per sequence")? {
                 Value::Array(items) => items
                     .iter()
                     .enumerate()
@@ -389,7 +624,12 @@ fn parse_head(
         }
         "mse_all" => {
             let targets = by_step(
-                required(loss, "targets", "loss.")?,
+                required(
+                    loss,
+                    "targets",
+                    "loss.",
+                    "an array of shape (batch, steps, hidden)",
+                )?,
                 "loss.targets",
                 "(batch, steps, hidden)",
             )?;
@@ -408,7 +648,7 @@ fn parse_head(
         }
         "mse_last" => {
             let target = matrix(
-                required(loss, "target", "loss.")?,
+                required(loss, "target", "loss.", "an array of shape (batch, hidden)")?,
                 "loss.target",
                 "(batch, hidden)",
             )?;
@@ -423,42 +663,48 @@ fn parse_head(
         }
         other => Err(Error::invalid(
             "loss.kind",
-            format!(
-                "unknown loss kind {other:?}; expected \"sum_last\", \"softmax_ce\", \"mse_all\" or \"mse_last\""
-            ),
+            format!("unknown loss kind {other:?}; expected {KINDS}"),
         )),
     }
+}
+
+/// A whole number ≥ 0, written as numpy writes it: `2`, or `2.0` from a float array (below
+/// 2^53, where every float is a whole number and the test means nothing).
+fn whole_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|x| *x >= 0.0 && x.fract() == 0.0 && *x < 9e15)
+            .map(|x| x as u64)
+    })
 }
 
 /// One class label: a whole number in `0..classes`.
 fn label(v: &Value, i: usize, classes: usize) -> Result<usize> {
     let path = format!("loss.labels[{i}]");
-    let whole = match v {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|x| *x >= 0.0 && x.fract() == 0.0 && *x < 9e15)
-                .map(|x| x as u64)
-        }),
-        _ => None,
-    };
-    match whole {
-        Some(l) if (l as usize) < classes => Ok(l as usize),
+    match whole_number(v).map(usize::try_from) {
+        Some(Ok(l)) if l < classes => Ok(l),
         Some(l) => Err(Error::invalid(
             path,
             format!(
-                "label {l} is out of range: expected 0 ≤ label < {classes} (classes, from loss.w_out)"
+                "label {} is out of range: expected 0 ≤ label < {classes} (classes, from loss.w_out)",
+                l.map_or_else(|_| v.to_string(), |l| l.to_string())
             ),
         )),
-        None => Err(Error::invalid(
-            path,
-            format!(
-                "expected a class index (a whole number ≥ 0), found {}",
-                match v {
-                    Value::Number(n) => n.to_string(),
-                    other => describe(other),
-                }
-            ),
-        )),
+        None => {
+            let found = match v {
+                Value::Number(n) => n.to_string(),
+                other => describe(other),
+            };
+            let hint = if matches!(v, Value::Array(_)) {
+                " (one-hot rows? give class indices instead: labels.argmax(axis=1).tolist())"
+            } else {
+                ""
+            };
+            Err(Error::invalid(
+                path,
+                format!("expected a class index (a whole number ≥ 0), found {found}{hint}"),
+            ))
+        }
     }
 }
 
@@ -530,6 +776,7 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
             ),
         ));
     };
+    refuse_near_misses(obj, &["loss", "grads", "steps"], "")?;
     let dims = case.dims();
     let (b, t, f, h) = (dims.batch, dims.steps, dims.features, dims.hidden);
     let mut user = Given {
@@ -541,10 +788,11 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
         user.loss = Some(match v {
             Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
             other => {
-                return Err(Error::invalid(
-                    "loss",
-                    format!("expected a number, found {}", describe(other)),
-                ));
+                let why = match marked_token(other) {
+                    Some(token) => non_number_why(token),
+                    None => format!("expected a number, found {}", describe(other)),
+                };
+                return Err(Error::invalid("loss", why));
             }
         });
     }
@@ -566,11 +814,11 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
     let read =
         |v: &Value, path: &str, (rows, cols, one_d): (usize, usize, bool)| -> Result<Matrix<f64>> {
             if one_d {
-                let m = row(v, path, "")?;
+                let m = row(v, path, &numpy_shape(&[cols]))?;
                 expect_len(&m, path, cols, "(as in the case)")?;
                 Ok(m)
             } else {
-                let m = matrix(v, path, "")?;
+                let m = matrix(v, path, &numpy_shape(&[rows, cols]))?;
                 expect_shape(&m, path, rows, cols, "(as in the case)")?;
                 Ok(m)
             }
@@ -578,6 +826,11 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
     match obj.get("grads") {
         None => {}
         Some(Value::Object(grads)) => {
+            refuse_near_misses(
+                grads,
+                &["w_x", "w_h", "b", "x", "h0", "w_out", "b_out"],
+                "grads.",
+            )?;
             for total in [
                 Total::WX,
                 Total::WH,
@@ -630,21 +883,10 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
                         format!("expected an object, found {}", describe(item)),
                     ));
                 };
-                let at = match step.get("t").and_then(Value::as_u64) {
-                    Some(at) if (1..=t as u64).contains(&at) => at as usize,
-                    Some(at) => {
-                        return Err(Error::invalid(
-                            format!("steps[{i}].t"),
-                            format!("step {at} does not exist: steps are numbered 1 to {t}"),
-                        ));
-                    }
-                    None => {
-                        return Err(Error::invalid(
-                            format!("steps[{i}].t"),
-                            "required: the step number, 1 to T",
-                        ));
-                    }
-                };
+                let mut known = vec!["t"];
+                known.extend(Quantity::ALL.iter().map(|q| q.name()));
+                refuse_near_misses(step, &known, &format!("steps[{i}]."))?;
+                let at = step_number(step.get("t"), &format!("steps[{i}].t"), t)?;
                 for q in Quantity::ALL {
                     let Some(v) = step.get(q.name()) else {
                         continue;
@@ -673,7 +915,46 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
     for step in &mut user.steps {
         step.sort_by_key(|(q, _)| Quantity::ALL.iter().position(|k| k == q));
     }
+    // An empty comparison would agree with anything: refuse it rather than report a pass.
+    if user.loss.is_none() && user.totals.is_empty() && user.steps.iter().all(Vec::is_empty) {
+        let keys: Vec<&String> = obj.keys().collect();
+        return Err(Error::invalid(
+            "gradient file",
+            format!(
+                "nothing to compare: expected \"loss\", \"grads\" {{w_x, w_h, b, x, h0, …}} or \
+                 \"steps\" [{{\"t\", \"dh\", …}}] as `grads --json` writes them, found the \
+                 keys {keys:?}"
+            ),
+        ));
+    }
     Ok(user)
+}
+
+/// A step number `t` of a gradient file: a whole number from 1 to `steps` (`3` or `3.0`).
+fn step_number(v: Option<&Value>, path: &str, steps: usize) -> Result<usize> {
+    let Some(v) = v else {
+        return Err(Error::invalid(
+            path,
+            format!("required field is missing: the step number, 1 to {steps}"),
+        ));
+    };
+    match whole_number(v).map(usize::try_from) {
+        Some(Ok(at)) if (1..=steps).contains(&at) => Ok(at),
+        Some(_) => Err(Error::invalid(
+            path,
+            format!(
+                "step {v} does not exist: steps are numbered 1 to {steps} (t = 0 is h0, whose \
+                 gradient goes in grads.h0)"
+            ),
+        )),
+        None => Err(Error::invalid(
+            path,
+            format!(
+                "expected the step number, a whole number from 1 to {steps}, found {}",
+                describe(v)
+            ),
+        )),
+    }
 }
 
 /// One three-way comparison as JSON: the three relative errors and the verdict.
@@ -688,13 +969,16 @@ fn triple_json(c: &Triple) -> Value {
 }
 
 /// `check --json`: `{"ok", "mode", "eps", "loss", "resolution", "tolerances",
-/// "first_failure": {"t", "quantity"} | null, "steps": [{"t", "dh": {…}, …}], "totals": {…}}`.
-/// A relative error of +∞ (a NaN or infinity met) is written as `null`.
+/// "first_failure": {"t", "quantity"} | null, "first_non_finite": {"t", "quantity", "source"} |
+/// null, "steps_checked": [1, 2, …], "steps": [{"t", "dh": {…}, …}], "totals": {…}}`, with one
+/// entry in `steps` per step checked. A relative error of +∞ (a NaN or infinity met) is written
+/// as `null`.
 pub fn report_json(report: &Report) -> Value {
     let steps: Vec<Value> = report
         .steps
         .iter()
         .enumerate()
+        .filter(|(_, row)| !row.is_empty())
         .map(|(i, row)| {
             let mut step = Map::new();
             step.insert("t".into(), json!(i + 1));
@@ -717,9 +1001,20 @@ pub fn report_json(report: &Report) -> Value {
         "resolution": report.resolution,
         "tolerances": {"hand_tape": report.tolerances.hand_tape, "fd": report.tolerances.fd},
         "first_failure": report.first_failure().map(|(t, q)| json!({"t": t, "quantity": q.name()})),
+        "first_non_finite": non_finite_json(report.first_non_finite),
+        "steps_checked": report.checked_steps(),
         "steps": steps,
         "totals": totals,
     })
+}
+
+/// Where a computation first went NaN or infinite, as JSON: `{"t", "quantity", "source"}`, or
+/// `null` when everything was finite.
+pub fn non_finite_json(at: Option<NonFiniteAt>) -> Value {
+    at.map_or(
+        Value::Null,
+        |at| json!({"t": at.t, "quantity": at.quantity, "source": at.source}),
+    )
 }
 
 /// `check --against --json`: `{"ok", "first_mismatch": {"t", "quantity"} | null,

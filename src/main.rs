@@ -3,13 +3,14 @@
 //! Exit status: 0 when everything agrees, 1 when a check failed, 2 for bad usage or a bad
 //! case or gradient file (the message names the field, the shape expected and the shape found).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 use tapegrad::case::Case;
-use tapegrad::check::{Mode, check_case, fd_gradients};
+use tapegrad::check::{Mode, check_steps, fd_gradients, first_non_finite};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
 use tapegrad::json;
+use tapegrad::loss::Head;
 use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
 
@@ -21,8 +22,13 @@ usage:
       per-step a_t and h_t, and the loss
   tapegrad grads   [--case FILE] [--method bptt|tape|fd] [--json]
       every gradient, per step and in total (default method: bptt)
-  tapegrad check   [--case FILE] [--mode exhaustive|directional] [--seed N] [--json]
-      hand BPTT vs tape vs finite differences, at every time step
+  tapegrad check   [--case FILE] [--mode exhaustive|directional] [--seed N]
+                   [--steps all|none|LIST] [--json]
+      hand BPTT vs tape vs finite differences, at every time step and in total;
+      --steps 1,50,100 (or 1-10,100) checks those steps only, --steps none the
+      totals only: each checked step costs a rerun of the sequence per finite
+      difference, so checking every step grows as T² and a long case asks for
+      a sample (or --steps all)
   tapegrad check   [--case FILE] --against GRADS [--json]
       your own gradients (a file in the grads --json format, any key may be missing)
       against the tape: the step and the equation where they first go wrong
@@ -35,7 +41,14 @@ Without --case, each command uses the canonical example of the seed notebooks.
 A case file is a JSON object {\"x\", \"w_x\", \"w_h\", \"b\"[, \"h0\", \"activation\", \"loss\"]};
 export numpy arrays with json.dump({\"x\": x.tolist(), ...}, f).
 
+A NaN or infinity anywhere in the forward pass, the loss or the gradients
+fails the check, naming the step where it first appears.
+
 exit status: 0 all agree, 1 a check failed, 2 bad usage or bad input";
+
+/// The most multiply-adds (roughly) a check runs without being asked to: about half a minute
+/// in a release build. A case whose full per-step check would cost more must choose steps.
+const CHECK_BUDGET: f64 = 3e10;
 
 /// What went wrong, and the exit status it maps to.
 enum Failure {
@@ -60,6 +73,47 @@ struct Options {
     mode: String,
     seed: u64,
     json: bool,
+    /// `--steps`: the steps to check, as ranges `(first, last)`; `None` when not given.
+    steps: Option<Steps>,
+}
+
+/// The steps `check --steps` names.
+enum Steps {
+    /// `all`: every step, however long the case.
+    All,
+    /// `none` (no ranges: the totals only) or a list like `1,50,90-100`, as inclusive ranges.
+    Ranges(Vec<(usize, usize)>),
+}
+
+/// Parses `all`, `none`, or a comma-separated list of step numbers and ranges `a-b`.
+fn parse_steps(text: &str) -> Result<Steps, Failure> {
+    let bad = |why: String| {
+        Failure::Usage(format!(
+            "--steps: {why}; expected all, none, or step numbers and ranges like 1,50,90-100"
+        ))
+    };
+    match text {
+        "all" => return Ok(Steps::All),
+        "none" => return Ok(Steps::Ranges(Vec::new())),
+        _ => {}
+    }
+    let number = |part: &str| {
+        part.trim()
+            .parse::<usize>()
+            .map_err(|_| bad(format!("{part:?} is not a step number")))
+    };
+    let mut ranges = Vec::new();
+    for part in text.split(',') {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(part)?, number(part)?),
+        };
+        if first > last {
+            return Err(bad(format!("the range {part:?} runs backward")));
+        }
+        ranges.push((first, last));
+    }
+    Ok(Steps::Ranges(ranges))
 }
 
 fn parse_args(args: &[String]) -> Result<Options, Failure> {
@@ -71,6 +125,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         mode: "exhaustive".into(),
         seed: 0,
         json: false,
+        steps: None,
     };
     let mut rest = args.iter();
     match rest.next() {
@@ -96,6 +151,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
                     ))
                 })?;
             }
+            "--steps" => options.steps = Some(parse_steps(&value("--steps")?)?),
             "--json" => options.json = true,
             "-h" | "--help" => options.command = "help".into(),
             other => {
@@ -109,9 +165,32 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
     Ok(options)
 }
 
+/// The largest case or gradient file read, 256 MiB: far more than any sequence a check can
+/// handle, and a bound that keeps `--case /dev/zero` from filling the memory.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads a whole text file, refusing what cannot be a JSON export from numpy.
 fn read_file(option: &str, path: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("{option} {path}: cannot read the file: {e}")))
+    let cannot =
+        |why: String| Failure::Usage(format!("{option} {path}: cannot read the file: {why}"));
+    let file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(cannot(format!(
+            "it is larger than {} MiB, the most tapegrad reads",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        cannot(format!(
+            "byte {} is not UTF-8 text; expected a JSON file written by json.dump (not a .npy, \
+             .npz or pickle file)",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
@@ -123,12 +202,28 @@ fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
 }
 
 /// `check --against FILE`: the user's gradients against the tape.
+///
+/// If the case itself overflows (a NaN or infinity in the tape's forward pass or gradients),
+/// no comparison can be trusted: the diagnosis fails and says where, whatever was given.
 fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Failure> {
     let given = json::parse_given(&read_file("--against", path)?, case)
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
-    let d = diagnose(&case.tape_gradients()?, &given);
+    let tape = case.tape_gradients()?;
+    let non_finite = first_non_finite(&case.forward()?, tape.loss, &[("tape", &tape)]);
+    let mut d = diagnose(&tape, &given);
+    if let Some(at) = non_finite {
+        d.ok = false;
+        d.explanation = format!(
+            "The case itself does not compute to finite numbers: {at}, so no gradient can be \
+             compared with it (look for very large weights or inputs, or an identity activation \
+             whose states grow without bound). {}",
+            d.explanation
+        );
+    }
     if as_json {
-        print_json(&json::diagnosis_json(&d));
+        let mut value = json::diagnosis_json(&d);
+        value["first_non_finite"] = json::non_finite_json(non_finite);
+        print_json(&value);
     } else {
         emit(&format!(
             "{}\n{}",
@@ -140,6 +235,97 @@ fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Fail
         Ok(())
     } else {
         Err(Failure::CheckFailed)
+    }
+}
+
+/// Roughly how many multiply-adds a check of `steps` chosen steps of `case` costs, to refuse
+/// one that would run for hours. Every finite-difference evaluation reruns the sequence (the
+/// steps before the perturbation are copied, those after it recomputed): about `T` steps of
+/// `B·H·(F + H)` multiply-adds, plus a fixed cost per step for its small allocations. Each
+/// quantity takes four evaluations per entry (±ε at ε and at 2ε) in exhaustive mode, four in
+/// all in directional mode.
+fn check_cost(case: &Case<f64>, mode: Mode, steps: usize) -> f64 {
+    let d = case.dims();
+    let (b, t, f, h) = (
+        d.batch as f64,
+        d.steps as f64,
+        d.features as f64,
+        d.hidden as f64,
+    );
+    let evaluations = |entries: f64| match mode {
+        Mode::Exhaustive => 4.0 * entries,
+        Mode::Directional { .. } => 4.0,
+    };
+    let per_step = 2.0 * evaluations(b * h)
+        + evaluations(b * f)
+        + evaluations(f * h)
+        + evaluations(h * h)
+        + evaluations(h);
+    let classes = match &case.head {
+        Head::SoftmaxCe { w_out, .. } => w_out.cols() as f64,
+        _ => 0.0,
+    };
+    let totals = evaluations(f * h)
+        + evaluations(h * h)
+        + evaluations(h)
+        + evaluations(b * h)
+        + evaluations(h * classes)
+        + evaluations(classes);
+    const PER_STEP_OVERHEAD: f64 = 64.0;
+    (steps as f64 * per_step + totals) * t * (b * h * (f + h + 1.0) + PER_STEP_OVERHEAD)
+}
+
+/// The steps a `check` covers: those `--steps` names (checked against the case's length), or
+/// every step if the case is small enough, or else a refusal that explains the choice.
+fn steps_to_check(
+    case: &Case<f64>,
+    mode: Mode,
+    steps: Option<&Steps>,
+) -> Result<Vec<usize>, Failure> {
+    let count = case.x.len();
+    let every = || (1..=count).collect::<Vec<usize>>();
+    match steps {
+        Some(Steps::All) => Ok(every()),
+        Some(Steps::Ranges(ranges)) => {
+            if let Some(&(_, last)) = ranges
+                .iter()
+                .find(|&&(first, last)| first == 0 || last > count)
+            {
+                let bad = if last > count { last } else { 0 };
+                return Err(Failure::Usage(format!(
+                    "--steps: step {bad} does not exist: the case has {count} steps, numbered 1 to {count}"
+                )));
+            }
+            let mut chosen: Vec<usize> = ranges.iter().flat_map(|&(a, b)| a..=b).collect();
+            chosen.sort_unstable();
+            chosen.dedup();
+            Ok(chosen)
+        }
+        None => {
+            let cost = check_cost(case, mode, count);
+            if cost <= CHECK_BUDGET {
+                return Ok(every());
+            }
+            let sample = format!("--steps 1,{},{count}", count.div_ceil(2));
+            let advice = if check_cost(case, mode, 3) <= CHECK_BUDGET {
+                format!(
+                    "check a sample with {sample}, the totals only with --steps none, a cheaper \
+                     --mode directional, or insist with --steps all"
+                )
+            } else {
+                // A wide model: every entry of every weight is perturbed in exhaustive mode.
+                format!(
+                    "even a sample of steps costs that much in exhaustive mode, which perturbs \
+                     every entry of every weight: use --mode directional (four evaluations per \
+                     quantity) with {sample}, or insist with --steps all"
+                )
+            };
+            Err(Failure::Usage(format!(
+                "check: checking all {count} steps would take about {cost:.0e} multiply-adds, \
+                 more than the {CHECK_BUDGET:.0e} tapegrad runs unasked (each finite difference \
+                 at a step reruns the sequence, so the cost grows as T²): {advice}"
+            )))
+        }
     }
 }
 
@@ -185,7 +371,20 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let (grads, method) = match options.method.as_str() {
                 "bptt" => (case.bptt()?, "hand BPTT"),
                 "tape" => (case.tape_gradients()?, "tape"),
-                "fd" => (fd_gradients(&case)?, "central finite differences"),
+                "fd" => {
+                    // fd_gradients takes two evaluations per entry where a check takes four.
+                    let cost = check_cost(&case, Mode::Exhaustive, case.x.len()) / 2.0;
+                    if cost > CHECK_BUDGET {
+                        return Err(Failure::Usage(format!(
+                            "grads --method fd: finite differences at every one of the {} steps \
+                             would take about {cost:.0e} multiply-adds (the cost grows as T²): \
+                             use --method bptt or tape, and check them on a sample of steps with \
+                             check --steps",
+                            case.x.len()
+                        )));
+                    }
+                    (fd_gradients(&case)?, "central finite differences")
+                }
                 other => {
                     return Err(Failure::Usage(format!(
                         "--method: expected bptt, tape or fd, found {other:?}"
@@ -202,6 +401,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "check" => {
             let case = load_case(options.case.as_deref())?;
             if let Some(path) = &options.against {
+                if options.steps.is_some() {
+                    return Err(Failure::Usage(
+                        "--steps chooses the steps of the finite-difference check; --against \
+                         compares every step given in the file"
+                            .into(),
+                    ));
+                }
                 return check_against(&case, path, options.json);
             }
             let mode = match options.mode.as_str() {
@@ -213,7 +419,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     )));
                 }
             };
-            let report = check_case(&case, mode)?;
+            let steps = steps_to_check(&case, mode, options.steps.as_ref())?;
+            let report = check_steps(&case, &case.bptt()?, mode, &steps)?;
             if options.json {
                 print_json(&json::report_json(&report));
             } else {

@@ -202,10 +202,17 @@ fn cell(c: &Comparison, style: CheckStyle) -> String {
     }
 }
 
-fn triple_row(out: &mut String, t: &str, name: &str, c: &Triple, style: CheckStyle) {
+/// One row of a check table; `width` is that of the `t` column.
+fn triple_row(
+    out: &mut String,
+    (t, width): (&str, usize),
+    name: &str,
+    c: &Triple,
+    style: CheckStyle,
+) {
     let _ = writeln!(
         out,
-        "{t:>4}  {name:<6} {:<17} {:<17} {:<17} {}",
+        "{t:>width$}  {name:<6} {:<17} {:<17} {:<17} {}",
         cell(&c.hand_tape, style),
         cell(&c.hand_fd, style),
         cell(&c.tape_fd, style),
@@ -213,7 +220,9 @@ fn triple_row(out: &mut String, t: &str, name: &str, c: &Triple, style: CheckSty
     );
 }
 
-/// The per-step check table: one row per step and quantity, one column per pair.
+/// The per-step check table: one row per step and quantity, one column per pair. Only the
+/// steps checked have rows; above them, a line says when they are a sample
+/// ([`crate::check::check_steps`]), and another where a NaN or infinity first appeared.
 pub fn check_table(report: &Report, style: CheckStyle) -> String {
     let mut out = String::new();
     let tol = report.tolerances;
@@ -238,14 +247,34 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
         out,
         "below-res: the fd difference is within fd's own noise{floor} and cannot judge"
     );
+    let checked = report.checked_steps();
+    if checked.len() < report.steps.len() {
+        let list: Vec<String> = checked.iter().map(usize::to_string).collect();
+        let which = if list.is_empty() {
+            "no single step".to_string()
+        } else {
+            format!("steps {}", list.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "checked: {which} of T = {}, and the totals (a sample: checking every step costs T² \
+             partial forward passes)",
+            report.steps.len()
+        );
+    }
+    if let Some(at) = report.first_non_finite {
+        let _ = writeln!(out, "NON-FINITE: {at}; no check can pass on it");
+    }
+    // Four columns for t, or as many as the largest step number needs.
+    let width = report.steps.len().to_string().len().max(4);
     let _ = writeln!(
         out,
-        "{:>4}  {:<6} {:<17} {:<17} {:<17} verdict",
+        "{:>width$}  {:<6} {:<17} {:<17} {:<17} verdict",
         "t", "grad", "hand–tape", "hand–fd", "tape–fd"
     );
     for t in (1..=report.steps.len()).rev() {
         for (q, c) in &report.steps[t - 1] {
-            triple_row(&mut out, &t.to_string(), q.name(), c, style);
+            triple_row(&mut out, (&t.to_string(), width), q.name(), c, style);
         }
     }
     for (total, c) in &report.totals {
@@ -255,13 +284,13 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
         } else {
             total.name()
         };
-        triple_row(&mut out, t, name, c, style);
+        triple_row(&mut out, (t, width), name, c, style);
     }
     let (ok, below, fail) = count(report);
     let _ = writeln!(
         out,
         "{}: {ok} ok, {below} below resolution, {fail} failed",
-        if fail == 0 { "PASS" } else { "FAIL" }
+        if report.passed() { "PASS" } else { "FAIL" }
     );
     out
 }

@@ -249,3 +249,153 @@ fn check_against_user_gradients() {
     );
     assert!(err.contains("found (2, 2)"), "{err}");
 }
+
+/// `check --steps`: a sample of steps, the totals only, and refusals of steps that do not
+/// exist, all in the same JSON form as a full check.
+#[test]
+fn check_steps_option() {
+    let out = tapegrad(&["check", "--steps", "3,1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["steps_checked"], serde_json::json!([1, 3]));
+    let ts: Vec<&Value> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["t"])
+        .collect();
+    assert_eq!(ts, [1, 3]);
+    assert_eq!(v["first_non_finite"], Value::Null);
+    assert_eq!(v["totals"].as_object().unwrap().len(), 4);
+
+    let out = tapegrad(&["check", "--steps", "none"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.contains("checked: no single step of T = 3, and the totals"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS: 4 ok, 0 below resolution, 0 failed"),
+        "{text}"
+    );
+
+    let out = tapegrad(&["check", "--steps", "2-3"]);
+    assert!(stdout(&out).contains("checked: steps 2, 3 of T = 3"));
+    // The full check is unchanged: no "checked:" line, every step.
+    assert!(!stdout(&tapegrad(&["check"])).contains("checked:"));
+
+    for (steps, message) in [
+        (
+            "4",
+            "--steps: step 4 does not exist: the case has 3 steps, numbered 1 to 3",
+        ),
+        ("0,1", "--steps: step 0 does not exist"),
+        ("3-1", "--steps: the range \"3-1\" runs backward"),
+        ("first", "--steps: \"first\" is not a step number"),
+    ] {
+        let out = tapegrad(&["check", "--steps", steps]);
+        assert_eq!(out.status.code(), Some(2), "{steps}");
+        assert!(stderr(&out).contains(message), "{steps}: {}", stderr(&out));
+    }
+    let out = tapegrad(&[
+        "check",
+        "--against",
+        "cases/canonical.grads.json",
+        "--steps",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--steps chooses the steps"));
+}
+
+/// A case whose full per-step check would run for many minutes is not started: the message
+/// says why and offers a sample, the totals, directional mode or `--steps all`.
+#[test]
+fn a_long_case_asks_for_a_sample_instead_of_hanging() {
+    let steps = 4000;
+    let x: Vec<[f64; 2]> = (0..steps).map(|t| [(t as f64).sin(), 0.5]).collect();
+    let case = serde_json::json!({
+        "x": [x],
+        "w_x": [[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]],
+        "w_h": [[0.1, 0.0, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0], [0.0, 0.0, 0.1, 0.0], [0.0, 0.0, 0.0, 0.1]],
+        "b": [0.0, 0.0, 0.0, 0.0],
+    });
+    let (_dir, path) = case_file("long", &case.to_string());
+    let out = tapegrad(&["check", "--case", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("check: checking all 4000 steps would take about"),
+        "{err}"
+    );
+    assert!(err.contains("--steps 1,2000,4000"), "{err}");
+    assert!(err.contains("grows as T²"), "{err}");
+    let out = tapegrad(&["grads", "--case", &path, "--method", "fd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("use --method bptt or tape"));
+    // A sample of the same case runs, and passes.
+    let out = tapegrad(&["check", "--case", &path, "--steps", "1,2000,4000", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["steps_checked"], serde_json::json!([1, 2000, 4000]));
+
+    // A wide model is costly even for three steps, in exhaustive mode: the advice says so.
+    let n = 300;
+    let wide = serde_json::json!({
+        "x": [vec![vec![0.1; n]; 3]],
+        "w_x": vec![vec![0.01; n]; n],
+        "w_h": vec![vec![0.001; n]; n],
+        "b": vec![0.0; n],
+    });
+    let (_dir, path) = case_file("wide", &wide.to_string());
+    let out = tapegrad(&["check", "--case", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("even a sample of steps costs that much in exhaustive mode"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Weights so large that `a_2` overflows: tanh hides it from every comparison, but the check
+/// fails, exit 1, naming the step; so does a diagnosis against any gradients.
+#[test]
+fn a_case_that_overflows_fails_and_names_the_step() {
+    let big = [1e308, 1e308, 1e308, 1e308];
+    let case = serde_json::json!({
+        "x": [[[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]],
+        "w_x": [big, big],
+        "w_h": [big, big, big, big],
+        "b": [0.0, 0.0, 0.0, 0.0],
+    });
+    let (_dir, path) = case_file("overflow", &case.to_string());
+    let out = tapegrad(&["check", "--case", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["first_non_finite"],
+        serde_json::json!({"t": 1, "quantity": "a", "source": "forward"})
+    );
+    let text = stdout(&tapegrad(&["check", "--case", &path]));
+    assert!(
+        text.contains("NON-FINITE: a_1 in the forward pass is NaN or infinite"),
+        "{text}"
+    );
+    assert!(text.contains("\nFAIL: "), "{text}");
+
+    let (_dir2, grads) = case_file("overflow_grads", r#"{"grads": {"b": [0, 0, 0, 0]}}"#);
+    let out = tapegrad(&["check", "--case", &path, "--against", &grads, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["first_non_finite"]["t"], 1);
+    assert!(
+        v["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("The case itself does not compute to finite numbers: a_1")
+    );
+}

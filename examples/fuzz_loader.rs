@@ -1,0 +1,538 @@
+//! A fuzzer for the case and gradient loaders (issue 9), without nightly Rust: a seeded
+//! generator mutates valid files into the kinds of broken ones students write, and feeds them
+//! to `json::parse_case` and `json::parse_given`. Every case that loads then goes through the
+//! whole pipeline: forward pass, hand BPTT, tape, a check, and every text and JSON rendering.
+//!
+//! It looks for three things: a panic (caught with `catch_unwind`), an error message that is
+//! empty, spans lines or names nothing (`FIELD: why`), and a check that passes although
+//! something it computed is NaN or infinite. A stack overflow would abort the run itself.
+//!
+//! ```sh
+//! cargo run --release --example fuzz_loader -- --seconds 600 --seed 1
+//! ```
+//!
+//! `tests/bad_input.rs` runs the same generator for a few thousand inputs on every test run.
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Value, json};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+use tapegrad::case::Case;
+use tapegrad::check::{Mode, check_case, check_steps};
+use tapegrad::diagnose::diagnose;
+use tapegrad::json::{
+    diagnosis_json, forward_json, gradients_json, parse_case, parse_given, report_json,
+};
+use tapegrad::rnn::Gradients;
+use tapegrad::trace::{self, CheckStyle};
+
+/// What a fuzzing run saw.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Inputs tried (each is a case file, or a gradient file for a valid case).
+    pub inputs: usize,
+    /// Case files that loaded, and went through the pipeline.
+    pub cases_loaded: usize,
+    /// Gradient files that loaded, and were diagnosed.
+    pub grads_loaded: usize,
+    /// Files refused with a message.
+    pub refused: usize,
+    /// Checks run on cases that loaded.
+    pub checks: usize,
+    /// Of those, checks that did not pass (a NaN or overflow, or honest disagreement).
+    pub checks_not_passed: usize,
+    /// What went wrong, with the input that did it: a panic, a bad message, a false pass.
+    pub problems: Vec<(String, String)>,
+}
+
+/// A number a mutation may put anywhere: ordinary, negative, fractional, huge, tiny.
+const NUMBERS: [f64; 12] = [
+    0.0,
+    -1.0,
+    1.5,
+    2.0,
+    3.0,
+    100.0,
+    1e300,
+    -1e308,
+    1e-320,
+    9e15,
+    f64::MAX,
+    0.25,
+];
+
+/// Bare tokens no JSON library writes, but Python's `json.dump` (the first three) and careless
+/// hands do: each replaces a marker string after the document is serialized.
+const TOKENS: [&str; 7] = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "-2e400",
+    "1e-400",
+    "-0",
+];
+
+/// The valid documents mutations start from: case files for every head and activation.
+pub fn case_seeds() -> Vec<Value> {
+    let canonical = json!({
+        "x": [[[0.01, 0.02], [0.02, 0.03], [0.03, 0.04]]],
+        "w_x": [[0.01, 0.03, 0.05, 0.07], [0.03, 0.05, 0.07, 0.08]],
+        "w_h": [[0.01, 0.03, 0.05, 0.07], [0.02, 0.04, 0.06, 0.08],
+                [0.03, 0.05, 0.07, 0.08], [0.04, 0.06, 0.08, 0.1]],
+        "b": [1.0, 1.0, 1.0, 1.0],
+        "h0": [[0.0, 0.0, 0.0, 0.0]],
+        "activation": "tanh",
+        "loss": {"kind": "sum_last"},
+    });
+    let softmax: Value = serde_json::from_str(include_str!("../cases/softmax_small.case.json"))
+        .expect("the sample case is valid JSON");
+    let mse_all = json!({
+        "x": [[[0.5], [-0.5]], [[1.0], [0.0]]],
+        "w_x": [[0.3, -0.2]],
+        "w_h": [[0.5, 0.1], [-0.1, 0.5]],
+        "b": [0.0, 0.1],
+        "activation": "sigmoid",
+        "loss": {"kind": "mse_all", "targets": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6], [0.7, 0.8]]]},
+    });
+    let mse_last = json!({
+        "x": [[[1.0, 2.0, 3.0]]],
+        "w_x": [[0.1], [0.2], [0.3]],
+        "w_h": [[0.9]],
+        "b": [0.0],
+        "h0": [[0.5]],
+        "activation": "identity",
+        "loss": {"kind": "mse_last", "target": [[1.0]]},
+    });
+    vec![canonical, softmax, mse_all, mse_last]
+}
+
+/// Gradient files that agree with the first two case seeds (`grads --json` of each).
+pub fn grads_seeds() -> Vec<(usize, Value)> {
+    let read = |text: &str| serde_json::from_str(text).expect("the sample gradients are JSON");
+    vec![
+        (0, read(include_str!("../cases/canonical.grads.json"))),
+        (1, read(include_str!("../cases/softmax_small.grads.json"))),
+    ]
+}
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+/// One step of a path into a JSON document.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Every path in `doc`, the root first. Documents here are at most a few levels deep.
+fn paths(doc: &Value) -> Vec<Vec<Step>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(Vec::new(), doc)];
+    while let Some((path, v)) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let mut p = path.clone();
+                    p.push(Step::Key(k.clone()));
+                    stack.push((p, child));
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    let mut p = path.clone();
+                    p.push(Step::Index(i));
+                    stack.push((p, child));
+                }
+            }
+            _ => {}
+        }
+        out.push(path);
+    }
+    out
+}
+
+fn at_mut<'a>(doc: &'a mut Value, path: &[Step]) -> Option<&'a mut Value> {
+    path.iter().try_fold(doc, |v, step| match step {
+        Step::Key(k) => v.get_mut(k.as_str()),
+        Step::Index(i) => v.get_mut(*i),
+    })
+}
+
+/// Multiplies every number in `v` by `factor`.
+fn scale(v: &mut Value, factor: f64) {
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                *v = json!(x * factor);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| scale(item, factor)),
+        Value::Object(map) => map.values_mut().for_each(|item| scale(item, factor)),
+        _ => {}
+    }
+}
+
+/// One structural mutation at a random place in `doc`.
+fn mutate_value(rng: &mut ChaCha8Rng, doc: &mut Value) {
+    let all = paths(doc);
+    let path = pick(rng, &all).clone();
+    let kind = rng.random_range(0..14);
+    // Mutations of the place's parent: delete it, rename it, swap it with a sibling.
+    if let (Some(last), true) = (path.last(), kind < 3) {
+        let Some(parent) = at_mut(doc, &path[..path.len() - 1]) else {
+            return;
+        };
+        match (parent, last) {
+            (Value::Object(map), Step::Key(k)) => match kind {
+                0 => {
+                    map.remove(k);
+                }
+                1 => {
+                    if let Some(v) = map.remove(k) {
+                        let renamed = match rng.random_range(0..4) {
+                            0 => k.to_uppercase(),
+                            1 => k.replace('_', ""),
+                            2 => format!("d{k}"),
+                            _ => format!("{k}_"),
+                        };
+                        map.insert(renamed, v);
+                    }
+                }
+                _ => {
+                    let keys: Vec<String> = map.keys().cloned().collect();
+                    let other = pick(rng, &keys).clone();
+                    if let (Some(a), Some(b)) = (map.get(k).cloned(), map.get(&other).cloned()) {
+                        map.insert(k.clone(), b);
+                        map.insert(other, a);
+                    }
+                }
+            },
+            (Value::Array(items), Step::Index(i)) => {
+                if kind == 0 {
+                    items.remove(*i);
+                } else {
+                    let copy = items[*i].clone();
+                    items.insert(*i, copy);
+                }
+            }
+            _ => {}
+        }
+        return;
+    }
+    let Some(node) = at_mut(doc, &path) else {
+        return;
+    };
+    *node = match kind {
+        3 => json!(*pick(rng, &NUMBERS)),
+        4 => json!(pick(rng, &["1", "abc", "NaN", "", "tanh", "softmax_ce"]).to_string()),
+        5 => pick(rng, &[Value::Null, json!(true), json!([]), json!({})]).clone(),
+        6 => json!([node.take()]),
+        7 => match node.take() {
+            Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+            other => other,
+        },
+        8 => {
+            // Ragged: one inner array loses or gains an entry.
+            if let Value::Array(items) = node
+                && let Some(Value::Array(inner)) = items.last_mut()
+            {
+                if rng.random_bool(0.5) {
+                    inner.pop();
+                } else {
+                    inner.push(json!(0.5));
+                }
+            }
+            node.take()
+        }
+        9 => {
+            let depth = rng.random_range(1..200);
+            (0..depth).fold(json!(0.0), |inner, _| json!([inner]))
+        }
+        10 => json!(format!("__TOKEN_{}__", rng.random_range(0..TOKENS.len()))),
+        11 => {
+            // Grow an array: more steps, a bigger batch, more classes.
+            let mut v = node.take();
+            if let Value::Array(items) = &mut v
+                && let Some(first) = items.first().cloned()
+            {
+                let copies = rng.random_range(1..40);
+                items.extend(std::iter::repeat_n(first, copies));
+            }
+            v
+        }
+        12 => {
+            let mut v = node.take();
+            scale(&mut v, *pick(rng, &[1e150, 1e300, 0.0, -1.0, 1e-300]));
+            v
+        }
+        _ => {
+            let labels: Vec<Value> = (0..rng.random_range(0..4))
+                .map(|_| match rng.random_range(0..3) {
+                    0 => json!(rng.random_range(-2..6)),
+                    1 => json!(rng.random_range(-2..6) as f64 + 0.5),
+                    _ => json!(rng.random_range(0..3) as f64),
+                })
+                .collect();
+            let activation = *pick(rng, &["tanh", "sigmoid", "identity", "relu", "Tanh"]);
+            let kind = *pick(
+                rng,
+                &["sum_last", "softmax_ce", "mse_all", "mse_last", "hinge"],
+            );
+            match rng.random_range(0..3) {
+                0 => json!(labels),
+                1 => json!(activation),
+                _ => json!({ "kind": kind }),
+            }
+        }
+    };
+}
+
+/// One textual mutation of serialized JSON: truncation, stray characters, cut or repeated
+/// pieces, trailing garbage, a byte-order mark, or nesting far past serde_json's limit.
+fn mutate_text(rng: &mut ChaCha8Rng, text: &mut String) {
+    let boundary = |text: &str, at: usize| {
+        let mut at = at.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    let at = boundary(text, rng.random_range(0..=text.len()));
+    let end = boundary(text, at + rng.random_range(0..20));
+    match rng.random_range(0..9) {
+        0 => text.truncate(at),
+        1 => text.insert(
+            at,
+            *pick(
+                rng,
+                &[
+                    '[', ']', '{', '}', ',', ':', '"', '\\', '-', 'e', '.', 'é', '\u{0}',
+                ],
+            ),
+        ),
+        2 => text.replace_range(at..end, ""),
+        3 => {
+            let piece = text[at..end].to_string();
+            text.insert_str(at, &piece);
+        }
+        4 => {
+            let tail: &&str = pick(rng, &[" x", "}", "]", "\n{}", ",", " // comment"]);
+            text.push_str(tail);
+        }
+        5 => text.insert(0, '\u{feff}'),
+        6 => *text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        7 => text.insert_str(at, &"{\"a\":".repeat(rng.random_range(100..300))),
+        _ => *text = pick(rng, &["", " ", "null", "[]", "{}", "3", "\"x\""]).to_string(),
+    }
+}
+
+/// A mutated file: one to three structural mutations of `doc`, markers turned into bare
+/// tokens, and now and then a textual mutation on top.
+pub fn mutate(rng: &mut ChaCha8Rng, doc: &Value) -> String {
+    let mut doc = doc.clone();
+    for _ in 0..rng.random_range(1..=3) {
+        mutate_value(rng, &mut doc);
+    }
+    let mut text = if rng.random_bool(0.5) {
+        doc.to_string()
+    } else {
+        serde_json::to_string_pretty(&doc).expect("a Value serializes")
+    };
+    for (i, token) in TOKENS.iter().enumerate() {
+        text = text.replace(&format!("\"__TOKEN_{i}__\""), token);
+    }
+    if rng.random_bool(0.25) {
+        mutate_text(rng, &mut text);
+    }
+    text
+}
+
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// A refusal must be one line `FIELD: why`, both parts non-empty.
+fn message_problem(message: &str) -> Option<String> {
+    let named = message
+        .split_once(": ")
+        .is_some_and(|(what, why)| !what.trim().is_empty() && !why.trim().is_empty());
+    if message.contains('\n') || !named {
+        Some(format!("badly formed message: {message:?}"))
+    } else {
+        None
+    }
+}
+
+fn finite(g: &Gradients<f64>) -> bool {
+    let mut all = vec![&g.dh0, &g.w_x, &g.w_h, &g.b];
+    if let Some((w, b)) = &g.head {
+        all.extend([w, b]);
+    }
+    for s in &g.steps {
+        all.extend([&s.dh, &s.da, &s.dx, &s.dw_x, &s.dw_h, &s.db]);
+    }
+    g.loss.is_finite() && all.iter().all(|m| m.first_non_finite().is_none())
+}
+
+/// Everything the command line does with a case that loaded. Returns a problem, if any.
+fn pipeline(case: &Case<f64>, tally: &mut Tally) -> Option<String> {
+    let fwd = case.forward().ok()?;
+    let loss = case.head.loss(fwd.states());
+    let (hand, tape) = match (case.bptt(), case.tape_gradients()) {
+        (Ok(hand), Ok(tape)) => (hand, tape),
+        (Err(e), _) | (_, Err(e)) => return Some(format!("a loaded case failed: {e}")),
+    };
+    let _ = (
+        trace::forward_trace(case, &fwd, loss),
+        forward_json(case, &fwd, loss),
+    );
+    let _ = (
+        trace::backward_trace(case, &hand, "hand"),
+        gradients_json(&tape),
+    );
+    // Exhaustive mode when small, else a sample of steps in directional mode: either way a
+    // few milliseconds.
+    let d = case.dims();
+    let report = if d.batch * d.steps * d.steps * (d.features + d.hidden) * d.hidden <= 4000 {
+        check_case(case, Mode::Exhaustive)
+    } else {
+        check_steps(case, &hand, Mode::Directional { seed: 1 }, &[1, d.steps])
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => return Some(format!("the check of a loaded case failed: {e}")),
+    };
+    let _ = (
+        trace::check_table(&report, CheckStyle::Errors),
+        report_json(&report),
+    );
+    tally.checks += 1;
+    let everything_finite = fwd.states().iter().all(|h| h.first_non_finite().is_none())
+        && (1..=fwd.steps()).all(|t| fwd.a(t).first_non_finite().is_none())
+        && finite(&hand)
+        && finite(&tape);
+    match (report.passed(), report.first_non_finite, everything_finite) {
+        (true, _, false) => return Some("a check passed on a NaN or infinity".into()),
+        (_, Some(at), true) => {
+            return Some(format!(
+                "first_non_finite is {at:?}, but everything is finite"
+            ));
+        }
+        (_, None, false) => return Some("a NaN or infinity missing from first_non_finite".into()),
+        _ => {}
+    }
+    if !report.passed() {
+        tally.checks_not_passed += 1;
+    }
+    None
+}
+
+/// Tries one case file (`grads = None`) or one gradient file for `case`, counting what
+/// happened in `tally`.
+pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
+    tally.inputs += 1;
+    let started = Instant::now();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match grads_for {
+        None => match parse_case(text) {
+            Err(e) => {
+                tally.refused += 1;
+                message_problem(&e.to_string())
+            }
+            Ok(case) => {
+                tally.cases_loaded += 1;
+                pipeline(&case, tally)
+            }
+        },
+        Some(case) => match parse_given(text, case) {
+            Err(e) => {
+                tally.refused += 1;
+                message_problem(&e.to_string())
+            }
+            Ok(given) => {
+                tally.grads_loaded += 1;
+                let tape = case.tape_gradients().ok()?;
+                let d = diagnose(&tape, &given);
+                let _ = (diagnosis_json(&d), trace::diagnosis(&d));
+                None
+            }
+        },
+    }));
+    let problem = match outcome {
+        Ok(problem) => problem,
+        Err(payload) => Some(format!("panic: {}", panic_text(payload.as_ref()))),
+    };
+    let problem = problem.or_else(|| {
+        (started.elapsed() > Duration::from_secs(10))
+            .then(|| format!("slow: {:.1} s", started.elapsed().as_secs_f64()))
+    });
+    if let Some(problem) = problem {
+        tally.problems.push((problem, text.to_string()));
+    }
+}
+
+/// Runs the generator from `seed` while `go_on(inputs so far)` says so: three case files for
+/// every gradient file.
+pub fn fuzz(seed: u64, mut go_on: impl FnMut(usize) -> bool) -> Tally {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let cases = case_seeds();
+    let loaded: Vec<Case<f64>> = cases
+        .iter()
+        .map(|doc| parse_case(&doc.to_string()).expect("the seed cases are valid"))
+        .collect();
+    let grads = grads_seeds();
+    let mut tally = Tally::default();
+    while go_on(tally.inputs) {
+        if rng.random_range(0..4) == 0 {
+            let (case, doc) = pick(&mut rng, &grads);
+            let text = mutate(&mut rng, doc);
+            try_input(&text, Some(&loaded[*case]), &mut tally);
+        } else {
+            let doc = pick(&mut rng, &cases);
+            let text = mutate(&mut rng, doc);
+            try_input(&text, None, &mut tally);
+        }
+    }
+    tally
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let option = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default, |v| v.parse().expect("a whole number"))
+    };
+    let (seconds, seed) = (option("--seconds", 60), option("--seed", 1));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let tally = fuzz(seed, |_| Instant::now() < deadline);
+    println!(
+        "fuzz_loader: {} inputs in {:.0} s (seed {seed}): {} case files loaded, {} gradient \
+         files loaded, {} refused with a message; {} checks run, {} of them not passed; {} problems",
+        tally.inputs,
+        start.elapsed().as_secs_f64(),
+        tally.cases_loaded,
+        tally.grads_loaded,
+        tally.refused,
+        tally.checks,
+        tally.checks_not_passed,
+        tally.problems.len()
+    );
+    for (problem, text) in tally.problems.iter().take(10) {
+        let shown: String = text.chars().take(300).collect();
+        println!("PROBLEM {problem}\n  input: {shown}");
+    }
+    if !tally.problems.is_empty() {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,974 @@
+//! Bad input, class by class (issue 9): every case or gradient file a student may get wrong
+//! ends in exit status 2 and one line that names the field and, where it applies, the shape
+//! expected and the shape found. Nothing panics, overflows the stack or hangs.
+
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+use std::time::Instant;
+use tapegrad::case::Case;
+use tapegrad::json::{parse_case, parse_given};
+
+/// The canonical case as a JSON value, to be broken one field at a time.
+fn canonical() -> Value {
+    json!({
+        "x": [[[0.01, 0.02], [0.02, 0.03], [0.03, 0.04]]],
+        "w_x": [[0.01, 0.03, 0.05, 0.07], [0.03, 0.05, 0.07, 0.08]],
+        "w_h": [[0.01, 0.03, 0.05, 0.07], [0.02, 0.04, 0.06, 0.08],
+                [0.03, 0.05, 0.07, 0.08], [0.04, 0.06, 0.08, 0.1]],
+        "b": [1.0, 1.0, 1.0, 1.0],
+    })
+}
+
+/// The canonical case with `key` set to `value` (or removed, for `Value::Null`).
+fn with(key: &str, value: Value) -> String {
+    let mut case = canonical();
+    let obj = case.as_object_mut().unwrap();
+    if value.is_null() {
+        obj.remove(key);
+    } else {
+        obj.insert(key.to_string(), value);
+    }
+    case.to_string()
+}
+
+/// A softmax head on the canonical case (hidden 4, 3 classes, batch 1), with `key` changed.
+fn softmax_with(key: &str, value: Value) -> String {
+    let mut loss = json!({
+        "kind": "softmax_ce",
+        "w_out": [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]],
+        "b_out": [0, 0, 0],
+        "labels": [2],
+    });
+    loss.as_object_mut().unwrap().insert(key.to_string(), value);
+    with("loss", loss)
+}
+
+/// Runs `tapegrad ARGS… FLAG FILE` with `text` written to FILE, one file per test name.
+fn run_with_file(name: &str, flag: &str, text: &str, args: &[&str]) -> Output {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad_input");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(args)
+        .arg(flag)
+        .arg(&path)
+        .output()
+        .expect("the tapegrad binary runs");
+    let _ = std::fs::remove_file(&path);
+    out
+}
+
+/// Asserts that `out` is a bad-input refusal: exit status 2, and one line on stderr that
+/// contains every one of `parts`. Returns the line, without the `tapegrad: FILE: ` prefix.
+fn refused(out: &Output, parts: &[&str]) -> String {
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(out.stdout.is_empty(), "nothing on stdout for bad input");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("tapegrad: "), "{err}");
+    for part in parts {
+        assert!(err.contains(part), "expected {part:?} in: {err}");
+    }
+    err.trim_end().to_string()
+}
+
+/// A bad case file: `check --case FILE` refuses it with a message holding `parts`.
+fn bad_case(name: &str, text: &str, parts: &[&str]) -> String {
+    refused(&run_with_file(name, "--case", text, &["check"]), parts)
+}
+
+/// A bad gradient file for the canonical case: `check --against FILE` refuses it.
+fn bad_grads(name: &str, text: &str, parts: &[&str]) -> String {
+    refused(&run_with_file(name, "--against", text, &["check"]), parts)
+}
+
+#[test]
+fn empty_and_blank_files() {
+    bad_case("empty", "", &["case file: the file is empty"]);
+    bad_case("blank", " \n\t\n", &["case file: the file is empty"]);
+    bad_grads("empty_grads", "", &["gradient file: the file is empty"]);
+}
+
+#[test]
+fn text_that_is_not_json() {
+    bad_case(
+        "not_json",
+        "x = [[1, 2]]",
+        &["case file: not valid JSON at line 1, column 1"],
+    );
+    // Python's repr pasted instead of json.dump: single quotes, True/None.
+    bad_case(
+        "repr",
+        "{'x': [[[1.0]]]}",
+        &["line 1, column 2", "JSON needs double quotes"],
+    );
+    bad_case(
+        "python_none",
+        r#"{"x": None}"#,
+        &["line 1, column 7", "true, false and null"],
+    );
+    bad_grads(
+        "not_json_grads",
+        "grads",
+        &["gradient file: not valid JSON"],
+    );
+}
+
+#[test]
+fn a_top_level_list_or_number() {
+    bad_case(
+        "list",
+        "[[[0.01, 0.02]]]",
+        &[
+            "case file: expected a JSON object",
+            "found a 3-D array of shape (1, 1, 2)",
+        ],
+    );
+    bad_case(
+        "number",
+        "3",
+        &["expected a JSON object", "found the number 3"],
+    );
+    bad_grads(
+        "list_grads",
+        "[1, 2]",
+        &[
+            "gradient file: expected a JSON object",
+            "found a 1-D array of shape (2,)",
+        ],
+    );
+}
+
+#[test]
+fn truncated_json() {
+    let text = canonical().to_string();
+    bad_case(
+        "truncated",
+        &text[..text.len() / 2],
+        &[
+            "not valid JSON at line 1, column",
+            "EOF while parsing",
+            "ends too early",
+        ],
+    );
+    let grads = std::fs::read_to_string("cases/canonical.grads.json").unwrap();
+    bad_grads(
+        "truncated_grads",
+        &grads[..grads.len() - 10],
+        &["gradient file: not valid JSON", "ends too early"],
+    );
+}
+
+#[test]
+fn trailing_garbage() {
+    let text = format!("{}\n}}", canonical());
+    bad_case(
+        "trailing",
+        &text,
+        &["not valid JSON at line 2, column 1: trailing characters"],
+    );
+}
+
+#[test]
+fn missing_required_fields() {
+    for (key, expected) in [
+        ("x", "(batch, steps, features)"),
+        ("w_x", "(features, hidden)"),
+        ("w_h", "(hidden, hidden)"),
+        ("b", "(hidden,)"),
+    ] {
+        bad_case(
+            &format!("missing_{key}"),
+            &with(key, Value::Null),
+            &[&format!(
+                ": {key}: required field is missing: expected an array of shape {expected}"
+            )],
+        );
+    }
+    bad_case(
+        "missing_kind",
+        &with("loss", json!({"w_out": [[1.0]]})),
+        &["loss.kind: required field is missing", "\"softmax_ce\""],
+    );
+    bad_case(
+        "missing_labels",
+        &with(
+            "loss",
+            json!({"kind": "softmax_ce", "w_out": [[1], [1], [1], [1]], "b_out": [0]}),
+        ),
+        &["loss.labels: required field is missing"],
+    );
+}
+
+/// A key spelled with other case or underscores would be ignored: it is refused by name.
+#[test]
+fn misspelled_keys_are_named() {
+    let mut case = canonical();
+    let w_h = case.as_object_mut().unwrap().remove("w_h").unwrap();
+    case.as_object_mut().unwrap().insert("W_h".into(), w_h);
+    bad_case(
+        "misspelled",
+        &case.to_string(),
+        &["W_h: unknown key; did you mean \"w_h\"?"],
+    );
+    bad_case(
+        "misspelled_h0",
+        &with("H0", json!([[0, 0, 0, 0]])),
+        &["H0: unknown key; did you mean \"h0\"?"],
+    );
+    bad_case(
+        "head_outside_loss",
+        &with("labels", json!([1])),
+        &["labels: belongs inside the \"loss\" object"],
+    );
+    bad_grads(
+        "misspelled_grads",
+        r#"{"grads": {"dW_h": [[1]]}}"#,
+        &["grads.dW_h: unknown key; did you mean \"w_h\"?"],
+    );
+    bad_grads(
+        "misspelled_step",
+        r#"{"steps": [{"t": 1, "dW_h": [[1]]}]}"#,
+        &["steps[0].dW_h: unknown key; did you mean \"dw_h\"?"],
+    );
+}
+
+#[test]
+fn two_dimensional_where_three_are_needed() {
+    bad_case(
+        "x_2d",
+        &with("x", json!([[0.01, 0.02], [0.02, 0.03]])),
+        &[
+            "x: expected shape a 3-D array (batch, steps, features), found a 2-D array of shape (2, 2)",
+        ],
+    );
+    bad_case(
+        "targets_2d",
+        &with(
+            "loss",
+            json!({"kind": "mse_all", "targets": [[0, 0, 0, 0]]}),
+        ),
+        &[
+            "loss.targets: expected shape a 3-D array (batch, steps, hidden), found a 2-D array of shape (1, 4)",
+        ],
+    );
+    bad_case(
+        "b_2d",
+        &with("b", json!([[1, 1, 1, 1]])),
+        &["b: expected shape a 1-D array (hidden,), found a 2-D array of shape (1, 4)"],
+    );
+    bad_case(
+        "w_h_1d",
+        &with("w_h", json!([1, 2, 3, 4])),
+        &["w_h: expected shape a 2-D array (hidden, hidden), found a 1-D array of shape (4,)"],
+    );
+}
+
+#[test]
+fn ragged_arrays() {
+    bad_case(
+        "ragged_row",
+        &with("x", json!([[[0.01, 0.02], [0.02]]])),
+        &["x[0][1]: the array is ragged: expected 2 entries, as x[0][0] has, found 1"],
+    );
+    bad_case(
+        "ragged_steps",
+        &with("x", json!([[[0.01, 0.02], [0.02, 0.03]], [[0.01, 0.02]]])),
+        &["x[1]: the array is ragged: expected 2 entries, as x[0] has, found 1"],
+    );
+    bad_case(
+        "ragged_w_h",
+        &with(
+            "w_h",
+            json!([[1, 2, 3, 4], [1, 2, 3], [1, 2, 3, 4], [1, 2, 3, 4]]),
+        ),
+        &["w_h[1]: the array is ragged: expected 4 entries, as w_h[0] has, found 3"],
+    );
+    bad_case(
+        "number_for_row",
+        &with("x", json!([[[0.01, 0.02], 5]])),
+        &["x[0][1]: expected an array of 2 entries, as x[0][0] is, found the number 5"],
+    );
+    bad_grads(
+        "ragged_grads",
+        r#"{"grads": {"w_x": [[1, 2, 3, 4], [1, 2]]}}"#,
+        &["grads.w_x[1]: the array is ragged: expected 4 entries, as grads.w_x[0] has, found 2"],
+    );
+}
+
+#[test]
+fn wrong_shape_for_each_field() {
+    bad_case(
+        "w_x_rows",
+        &with("w_x", json!([[0.01, 0.03, 0.05, 0.07]])),
+        &["w_x: expected shape (2, hidden) with features = 2 from x, found (1, 4)"],
+    );
+    bad_case(
+        "w_h_not_square",
+        &with("w_h", json!([[1, 2, 3, 4], [1, 2, 3, 4]])),
+        &["w_h: expected shape (4, 4) (hidden, hidden), hidden from w_x, found (2, 4)"],
+    );
+    bad_case(
+        "b_length",
+        &with("b", json!([1, 1, 1])),
+        &["b: expected shape (4,) (hidden,), hidden from w_x, found (3,)"],
+    );
+    bad_case(
+        "h0_batch",
+        &with("h0", json!([[0, 0, 0, 0], [0, 0, 0, 0]])),
+        &["h0: expected shape (1, 4) (batch, hidden), from x and w_x, found (2, 4)"],
+    );
+    bad_case(
+        "w_out_rows",
+        &softmax_with("w_out", json!([[1, 2, 3]])),
+        &["loss.w_out: expected shape (4, classes) with hidden = 4 from w_x, found (1, 3)"],
+    );
+    bad_case(
+        "b_out_length",
+        &softmax_with("b_out", json!([0, 0])),
+        &["loss.b_out: expected shape (3,) (classes,), classes from loss.w_out, found (2,)"],
+    );
+    bad_case(
+        "mse_targets",
+        &with(
+            "loss",
+            json!({"kind": "mse_all", "targets": [[[0, 0, 0, 0], [0, 0, 0, 0]]]}),
+        ),
+        &[
+            "loss.targets: expected shape (1, 3, 4) (batch, steps, hidden), from x and w_x, found (1, 2, 4)",
+        ],
+    );
+    bad_case(
+        "mse_last_target",
+        &with("loss", json!({"kind": "mse_last", "target": [[0, 0, 0]]})),
+        &["loss.target: expected shape (1, 4) (batch, hidden), from x and w_x, found (1, 3)"],
+    );
+    // The gradient file: each key against the case's shapes.
+    bad_grads(
+        "grads_w_h",
+        r#"{"grads": {"w_h": [[1, 2], [3, 4]]}}"#,
+        &["grads.w_h: expected shape (4, 4) (as in the case), found (2, 2)"],
+    );
+    bad_grads(
+        "grads_b",
+        r#"{"grads": {"b": [1, 2]}}"#,
+        &["grads.b: expected shape (4,) (as in the case), found (2,)"],
+    );
+    bad_grads(
+        "grads_x",
+        r#"{"grads": {"x": [[[1, 2]]]}}"#,
+        &["grads.x: expected shape (1, 3, 2) (batch, steps, features), as x, found (1, 1, 2)"],
+    );
+    bad_grads(
+        "step_dh",
+        r#"{"steps": [{"t": 3, "dh": [[1, 2, 3, 4], [1, 2, 3, 4]]}]}"#,
+        &["steps[0].dh: expected shape (1, 4) (as in the case), found (2, 4)"],
+    );
+    bad_grads(
+        "w_out_without_head",
+        r#"{"grads": {"w_out": [[1]]}}"#,
+        &["grads.w_out: the case's head has no such parameter"],
+    );
+}
+
+#[test]
+fn strings_where_numbers_belong() {
+    bad_case(
+        "string_entry",
+        &with("b", json!([1, "1", 1, 1])),
+        &["b[1]: expected a number, found the string \"1\""],
+    );
+    bad_case(
+        "string_array",
+        &with("w_h", json!("[[1, 2], [3, 4]]")),
+        &["w_h: expected shape a 2-D array (hidden, hidden), found the string"],
+    );
+    bad_case(
+        "activation_number",
+        &with("activation", json!(1)),
+        &["activation: expected a string", "found the number 1"],
+    );
+    bad_grads(
+        "string_loss",
+        r#"{"loss": "3.3"}"#,
+        &["loss: expected a number, found the string \"3.3\""],
+    );
+    bad_grads(
+        "string_t",
+        r#"{"steps": [{"t": "1", "dh": [[1, 2, 3, 4]]}]}"#,
+        &[
+            "steps[0].t: expected the step number, a whole number from 1 to 3, found the string \"1\"",
+        ],
+    );
+}
+
+/// Python's `json.dump` writes `NaN`, `Infinity` and `-Infinity`, which JSON does not allow;
+/// the message names the exact entry.
+#[test]
+fn nan_and_infinity_tokens_name_the_entry() {
+    let text = with("b", json!([1, 1, 1, 1])).replace("[1,1,1,1]", "[1,NaN,1,1]");
+    bad_case(
+        "nan",
+        &text,
+        &["b[1]: found NaN, which Python's json.dump writes for nan or inf"],
+    );
+    let text = canonical()
+        .to_string()
+        .replace("0.03,0.04", "0.03,-Infinity");
+    bad_case("neg_inf", &text, &["x[0][2][1]: found -Infinity"]);
+    let text = with("h0", json!([[0, 0, 0, 0]])).replace("[[0,0,0,0]]", "[[0,0,Infinity,0]]");
+    bad_case("inf", &text, &["h0[0][2]: found Infinity"]);
+    bad_grads(
+        "nan_grads",
+        r#"{"loss": 3.3, "steps": [{"t": 2, "da": [[0.1, NaN, 0.2, 0.3]]}]}"#,
+        &["steps[0].da[0][1]: found NaN"],
+    );
+    bad_grads("nan_loss", r#"{"loss": NaN}"#, &["loss: found NaN"]);
+    // A NaN token and a real syntax error after it: the syntax error, at its place in the
+    // user's own text.
+    bad_case(
+        "nan_then_garbage",
+        "{\"b\": [NaN, 1],\n \"x\": [1, 2,, 3]}",
+        &["not valid JSON at line 2, column 13: expected value"],
+    );
+}
+
+#[test]
+fn numbers_that_overflow_a_float64() {
+    let text = with("b", json!([1, 1, 1, 1])).replace("[1,1,1,1]", "[1,1,1e999,1]");
+    bad_case(
+        "overflow",
+        &text,
+        &["b[2]: the number 1e999 does not fit in a float64"],
+    );
+    let text = canonical()
+        .to_string()
+        .replace("0.05,0.07]", "0.05,-2e400]");
+    bad_case(
+        "overflow_neg",
+        &text,
+        &["w_x[0][3]: the number -2e400 does not fit"],
+    );
+}
+
+#[test]
+fn zero_steps_and_empty_batches() {
+    bad_case(
+        "zero_steps",
+        &with("x", json!([[]])),
+        &[
+            "x: expected shape a 3-D array (batch, steps, features) with no empty axis, found shape (1, 0): x[0] is empty",
+        ],
+    );
+    bad_case(
+        "empty_batch",
+        &with("x", json!([])),
+        &[
+            "x: expected shape a 3-D array (batch, steps, features)",
+            "found shape (0,): x is empty",
+        ],
+    );
+    bad_case(
+        "zero_features",
+        &with("x", json!([[[], [], []]])),
+        &["found shape (1, 3, 0): x[0][0] is empty"],
+    );
+    bad_case(
+        "empty_b",
+        &with("b", json!([])),
+        &["b: expected shape a 1-D array (hidden,) with no empty axis, found shape (0,)"],
+    );
+    bad_case(
+        "empty_labels",
+        &softmax_with("labels", json!([])),
+        &["loss.labels: expected shape (1,) (one label per sequence, batch from x), found (0,)"],
+    );
+}
+
+#[test]
+fn unknown_activation_or_loss_kind() {
+    bad_case(
+        "relu",
+        &with("activation", json!("relu")),
+        &[
+            "activation: unknown activation \"relu\"; expected \"tanh\", \"sigmoid\" or \"identity\"",
+        ],
+    );
+    bad_case(
+        "hinge",
+        &with("loss", json!({"kind": "hinge"})),
+        &["loss.kind: unknown loss kind \"hinge\"; expected \"sum_last\", \"softmax_ce\""],
+    );
+    bad_case(
+        "loss_string",
+        &with("loss", json!("softmax_ce")),
+        &["loss: expected an object {\"kind\": …}, found the string \"softmax_ce\""],
+    );
+}
+
+#[test]
+fn bad_labels() {
+    bad_case(
+        "label_range",
+        &softmax_with("labels", json!([3])),
+        &["loss.labels[0]: label 3 is out of range: expected 0 ≤ label < 3"],
+    );
+    bad_case(
+        "label_negative",
+        &softmax_with("labels", json!([-1])),
+        &["loss.labels[0]: expected a class index (a whole number ≥ 0), found -1"],
+    );
+    bad_case(
+        "label_fraction",
+        &softmax_with("labels", json!([1.5])),
+        &["loss.labels[0]: expected a class index (a whole number ≥ 0), found 1.5"],
+    );
+    bad_case(
+        "label_count",
+        &softmax_with("labels", json!([0, 1])),
+        &["loss.labels: expected shape (1,) (one label per sequence, batch from x), found (2,)"],
+    );
+    bad_case(
+        "label_one_hot",
+        &softmax_with("labels", json!([[0, 0, 1]])),
+        &["loss.labels[0]: expected a class index", "one-hot rows?"],
+    );
+    // A float array of whole numbers, as numpy writes float labels, is fine.
+    let out = run_with_file(
+        "label_float",
+        "--case",
+        &softmax_with("labels", json!([2.0])),
+        &["forward"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_file_a_directory_and_binary_data() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["check", "--case", "no/such/case.json"])
+        .output()
+        .unwrap();
+    refused(
+        &out,
+        &["--case no/such/case.json: cannot read the file: No such file"],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["check", "--against", "no/such/grads.json"])
+        .output()
+        .unwrap();
+    refused(
+        &out,
+        &["--against no/such/grads.json: cannot read the file"],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["forward", "--case", "src"])
+        .output()
+        .unwrap();
+    refused(&out, &["--case src: cannot read the file"]);
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad_input");
+    std::fs::create_dir_all(&dir).unwrap();
+    let npy = dir.join("arrays.npy");
+    std::fs::write(&npy, b"\x93NUMPY\x01\x00v\x00").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["check", "--case"])
+        .arg(&npy)
+        .output()
+        .unwrap();
+    refused(&out, &["byte 0 is not UTF-8 text", "not a .npy"]);
+}
+
+/// Nesting far deeper than serde_json's recursion limit (128) is an error, not a stack
+/// overflow: in the file, at the top and inside a field, for both loaders.
+#[test]
+fn absurd_nesting_depth() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    bad_case(
+        "deep",
+        &deep,
+        &["case file: not valid JSON at line 1, column 128: recursion limit exceeded"],
+    );
+    let deep_objects = "{\"x\":".repeat(100_000);
+    bad_case("deep_objects", &deep_objects, &["recursion limit exceeded"]);
+    let inside = format!("{{\"x\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    bad_grads(
+        "deep_grads",
+        &inside,
+        &["gradient file: not valid JSON", "recursion limit"],
+    );
+    // The library's loaders directly, on this thread's (smaller) stack.
+    assert!(parse_case(&deep).is_err());
+    assert!(parse_given(&inside, &Case::canonical()).is_err());
+    // 127 levels pass the parser and are then refused by shape, without deep recursion.
+    let nested = format!("{}0{}", "[".repeat(126), "]".repeat(126));
+    let err = parse_case(&format!("{{\"x\": {nested}}}")).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "x: expected shape a 3-D array (batch, steps, features), found a 126-D array"
+        ),
+        "{err}"
+    );
+}
+
+/// A gradient file with nothing the diagnosis can compare would agree with anything: it is
+/// refused instead of passing.
+#[test]
+fn a_gradient_file_with_nothing_to_compare() {
+    bad_grads(
+        "nothing",
+        "{}",
+        &["gradient file: nothing to compare", "found the keys []"],
+    );
+    bad_grads(
+        "unrelated",
+        r#"{"gradients": {"w_x": [[1]]}}"#,
+        &["nothing to compare", "found the keys [\"gradients\"]"],
+    );
+    bad_grads(
+        "step_zero",
+        r#"{"steps": [{"t": 0, "dh": [[1, 2, 3, 4]]}]}"#,
+        &["steps[0].t: step 0 does not exist: steps are numbered 1 to 3"],
+    );
+    bad_grads(
+        "step_missing",
+        r#"{"steps": [{"dh": [[1, 2, 3, 4]]}]}"#,
+        &["steps[0].t: required field is missing"],
+    );
+}
+
+// =============================================================================================
+// Numbers at the edges: values that are legal but extreme, and sequences that are long.
+
+mod edges {
+    use std::time::Instant;
+    use tapegrad::Matrix;
+    use tapegrad::case::{Case, Dims, HeadKind};
+    use tapegrad::check::{
+        Mode, NonFiniteAt, check_case, check_gradients, check_steps, check_totals,
+        first_non_finite, relative_error,
+    };
+    use tapegrad::loss::Head;
+    use tapegrad::rnn::{Activation, Gradients, Rnn};
+
+    fn all_finite(g: &Gradients<f64>) -> bool {
+        let mut all: Vec<&Matrix<f64>> = vec![&g.dh0, &g.w_x, &g.w_h, &g.b];
+        if let Some((w, b)) = &g.head {
+            all.extend([w, b]);
+        }
+        for s in &g.steps {
+            all.extend([&s.dh, &s.da, &s.dx, &s.dw_x, &s.dw_h, &s.db]);
+        }
+        g.loss.is_finite() && all.iter().all(|m| m.first_non_finite().is_none())
+    }
+
+    /// A one-unit, one-feature RNN: `a_t = w_x·x_t + w_h·h_{t-1} + b`.
+    fn scalar_case(
+        (w_x, w_h, b): (f64, f64, f64),
+        xs: &[f64],
+        h0: f64,
+        activation: Activation,
+        head: Head<f64>,
+    ) -> Case<f64> {
+        let one = |v: f64| Matrix::row_vector(&[v]);
+        let rnn = Rnn::new(one(w_x), one(w_h), one(b), activation).unwrap();
+        Case::new(
+            rnn,
+            xs.iter().map(|&x| one(x)).collect(),
+            Some(one(h0)),
+            head,
+        )
+        .unwrap()
+    }
+
+    /// Logits of ±1e4: the loss (≈ 2e4, the wrong class chosen with all confidence) and every
+    /// gradient stay finite on both paths, and the check does not fail.
+    #[test]
+    fn softmax_with_logits_of_ten_thousand() {
+        let case = Case::<f64>::random(
+            3,
+            Dims {
+                batch: 2,
+                steps: 3,
+                features: 2,
+                hidden: 4,
+            },
+            HeadKind::SoftmaxCe(3),
+            Activation::Tanh,
+        );
+        // Saturate the last state to ±1 with a large bias, then scale W_out so the logits
+        // reach ±1e4 exactly: z = h_T · W_out with h_T = [1, 1, 1, 1].
+        let rnn = Rnn::new(
+            case.rnn.w_x.clone(),
+            case.rnn.w_h.clone(),
+            Matrix::filled(1, 4, 40.0),
+            Activation::Tanh,
+        )
+        .unwrap();
+        let w_out = Matrix::from_rows(&[[2500.0, -2500.0, 0.0]; 4]).unwrap();
+        let head = Head::SoftmaxCe {
+            w_out,
+            b_out: Matrix::zeros(1, 3),
+            labels: vec![1, 0],
+        };
+        let case = Case::new(rnn, case.x.clone(), Some(case.h0.clone()), head).unwrap();
+        let fwd = case.forward().unwrap();
+        assert_eq!(
+            fwd.h(3).as_slice(),
+            &[1.0; 8][..],
+            "tanh(40 + …) is 1 in f64"
+        );
+        let (hand, tape) = (case.bptt().unwrap(), case.tape_gradients().unwrap());
+        // Row 0 puts label 1 at −1e4 against the best 1e4: −log p = 2e4. Row 1's label 0 is
+        // the best class: −log p = log(1 + e^−1e4 + e^−2e4) = 0 in f64.
+        assert_eq!(hand.loss, 1e4);
+        assert!(all_finite(&hand) && all_finite(&tape));
+        let (dw_out, _) = hand.head.as_ref().unwrap();
+        // dW_out = h_Tᵀ · (P − Y)/B: row 0 of the batch put all its probability on class 0
+        // where the label is 1 (row 1 is right and adds nothing), times h_T = 1 on every unit.
+        assert_eq!(dw_out.row(0), &[0.5, -0.5, 0.0][..]);
+        assert!(relative_error(dw_out, &tape.head.as_ref().unwrap().0) <= 1e-12);
+        let report = check_case(&case, Mode::Exhaustive).unwrap();
+        assert!(report.passed(), "{report:?}");
+        assert_eq!(report.first_non_finite, None);
+    }
+
+    /// Saturated tanh and sigmoid: states at exactly ±1 (or 0 and 1), gradients through them
+    /// exactly 0, and the check passes without NaN from 0·∞ or 1 − 1.
+    #[test]
+    fn saturated_tanh_and_sigmoid() {
+        for activation in [Activation::Tanh, Activation::Sigmoid] {
+            for bias in [-800.0, -50.0, 50.0, 800.0] {
+                let case = scalar_case(
+                    (0.5, 0.5, bias),
+                    &[0.1, -0.2, 0.3],
+                    0.0,
+                    activation,
+                    Head::MseAll {
+                        targets: vec![Matrix::row_vector(&[0.3]); 3],
+                    },
+                );
+                let (hand, tape) = (case.bptt().unwrap(), case.tape_gradients().unwrap());
+                assert!(
+                    all_finite(&hand) && all_finite(&tape),
+                    "{activation} {bias}"
+                );
+                // 0 for tanh, and below 1e-20 for sigmoid (σ(±50) is 2e-22 away from 0 or 1).
+                assert!(hand.step(1).da[(0, 0)].abs() < 1e-20, "{activation} {bias}");
+                let report = check_case(&case, Mode::Exhaustive).unwrap();
+                assert!(report.passed(), "{activation} {bias}: {report:?}");
+            }
+        }
+    }
+
+    /// The smallest case there is, T = B = F = H = 1, with every head and activation.
+    #[test]
+    fn one_step_one_sequence_one_unit() {
+        let one = Matrix::row_vector(&[0.7]);
+        let heads = [
+            Head::SumLast,
+            Head::SoftmaxCe {
+                w_out: one.clone(),
+                b_out: Matrix::row_vector(&[0.1]),
+                labels: vec![0],
+            },
+            Head::MseAll {
+                targets: vec![one.clone()],
+            },
+            Head::MseLast { target: one },
+        ];
+        for head in heads {
+            for activation in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+                let case = scalar_case((0.3, -0.4, 0.2), &[0.9], 0.5, activation, head.clone());
+                for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
+                    let report = check_case(&case, mode).unwrap();
+                    assert!(report.passed(), "{} {activation}: {report:?}", head.kind());
+                    assert_eq!(report.checked_steps(), [1]);
+                }
+            }
+        }
+    }
+
+    /// A NaN or infinity anywhere fails the check and is located. With the identity activation
+    /// and `W_h = 10`, `a_t = h_t = 10^t` overflows at t = 309, and the sampled steps need not
+    /// include it.
+    #[test]
+    fn a_check_never_passes_on_infinity_and_names_the_step() {
+        let xs = vec![0.0; 400];
+        let case = scalar_case(
+            (1.0, 10.0, 0.0),
+            &xs,
+            1.0,
+            Activation::Identity,
+            Head::SumLast,
+        );
+        let fwd = case.forward().unwrap();
+        assert!(fwd.a(308)[(0, 0)].is_finite() && fwd.a(309)[(0, 0)].is_infinite());
+        let at = NonFiniteAt {
+            t: 309,
+            quantity: "a",
+            source: "forward",
+        };
+        for steps in [&[1, 400][..], &[309], &[]] {
+            let report =
+                check_steps(&case, &case.bptt().unwrap(), Mode::Exhaustive, steps).unwrap();
+            assert_eq!(report.first_non_finite, Some(at), "{steps:?}");
+            assert!(!report.passed(), "{steps:?}");
+        }
+        assert_eq!(
+            at.to_string(),
+            "a_309 in the forward pass is NaN or infinite (the first step to go non-finite)"
+        );
+        // tanh hides an overflow from every comparison: a_2 = 1e308 + 1e308 is infinite, but
+        // h_2 = tanh(∞) = 1 and every gradient through it is exactly 0, finite differences
+        // included. Without the scan for non-finite values this check would pass.
+        let case = scalar_case(
+            (1e308, 1e308, 0.0),
+            &[1.0; 4],
+            0.0,
+            Activation::Tanh,
+            Head::SumLast,
+        );
+        let report = check_case(&case, Mode::Exhaustive).unwrap();
+        assert_eq!(report.first_failure(), None);
+        assert_eq!(
+            report.first_non_finite.map(|at| (at.t, at.quantity)),
+            Some((2, "a"))
+        );
+        assert!(!report.passed());
+        // A loss that overflows on finite states.
+        let case = scalar_case(
+            (1.0, 0.5, 0.0),
+            &[0.5, 0.5],
+            0.0,
+            Activation::Tanh,
+            Head::MseLast {
+                target: Matrix::row_vector(&[1e200]),
+            },
+        );
+        let report = check_case(&case, Mode::Directional { seed: 0 }).unwrap();
+        assert_eq!(
+            report.first_non_finite,
+            Some(NonFiniteAt {
+                t: 2,
+                quantity: "loss",
+                source: "forward"
+            })
+        );
+        assert!(!report.passed());
+    }
+
+    /// A NaN in the gradients under trial is found at its step, walking back from t = T.
+    #[test]
+    fn a_nan_in_the_hand_gradients_is_located() {
+        let case = Case::<f64>::canonical();
+        let mut hand = case.bptt().unwrap();
+        hand.steps[1].da[(0, 2)] = f64::NAN;
+        let report = check_gradients(&case, &hand, Mode::Exhaustive).unwrap();
+        assert!(!report.passed());
+        let at = report.first_non_finite.unwrap();
+        assert_eq!((at.t, at.quantity, at.source), (2, "da", "hand"));
+        let fwd = case.forward().unwrap();
+        let tape = case.tape_gradients().unwrap();
+        assert_eq!(first_non_finite(&fwd, tape.loss, &[("tape", &tape)]), None);
+    }
+
+    /// Chosen steps only: the report holds those rows and the totals, in any order asked.
+    #[test]
+    fn check_steps_checks_the_chosen_steps_and_the_totals() {
+        let case = Case::<f64>::random(
+            5,
+            Dims {
+                batch: 2,
+                steps: 6,
+                features: 3,
+                hidden: 4,
+            },
+            HeadKind::SoftmaxCe(3),
+            Activation::Tanh,
+        );
+        let hand = case.bptt().unwrap();
+        let full = check_gradients(&case, &hand, Mode::Exhaustive).unwrap();
+        let sample = check_steps(&case, &hand, Mode::Exhaustive, &[6, 1, 6]).unwrap();
+        assert_eq!(sample.checked_steps(), [1, 6]);
+        assert_eq!(full.checked_steps(), [1, 2, 3, 4, 5, 6]);
+        assert!(sample.steps[1].is_empty() && sample.passed());
+        assert_eq!(sample.totals.len(), full.totals.len());
+        // Exhaustive mode draws nothing at random: a checked step's comparisons are the same.
+        for t in [1, 6] {
+            for ((q1, a), (q2, b)) in sample.steps[t - 1].iter().zip(&full.steps[t - 1]) {
+                assert_eq!(q1, q2);
+                assert_eq!(a.hand_tape, b.hand_tape);
+            }
+        }
+        let totals = check_totals(&case, &hand, Mode::Exhaustive).unwrap();
+        assert!(totals.checked_steps().is_empty() && totals.passed());
+        let err = check_steps(&case, &hand, Mode::Exhaustive, &[0]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "steps to check: step 0 does not exist: steps are numbered 1 to 6"
+        );
+        assert!(check_steps(&case, &hand, Mode::Exhaustive, &[7]).is_err());
+    }
+
+    /// A long sequence, T = 10 000 with H = 4, through both backward paths and a sampled check,
+    /// in the debug profile the tests run in. (`examples/long_sequence.rs` measures T = 100 000
+    /// in a release build, with timings and peak memory.)
+    #[test]
+    fn ten_thousand_steps_on_both_paths_and_a_sampled_check() {
+        let dims = Dims {
+            batch: 1,
+            steps: 10_000,
+            features: 2,
+            hidden: 4,
+        };
+        let case = Case::<f64>::random(9, dims, HeadKind::MseAll, Activation::Tanh);
+        let start = Instant::now();
+        let hand = case.bptt().unwrap();
+        let tape = case.tape_gradients().unwrap();
+        assert!(all_finite(&hand) && all_finite(&tape));
+        assert!(relative_error(&hand.w_h, &tape.w_h) <= 1e-12);
+        assert!(relative_error(hand.dh(0), tape.dh(0)) <= 1e-12);
+        let report = check_steps(
+            &case,
+            &hand,
+            Mode::Directional { seed: 4 },
+            &[1, 5_000, 10_000],
+        )
+        .unwrap();
+        assert!(report.passed(), "{:?}", report.first_failure());
+        assert_eq!(report.checked_steps(), [1, 5_000, 10_000]);
+        // A generous bound that only a hang or a quadratic slip would break.
+        assert!(start.elapsed().as_secs() < 60, "{:?}", start.elapsed());
+    }
+}
+
+// =============================================================================================
+// The fuzzer of `examples/fuzz_loader.rs`, briefly.
+
+// `main` and its reporting belong to the example; the test uses the generator and `fuzz`.
+#[allow(dead_code)]
+#[path = "../examples/fuzz_loader.rs"]
+mod fuzz_loader;
+
+/// A few thousand mutated case and gradient files: no panic, every refusal a one-line
+/// `FIELD: why`, no check passing on NaN or infinity. The long run is
+/// `cargo run --release --example fuzz_loader -- --seconds 600`.
+#[test]
+fn fuzzed_files_never_panic_and_always_explain() {
+    let start = Instant::now();
+    let tally = fuzz_loader::fuzz(7, |inputs| inputs < INPUTS);
+    assert!(tally.problems.is_empty(), "{:?}", tally.problems.first());
+    assert_eq!(tally.inputs, INPUTS);
+    // Both sides of the loaders were reached: files refused, and files that loaded and ran.
+    assert!(tally.refused > INPUTS / 2, "{tally:?}");
+    assert!(
+        tally.cases_loaded > 50 && tally.grads_loaded > 20,
+        "{tally:?}"
+    );
+    assert!(tally.checks_not_passed > 0, "{tally:?}");
+    eprintln!("{INPUTS} fuzzed inputs in {:?}: {tally:?}", start.elapsed());
+}
+
+/// How many inputs the quick fuzz test tries.
+const INPUTS: usize = 3000;
