@@ -197,8 +197,10 @@ impl<T: Scalar> Case<T> {
         self.rnn.forward(&self.x, &self.h0)
     }
 
-    /// The loss `L`.
+    /// The loss `L`, after checking the head against the inputs.
     pub fn loss(&self) -> Result<T> {
+        self.head
+            .check(self.h0.rows(), self.rnn.hidden(), self.x.len())?;
         Ok(self.head.loss(self.forward()?.states()))
     }
 
@@ -214,6 +216,9 @@ impl<T: Scalar> Case<T> {
 
     /// Records the forward pass and the head on `tape`.
     pub fn record<'t>(&self, tape: &'t Tape<T>) -> Result<(TapeRnn<'t, T>, TapeHead<'t, T>)> {
+        // The fields are public, so a case may not have come through `Case::new`.
+        self.head
+            .check(self.h0.rows(), self.rnn.hidden(), self.x.len())?;
         let rnn = self.rnn.forward_on_tape(tape, &self.x, &self.h0)?;
         let head = self.head.on_tape(&rnn.h)?;
         Ok((rnn, head))

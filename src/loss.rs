@@ -154,6 +154,10 @@ impl<T: Scalar> Head<T> {
     }
 
     /// The loss `L` from the states `h_0 … h_T` (the head ignores `h_0`).
+    ///
+    /// # Panics
+    /// If the head does not fit the states: call [`Head::check`] first (as [`crate::case::Case`]
+    /// does), or use [`crate::case::Case::loss`], which returns the error instead.
     pub fn loss(&self, states: &[Matrix<T>]) -> T {
         let last = &states[states.len() - 1];
         match self {
@@ -184,6 +188,9 @@ impl<T: Scalar> Head<T> {
     }
 
     /// The head's direct gradients `∂ℓ/∂h_t` and its parameter gradients, from `h_0 … h_T`.
+    ///
+    /// # Panics
+    /// If the head does not fit the states: call [`Head::check`] first.
     pub fn grads(&self, states: &[Matrix<T>]) -> HeadGrads<T> {
         let hs = &states[1..];
         let last = &hs[hs.len() - 1];

@@ -207,3 +207,27 @@ fn nan_never_passes() {
     assert!(!report.passed());
     assert_eq!(report.first_failure(), Some((3, Quantity::Dh)));
 }
+
+#[test]
+fn gradients_without_the_head_parameters_fail_a_softmax_check() {
+    let dims = Dims {
+        batch: 2,
+        steps: 3,
+        features: 2,
+        hidden: 3,
+    };
+    let case = Case::<f64>::random(5, dims, HeadKind::SoftmaxCe(3), Activation::Tanh);
+    let mut g = case.bptt().unwrap();
+    g.head = None;
+    let report = check_gradients(&case, &g, Mode::Exhaustive).unwrap();
+    assert!(!report.passed());
+    assert_eq!(
+        report.first_failure(),
+        None,
+        "every per-step quantity is right"
+    );
+    assert_eq!(
+        relative_error(&Matrix::<f64>::zeros(2, 3), &Matrix::zeros(3, 2)),
+        f64::INFINITY
+    );
+}
