@@ -1,23 +1,45 @@
-//! Timings: one forward + backward of a tanh RNN (loss `Σ h_T`) by hand BPTT and on the tape,
-//! in f64 and f32, at the five sizes of the performance issue; then the per-step checks.
+//! Timings of one training step of a tanh RNN (loss `Σ h_T`; returning the loss, `dx`, `dW_x`,
+//! `dW_h`, `db` and `dh_0`) by the two fast paths of `tapegrad::fast`, in f64 and f32, at the five
+//! sizes of the performance issue; the tape's memory per step; the per-step checks.
 //!
 //! `cargo run --release --example bench [-- --json] [-- --quick]`
 //!
-//! Each figure is the median of repeated runs (at least 5, and at least 0.3 s in all), measured
-//! in one process so that sizes and paths compare as ratios. GFLOP/s counts `6·B·T·(F+H)·H`
-//! flops: forward `2·B·(F+H)·H` per step, backward twice that.
+//! - `bptt`: `fast::Bptt::run`, hand BPTT with the products hoisted out of the time loop, on a
+//!   workspace made once per size (as a training loop would).
+//! - `tape`: `fast::tape_totals`, a fresh tape per run with one fused `rnn_cell` node per step,
+//!   then one backward sweep.
+//!
+//! Each figure is the median of repeated runs (at least 7, and at least 0.5 s in all), in one
+//! process, so that sizes and paths compare as ratios. GFLOP/s counts `6·B·T·(F+H)·H` flops:
+//! forward `2·B·(F+H)·H` per step, backward twice that. `act%` is the share of the `bptt` time
+//! that the forward activations take (tanh over `T` blocks of `B×H`, timed alone); `libm` is what
+//! the same tanh costs with the standard `f64::tanh`/`f32::tanh` instead.
 
 use std::time::Instant;
 use tapegrad::Scalar;
 use tapegrad::case::{Case, Dims, HeadKind};
 use tapegrad::check::{Mode, check_case};
+use tapegrad::fast::{self, Bptt};
 use tapegrad::rnn::Activation;
+
+/// The five sizes `(B, T, F, H)` and the fastest Python peer's median µs for each in f64
+/// (numpy or JAX, measured on this kind of machine; from the issue).
+const SIZES: [((usize, usize, usize, usize), f64); 5] = [
+    ((1, 3, 2, 4), 11.0),
+    ((8, 16, 8, 16), 83.0),
+    ((32, 32, 16, 64), 679.0),
+    ((32, 64, 32, 128), 3911.0),
+    ((64, 128, 64, 256), 62415.0),
+];
+
+/// numpy's f32 time at the largest size (the only f32 peer figure in the issue).
+const NUMPY_F32_LARGEST_US: f64 = 26471.0;
 
 /// Median wall time of `f` in microseconds.
 fn median_us(mut f: impl FnMut()) -> f64 {
     let mut times = Vec::new();
     let start = Instant::now();
-    while times.len() < 5 || (start.elapsed().as_secs_f64() < 0.3 && times.len() < 10_000) {
+    while times.len() < 7 || (start.elapsed().as_secs_f64() < 0.5 && times.len() < 100_000) {
         let t = Instant::now();
         f();
         times.push(t.elapsed().as_secs_f64() * 1e6);
@@ -32,17 +54,37 @@ struct Row {
     dims: Dims,
     median_us: f64,
     gflops: f64,
+    /// The fastest peer's time for this size and dtype, if the issue gives one.
+    peer_us: Option<f64>,
+    /// Forward tanh time, fast and standard (bptt rows only).
+    activation: Option<(f64, f64)>,
 }
 
-fn run<T: Scalar>(dims: Dims, rows: &mut Vec<Row>) {
+fn run<T: Scalar>(dims: Dims, peer_us: Option<f64>, rows: &mut Vec<Row>) {
     let case = Case::<T>::random(1, dims, HeadKind::SumLast, Activation::Tanh);
     let flops =
         6.0 * (dims.batch * dims.steps * (dims.features + dims.hidden) * dims.hidden) as f64;
+    let mut work = Bptt::new(dims);
     let bptt = median_us(|| {
-        std::hint::black_box(case.bptt().expect("valid case"));
+        std::hint::black_box(work.run(&case).expect("valid case"));
     });
     let tape = median_us(|| {
-        std::hint::black_box(case.tape_gradients().expect("valid case"));
+        std::hint::black_box(fast::tape_totals(&case).expect("valid case"));
+    });
+    // The forward activations alone: T blocks of B×H, as the forward pass applies them.
+    let block = dims.batch * dims.hidden;
+    let mut a: Vec<T> = (0..block * dims.steps)
+        .map(|i| T::from_f64((i % 97) as f64 / 24.0 - 2.0))
+        .collect();
+    let fast_tanh = median_us(|| {
+        for a_t in a.chunks_exact_mut(block) {
+            Activation::Tanh.apply_in_place(a_t);
+        }
+        std::hint::black_box(&mut a);
+    });
+    let libm_tanh = median_us(|| {
+        a.iter_mut().for_each(|v| *v = v.tanh());
+        std::hint::black_box(&mut a);
     });
     for (path, us) in [("bptt", bptt), ("tape", tape)] {
         rows.push(Row {
@@ -51,6 +93,8 @@ fn run<T: Scalar>(dims: Dims, rows: &mut Vec<Row>) {
             dims,
             median_us: us,
             gflops: flops / us / 1e3,
+            peer_us,
+            activation: (path == "bptt").then_some((fast_tanh, libm_tanh)),
         });
     }
 }
@@ -59,83 +103,173 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
     let quick = args.iter().any(|a| a == "--quick");
-    let mut sizes = vec![
-        (1, 3, 2, 4),
-        (8, 16, 8, 16),
-        (32, 32, 16, 64),
-        (32, 64, 32, 128),
-    ];
-    if !quick {
-        sizes.push((64, 128, 64, 256));
-    }
+    let sizes = if quick { &SIZES[..4] } else { &SIZES[..] };
+    let dims_of = |(batch, steps, features, hidden)| Dims {
+        batch,
+        steps,
+        features,
+        hidden,
+    };
+    let largest = SIZES[4].0;
     let mut rows = Vec::new();
-    for &(batch, steps, features, hidden) in &sizes {
-        let dims = Dims {
-            batch,
-            steps,
-            features,
-            hidden,
-        };
-        run::<f64>(dims, &mut rows);
-        run::<f32>(dims, &mut rows);
+    for &(size, peer) in sizes {
+        run::<f64>(dims_of(size), Some(peer), &mut rows);
+        let peer32 = (size == largest).then_some(NUMPY_F32_LARGEST_US);
+        run::<f32>(dims_of(size), peer32, &mut rows);
     }
+    let memory: Vec<(Dims, fast::StepMemory)> = sizes
+        .iter()
+        .map(|&(size, _)| {
+            let case = Case::<f64>::random(1, dims_of(size), HeadKind::SumLast, Activation::Tanh);
+            (case.dims(), fast::step_memory(&case).expect("valid case"))
+        })
+        .collect();
 
     let canonical = Case::<f64>::canonical();
     let canonical_us = median_us(|| {
         std::hint::black_box(check_case(&canonical, Mode::Exhaustive).expect("valid case"));
     });
-    let big = Dims {
-        batch: 32,
-        steps: 64,
-        features: 32,
-        hidden: 128,
-    };
-    let big_case = Case::<f64>::random(1, big, HeadKind::SumLast, Activation::Tanh);
+    let big = Case::<f64>::random(
+        1,
+        dims_of((32, 64, 32, 128)),
+        HeadKind::SumLast,
+        Activation::Tanh,
+    );
     let t = Instant::now();
-    let report = check_case(&big_case, Mode::Directional { seed: 0 }).expect("valid case");
+    let report = check_case(&big, Mode::Directional { seed: 0 }).expect("valid case");
     let directional_s = t.elapsed().as_secs_f64();
 
     if json {
-        let results: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "{{\"path\": \"{}\", \"dtype\": \"{}\", \"B\": {}, \"T\": {}, \"F\": {}, \"H\": {}, \"median_us\": {:.2}, \"gflops\": {:.3}}}",
-                    r.path, r.dtype, r.dims.batch, r.dims.steps, r.dims.features, r.dims.hidden, r.median_us, r.gflops
-                )
-            })
-            .collect();
-        println!(
-            "{{\"results\": [{}], \"check\": {{\"canonical_exhaustive_us\": {canonical_us:.1}, \"directional_32_64_32_128_s\": {directional_s:.3}, \"directional_passed\": {}}}}}",
-            results.join(", "),
-            report.passed()
-        );
-        return;
+        print_json(&rows, &memory, canonical_us, directional_s, report.passed());
+    } else {
+        print_table(&rows, &memory, canonical_us, directional_s, report.passed());
     }
-    println!("One forward + backward of a tanh RNN, loss Σ h_T: median wall time (µs) and GFLOP/s");
-    println!("(GFLOP/s counts 6·B·T·(F+H)·H flops; one thread)\n");
+}
+
+fn size_label(d: Dims) -> String {
+    format!("{},{},{},{}", d.batch, d.steps, d.features, d.hidden)
+}
+
+fn print_table(
+    rows: &[Row],
+    memory: &[(Dims, fast::StepMemory)],
+    canonical_us: f64,
+    directional_s: f64,
+    passed: bool,
+) {
     println!(
-        "{:<18} {:>6} {:>12} {:>9} {:>12} {:>9} {:>10}",
-        "B,T,F,H", "dtype", "bptt µs", "GFLOP/s", "tape µs", "GFLOP/s", "tape/bptt"
+        "One training step of a tanh RNN (loss Σ h_T): forward + backward, returning dx, dW_x,"
+    );
+    println!("dW_h, db. Median µs; GFLOP/s counts 6·B·T·(F+H)·H; one thread.");
+    println!("peer: fastest Python peer's µs from the issue (f64; f32 only at the largest size);");
+    println!("×peer: how many times faster than it. act%: forward tanh's share of bptt's time.\n");
+    println!(
+        "{:<15} {:>5} {:>10} {:>7} {:>10} {:>7} {:>6} {:>8} {:>6} {:>6} {:>5} {:>9}",
+        "B,T,F,H",
+        "dtype",
+        "bptt µs",
+        "GF/s",
+        "tape µs",
+        "GF/s",
+        "t/b",
+        "peer",
+        "×bptt",
+        "×tape",
+        "act%",
+        "libm µs"
     );
     for pair in rows.chunks(2) {
         let (b, t) = (&pair[0], &pair[1]);
-        let d = b.dims;
+        let (fast_tanh, libm_tanh) = b.activation.unwrap_or((f64::NAN, f64::NAN));
+        let peer = |us: f64| {
+            b.peer_us
+                .map_or("-".to_string(), |p| format!("{:.1}", p / us))
+        };
         println!(
-            "{:<18} {:>6} {:>12.1} {:>9.2} {:>12.1} {:>9.2} {:>10.2}",
-            format!("{},{},{},{}", d.batch, d.steps, d.features, d.hidden),
+            "{:<15} {:>5} {:>10.1} {:>7.1} {:>10.1} {:>7.1} {:>6.2} {:>8} {:>6} {:>6} {:>5.1} {:>9.1}",
+            size_label(b.dims),
             b.dtype,
             b.median_us,
             b.gflops,
             t.median_us,
             t.gflops,
-            t.median_us / b.median_us
+            t.median_us / b.median_us,
+            b.peer_us.map_or("-".to_string(), |p| format!("{p:.0}")),
+            peer(b.median_us),
+            peer(t.median_us),
+            100.0 * fast_tanh / b.median_us,
+            libm_tanh
+        );
+    }
+    println!(
+        "\nMemory per time step (f64 bytes): what the tape keeps vs the activations BPTT keeps"
+    );
+    println!(
+        "{:<15} {:>12} {:>12} {:>8} {:>16}",
+        "B,T,F,H", "activations", "fused tape", "ratio", "teaching tape"
+    );
+    for (dims, m) in memory {
+        println!(
+            "{:<15} {:>12} {:>12} {:>8.2} {:>16}",
+            size_label(*dims),
+            m.activations,
+            m.fused_tape,
+            m.fused_tape as f64 / m.activations as f64,
+            m.teaching_tape
         );
     }
     println!("\nPer-step three-way check (hand BPTT, tape, central differences):");
     println!("  canonical example, exhaustive: median {canonical_us:.1} µs");
     println!(
-        "  B=32 T=64 F=32 H=128, directional: {directional_s:.2} s (one run; {})",
-        if report.passed() { "PASS" } else { "FAIL" }
+        "  B=32 T=64 F=32 H=128, directional: {directional_s:.3} s (one run; {})",
+        if passed { "PASS" } else { "FAIL" }
+    );
+}
+
+fn print_json(
+    rows: &[Row],
+    memory: &[(Dims, fast::StepMemory)],
+    canonical_us: f64,
+    directional_s: f64,
+    passed: bool,
+) {
+    let dims_json = |d: Dims| {
+        format!(
+            "\"B\": {}, \"T\": {}, \"F\": {}, \"H\": {}",
+            d.batch, d.steps, d.features, d.hidden
+        )
+    };
+    let results: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let activation = r.activation.map_or(String::new(), |(fast, libm)| {
+                format!(", \"activation_us\": {fast:.2}, \"libm_activation_us\": {libm:.2}")
+            });
+            format!(
+                "{{\"path\": \"{}\", \"dtype\": \"{}\", {}, \"median_us\": {:.2}, \"gflops\": {:.3}{activation}}}",
+                r.path,
+                r.dtype,
+                dims_json(r.dims),
+                r.median_us,
+                r.gflops
+            )
+        })
+        .collect();
+    let memory: Vec<String> = memory
+        .iter()
+        .map(|(d, m)| {
+            format!(
+                "{{{}, \"activation_bytes_per_step\": {}, \"fused_tape_bytes_per_step\": {}, \"teaching_tape_bytes_per_step\": {}}}",
+                dims_json(*d),
+                m.activations,
+                m.fused_tape,
+                m.teaching_tape
+            )
+        })
+        .collect();
+    println!(
+        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {canonical_us:.1}, \"directional_32_64_32_128_s\": {directional_s:.3}, \"directional_passed\": {passed}}}}}",
+        results.join(", "),
+        memory.join(", ")
     );
 }

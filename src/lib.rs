@@ -9,12 +9,14 @@
 //! |---|---|
 //! | [`scalar`] | the [`Scalar`] trait: `f64` and `f32` |
 //! | [`matrix`] | [`Matrix`], a row-major 2-D array that prints like numpy |
+//! | [`kernel`] | the fast arithmetic under it: packed matrix products, vectorized `tanh` and `σ` |
 //! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list and one reverse loop |
 //! | [`ops`] | each op's forward value beside its vector-Jacobian product |
 //! | [`rnn`] | parameters, the forward pass (plain, and recorded on a tape), per-step gradients |
 //! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `mse_all`, `mse_last` |
 //! | [`bptt`] | hand-derived backpropagation through time, equation by equation |
 //! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
+//! | [`fast`] | the training step written for speed: hoisted hand BPTT, the tape with fused steps |
 //! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
@@ -38,9 +40,11 @@ pub mod demo;
 pub mod diagnose;
 pub mod error;
 pub mod experiments;
+pub mod fast;
 pub mod init;
 #[cfg(feature = "cli")]
 pub mod json;
+pub mod kernel;
 pub mod loss;
 pub mod matrix;
 pub mod ops;

@@ -9,6 +9,7 @@
 //! notation when the magnitudes call for it), so a trace can be held next to a notebook.
 
 use crate::error::{Error, Result, Shape};
+use crate::kernel;
 use crate::scalar::Scalar;
 use std::fmt;
 use std::ops::{Index, IndexMut};
@@ -137,17 +138,24 @@ impl<T: Scalar> Matrix<T> {
 
     /// Matrix product `C = A · B`, numpy's `A @ B`: `C[i][j] = Σ_k A[i][k]·B[k][j]`.
     ///
+    /// The same numbers as [`Matrix::matmul_reference`], which shows how they are computed: a
+    /// small product is that very loop, and one of more than [`kernel::KERNEL_MIN_WORK`]
+    /// multiply-adds goes to the packed SIMD kernel [`kernel::gemm`], which sums in another
+    /// order (tests hold the two to 1e-12 in f64).
+    pub fn matmul(&self, other: &Matrix<T>) -> Result<Matrix<T>> {
+        self.fits(other.rows, "matmul", other.shape())?;
+        let mut out = Matrix::zeros(self.rows, other.cols);
+        kernel::matmul_into(self.view(), other.view(), &mut out.data, false);
+        Ok(out)
+    }
+
+    /// `C = A · B` by the plain loop: the reference every faster product is tested against.
+    ///
     /// The loop order is i-k-j: for each row `i` of `A` and each `k`, the row `B[k]` is added,
     /// scaled by `A[i][k]`, into the row `C[i]`. Both inner accesses walk memory in order, which
-    /// is what makes this plain loop fast enough for everything tapegrad teaches.
-    pub fn matmul(&self, other: &Matrix<T>) -> Result<Matrix<T>> {
-        if self.cols != other.rows {
-            return Err(Error::ShapeMismatch {
-                op: "matmul",
-                left: self.shape(),
-                right: other.shape(),
-            });
-        }
+    /// is what makes this plain loop fast enough for small matrices.
+    pub fn matmul_reference(&self, other: &Matrix<T>) -> Result<Matrix<T>> {
+        self.fits(other.rows, "matmul", other.shape())?;
         let mut out = Matrix::zeros(self.rows, other.cols);
         for i in 0..self.rows {
             let out_row = &mut out.data[i * other.cols..(i + 1) * other.cols];
@@ -158,6 +166,47 @@ impl<T: Scalar> Matrix<T> {
             }
         }
         Ok(out)
+    }
+
+    /// `A · Bᵀ`, equal to `a.matmul(&b.transpose())` without forming the transpose.
+    pub fn matmul_nt(&self, other: &Matrix<T>) -> Result<Matrix<T>> {
+        self.fits(other.cols, "matmul", (other.cols, other.rows))?;
+        let mut out = Matrix::zeros(self.rows, other.rows);
+        kernel::matmul_into(self.view(), other.view().t(), &mut out.data, false);
+        Ok(out)
+    }
+
+    /// `Aᵀ · B`, equal to `a.transpose().matmul(&b)` without forming the transpose.
+    pub fn matmul_tn(&self, other: &Matrix<T>) -> Result<Matrix<T>> {
+        if self.rows != other.rows {
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                left: (self.cols, self.rows),
+                right: other.shape(),
+            });
+        }
+        let mut out = Matrix::zeros(self.cols, other.cols);
+        kernel::matmul_into(self.view().t(), other.view(), &mut out.data, false);
+        Ok(out)
+    }
+
+    /// Refuses a product `A · B` unless `B` has as many rows as `A` has columns; `right` is
+    /// `B`'s shape as the product sees it.
+    fn fits(&self, right_rows: usize, op: &'static str, right: Shape) -> Result<()> {
+        if self.cols == right_rows {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch {
+                op,
+                left: self.shape(),
+                right,
+            })
+        }
+    }
+
+    /// The matrix as a [`kernel::View`], for the kernels' strided products.
+    pub fn view(&self) -> kernel::View<'_, T> {
+        kernel::View::row_major(&self.data, self.rows, self.cols)
     }
 
     /// The transpose `Aᵀ`, numpy's `A.T`.
@@ -235,6 +284,23 @@ impl<T: Scalar> Matrix<T> {
         Ok(Matrix::from_fn(self.rows, self.cols, |i, j| {
             self[(i, j)] + bias.data[j]
         }))
+    }
+
+    /// `A ← A + b` in place, the `1×cols` row `b` added to every row (as [`Matrix::add_row`]).
+    pub fn add_row_in_place(&mut self, bias: &Matrix<T>) -> Result<()> {
+        if bias.rows != 1 || bias.cols != self.cols {
+            return Err(Error::ShapeMismatch {
+                op: "add_bias",
+                left: self.shape(),
+                right: bias.shape(),
+            });
+        }
+        for row in self.data.chunks_exact_mut(self.cols.max(1)) {
+            for (v, &b) in row.iter_mut().zip(&bias.data) {
+                *v += b;
+            }
+        }
+        Ok(())
     }
 
     /// Sum over the rows, a `1×cols` result: numpy's `A.sum(axis=0, keepdims=True)`.

@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::rnn::Activation;
 use crate::scalar::Scalar;
 use crate::tape::Var;
 
@@ -44,6 +45,8 @@ pub enum Op<T> {
     Scale(T),
     /// `y = (1/B) Σ_i −log softmax(Z_i)[label_i]`, for logits `Z` of shape `B × classes`.
     SoftmaxCrossEntropy(Vec<usize>),
+    /// `H = φ(X·W_x + H_prev·W_h + b)`: a whole RNN step as one node (inputs in that order).
+    RnnCell(Activation),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,9 +114,10 @@ impl<'t, T: Scalar> Var<'t, T> {
 
 fn matmul_vjp<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>> {
     let invariant = "invariant: matmul adjoint shapes follow the forward shapes";
+    // `matmul_nt(b)` is `· Bᵀ` and `matmul_tn` is `Aᵀ ·`, without copying a transpose.
     vec![
-        g.matmul(&b.transpose()).expect(invariant),
-        a.transpose().matmul(g).expect(invariant),
+        g.matmul_nt(b).expect(invariant),
+        a.matmul_tn(g).expect(invariant),
     ]
 }
 
@@ -137,6 +141,9 @@ fn add_bias_vjp<T: Scalar>(g: &Matrix<T>) -> Vec<Matrix<T>> {
 
 impl<'t, T: Scalar> Var<'t, T> {
     /// `H = tanh(A)`. Backward: `Ā = H̄ ⊙ (1 − H²)`, computed from the stored output `H`.
+    ///
+    /// Large matrices are computed by [`crate::kernel::tanh_in_place`], within 3 ulp of `f64::tanh`
+    /// (see [`Activation::apply_in_place`]).
     pub fn tanh(self) -> Var<'t, T> {
         self.unary(Op::Tanh)
     }
@@ -152,6 +159,9 @@ fn tanh_vjp<T: Scalar>(h: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
 
 /// `σ(x) = 1 / (1 + e^(−x))`, evaluated so that neither branch can overflow: for `x < 0` it uses
 /// the equal form `e^x / (1 + e^x)`.
+///
+/// This is the readable definition; the tape and the RNN compute σ over large matrices with
+/// [`crate::kernel::sigmoid_in_place`], which is tested against it.
 pub fn sigmoid<T: Scalar>(x: T) -> T {
     if x >= T::zero() {
         T::one() / (T::one() + (-x).exp())
@@ -318,7 +328,78 @@ fn softmax_cross_entropy_vjp<T: Scalar>(
 }
 
 // ---------------------------------------------------------------------------------------------
+// rnn_cell: H = φ(A), A = X·W_x + H_prev·W_h + b;
+//   Ā = H̄ ⊙ φ'(A),  X̄ = Ā·W_xᵀ,  H̄_prev = Ā·W_hᵀ,  W̄_x = Xᵀ·Ā,  W̄_h = H_prevᵀ·Ā,  b̄ = Σ_rows Ā
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// One RNN step `H = φ(X·W_x + H_prev·W_h + b)` as a single node, `self` being `X`.
+    ///
+    /// The same numbers as recording the matmuls, the adds and `φ` one by one (the forward pass
+    /// does the same arithmetic in the same order), but the tape keeps only `H`: the backward
+    /// pass needs no other value of the step, because `φ'(A)` is written in terms of `H` (see
+    /// [`Activation::derivative_from_output`]). That is how a framework's fused RNN cell keeps
+    /// its memory to the activations. Backward: with `Ā = H̄ ⊙ φ'(A)`, `X̄ = Ā·W_xᵀ`,
+    /// `H̄_prev = Ā·W_hᵀ`, `W̄_x = Xᵀ·Ā`, `W̄_h = H_prevᵀ·Ā`, `b̄ = Σ_i Ā_i`.
+    pub fn rnn_cell(
+        self,
+        h_prev: Var<'t, T>,
+        w_x: Var<'t, T>,
+        w_h: Var<'t, T>,
+        b: Var<'t, T>,
+        activation: Activation,
+    ) -> Result<Var<'t, T>> {
+        self.tape
+            .record(Op::RnnCell(activation), &[self, h_prev, w_x, w_h, b])
+    }
+}
+
+fn rnn_cell<T: Scalar>(
+    phi: Activation,
+    x: &Matrix<T>,
+    h_prev: &Matrix<T>,
+    w_x: &Matrix<T>,
+    w_h: &Matrix<T>,
+    b: &Matrix<T>,
+) -> Result<Matrix<T>> {
+    let mut a = x.matmul(w_x)?;
+    let recurrent = h_prev.matmul(w_h)?;
+    a.add_assign(&recurrent)?;
+    a.add_row_in_place(b)?;
+    phi.apply_in_place(a.as_mut_slice());
+    Ok(a)
+}
+
+fn rnn_cell_vjp<T: Scalar>(
+    phi: Activation,
+    x: &Matrix<T>,
+    h_prev: &Matrix<T>,
+    w_x: &Matrix<T>,
+    w_h: &Matrix<T>,
+    h: &Matrix<T>,
+    g: &Matrix<T>,
+) -> Vec<Matrix<T>> {
+    let invariant = "invariant: rnn_cell adjoint shapes follow the forward shapes";
+    let da = g
+        .zip_map(h, "rnn_cell_vjp", |g, h| g * phi.derivative_from_output(h))
+        .expect(invariant);
+    vec![
+        da.matmul_nt(w_x).expect(invariant),
+        da.matmul_nt(w_h).expect(invariant),
+        x.matmul_tn(&da).expect(invariant),
+        h_prev.matmul_tn(&da).expect(invariant),
+        da.sum_rows(),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dispatch.
+
+/// A copy of `x` with `f` applied to its entries in place.
+fn in_place<T: Scalar>(x: &Matrix<T>, f: impl Fn(&mut [T])) -> Matrix<T> {
+    let mut y = x.clone();
+    f(y.as_mut_slice());
+    y
+}
 
 impl<'t, T: Scalar> Var<'t, T> {
     fn unary(self, op: Op<T>) -> Var<'t, T> {
@@ -346,6 +427,7 @@ impl<T: Scalar> Op<T> {
             Op::Square => "square",
             Op::Scale(_) => "scale",
             Op::SoftmaxCrossEntropy(_) => "softmax_ce",
+            Op::RnnCell(_) => "rnn_cell",
         }
     }
 
@@ -358,14 +440,15 @@ impl<T: Scalar> Op<T> {
             (Op::Mul, [a, b]) => a.hadamard(b),
             (Op::MatMul, [a, b]) => a.matmul(b),
             (Op::AddBias, [x, b]) => x.add_row(b),
-            (Op::Tanh, [x]) => Ok(x.map(T::tanh)),
-            (Op::Sigmoid, [x]) => Ok(x.map(sigmoid)),
+            (Op::Tanh, [x]) => Ok(in_place(x, |v| Activation::Tanh.apply_in_place(v))),
+            (Op::Sigmoid, [x]) => Ok(in_place(x, |v| Activation::Sigmoid.apply_in_place(v))),
             (Op::Identity, [x]) => Ok((*x).clone()),
             (Op::Sum, [x]) => Ok(Matrix::row_vector(&[x.sum()])),
             (Op::Mean, [x]) => Ok(Matrix::row_vector(&[x.sum() / T::from_f64(x.len() as f64)])),
             (Op::Square, [x]) => Ok(x.map(|v| v * v)),
             (Op::Scale(c), [x]) => Ok(x.scale(*c)),
             (Op::SoftmaxCrossEntropy(labels), [z]) => softmax_cross_entropy(z, labels),
+            (Op::RnnCell(phi), [x, h, w_x, w_h, b]) => rnn_cell(*phi, x, h, w_x, w_h, b),
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
         }
     }
@@ -388,6 +471,9 @@ impl<T: Scalar> Op<T> {
             (Op::Scale(c), [_]) => vec![g.scale(*c)],
             (Op::SoftmaxCrossEntropy(labels), [z]) => {
                 vec![softmax_cross_entropy_vjp(z, labels, g)]
+            }
+            (Op::RnnCell(phi), [x, h_prev, w_x, w_h, _]) => {
+                rnn_cell_vjp(*phi, x, h_prev, w_x, w_h, out, g)
             }
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
         }

@@ -12,6 +12,7 @@
 //! `W_h` is `hidden × hidden`, `b` is a `1 × hidden` row.
 
 use crate::error::{Error, Result, shape_str};
+use crate::kernel;
 use crate::matrix::Matrix;
 use crate::ops::sigmoid;
 use crate::scalar::Scalar;
@@ -55,12 +56,28 @@ impl Activation {
         }
     }
 
-    /// `h = φ(a)` for one number.
+    /// `h = φ(a)` for one number, by the standard `tanh` and [`sigmoid`].
     pub fn apply<T: Scalar>(self, a: T) -> T {
         match self {
             Activation::Tanh => a.tanh(),
             Activation::Sigmoid => sigmoid(a),
             Activation::Identity => a,
+        }
+    }
+
+    /// `h = φ(a)` for every entry, in place. A slice of at least [`kernel::VECTOR_MIN_LEN`]
+    /// entries goes to the vectorized [`kernel::tanh_in_place`] or [`kernel::sigmoid_in_place`]
+    /// (within 3 ulp of [`Activation::apply`]); a shorter one is computed by `apply` itself, so
+    /// small examples keep the standard function's last digit.
+    pub fn apply_in_place<T: Scalar>(self, a: &mut [T]) {
+        if a.len() < kernel::VECTOR_MIN_LEN {
+            a.iter_mut().for_each(|v| *v = self.apply(*v));
+            return;
+        }
+        match self {
+            Activation::Tanh => kernel::tanh_in_place(a),
+            Activation::Sigmoid => kernel::sigmoid_in_place(a),
+            Activation::Identity => {}
         }
     }
 
@@ -220,9 +237,40 @@ impl<T: Scalar> Rnn<T> {
         w_h: &Matrix<T>,
         b: &Matrix<T>,
     ) -> Result<(Matrix<T>, Matrix<T>)> {
-        let a = x_t.matmul(w_x)?.add(&h_prev.matmul(w_h)?)?.add_row(b)?;
-        let h = a.map(|v| self.activation.apply(v));
+        let a = self.pre_activation(x_t, h_prev, w_x, w_h, b)?;
+        let mut h = a.clone();
+        self.activation.apply_in_place(h.as_mut_slice());
         Ok((a, h))
+    }
+
+    /// `a = x·W_x + h_prev·W_h + b`, summed in that order, in place where it can be.
+    fn pre_activation(
+        &self,
+        x_t: &Matrix<T>,
+        h_prev: &Matrix<T>,
+        w_x: &Matrix<T>,
+        w_h: &Matrix<T>,
+        b: &Matrix<T>,
+    ) -> Result<Matrix<T>> {
+        let mut a = x_t.matmul(w_x)?;
+        a.add_assign(&h_prev.matmul(w_h)?)?;
+        a.add_row_in_place(b)?;
+        Ok(a)
+    }
+
+    /// The state `h = φ(x·W_x + h_prev·W_h + b)` of one step, without keeping `a`: the same
+    /// numbers as [`Rnn::step_with`]'s `h`, for callers that need only the state.
+    pub fn next_state_with(
+        &self,
+        x_t: &Matrix<T>,
+        h_prev: &Matrix<T>,
+        w_x: &Matrix<T>,
+        w_h: &Matrix<T>,
+        b: &Matrix<T>,
+    ) -> Result<Matrix<T>> {
+        let mut h = self.pre_activation(x_t, h_prev, w_x, w_h, b)?;
+        self.activation.apply_in_place(h.as_mut_slice());
+        Ok(h)
     }
 
     /// One step with the network's own parameters: returns `(a_t, h_t)`.
@@ -329,6 +377,49 @@ impl<T: Scalar> Rnn<T> {
         }
         Ok(rec)
     }
+
+    /// The forward pass recorded on `tape` with one node per step, the fused
+    /// [`Var::rnn_cell`]: `h_t = φ(x_t·W_x + h_{t-1}·W_h + b)`.
+    ///
+    /// The same states as [`Rnn::forward_on_tape`], bit for bit, but the tape keeps only what
+    /// the backward pass needs (each `x_t` and `h_t`), and the weights are used directly, so
+    /// their gradients are the totals only. This is the recording a training step uses.
+    pub fn forward_on_tape_fused<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        xs: &[Matrix<T>],
+        h0: &Matrix<T>,
+    ) -> Result<TapeCells<'t, T>> {
+        self.check_inputs(xs, h0)?;
+        let w_x = tape.named_var("W_x", self.w_x.clone());
+        let w_h = tape.named_var("W_h", self.w_h.clone());
+        let b = tape.named_var("b", self.b.clone());
+        let mut h = Vec::with_capacity(xs.len() + 1);
+        h.push(tape.named_var("h_0", h0.clone()));
+        let mut x = Vec::with_capacity(xs.len());
+        for x_t in xs {
+            let x_t = tape.var(x_t.clone());
+            let h_t = x_t.rnn_cell(h[h.len() - 1], w_x, w_h, b, self.activation)?;
+            x.push(x_t);
+            h.push(h_t);
+        }
+        Ok(TapeCells { w_x, w_h, b, x, h })
+    }
+}
+
+/// Handles to the nodes [`Rnn::forward_on_tape_fused`] recorded: weights, inputs, states.
+#[derive(Clone, Debug)]
+pub struct TapeCells<'t, T> {
+    /// The input weights (a leaf): its gradient is `dW_x`.
+    pub w_x: Var<'t, T>,
+    /// The recurrent weights (a leaf): its gradient is `dW_h`.
+    pub w_h: Var<'t, T>,
+    /// The bias (a leaf): its gradient is `db`.
+    pub b: Var<'t, T>,
+    /// The inputs `x_1 … x_T` (leaves), step t at index `t − 1`.
+    pub x: Vec<Var<'t, T>>,
+    /// The states `h_0 … h_T` (`h_0` is a leaf; the others are `rnn_cell` nodes).
+    pub h: Vec<Var<'t, T>>,
 }
 
 /// Handles to the nodes an RNN forward pass recorded on a tape.
@@ -406,4 +497,25 @@ impl<T: Scalar> Gradients<T> {
     pub fn dh(&self, t: usize) -> &Matrix<T> {
         if t == 0 { &self.dh0 } else { &self.step(t).dh }
     }
+}
+
+/// The gradients a training step needs, and what the peers of the performance benchmark return:
+/// the loss, `∂L/∂x_t` for every step, the weights' totals and `∂L/∂h_0`, without per-step
+/// weight contributions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Totals<T> {
+    /// The loss `L`.
+    pub loss: T,
+    /// `dx[t] = ∂L/∂x_t` at index `t − 1` (`batch × features`).
+    pub dx: Vec<Matrix<T>>,
+    /// `dh[0] = ∂L/∂h_0`.
+    pub dh0: Matrix<T>,
+    /// `dW_x = Σ_t x_tᵀ · da[t]`.
+    pub w_x: Matrix<T>,
+    /// `dW_h = Σ_t h_{t-1}ᵀ · da[t]`.
+    pub w_h: Matrix<T>,
+    /// `db = Σ_t Σ_batch da[t]`.
+    pub b: Matrix<T>,
+    /// `∂L/∂W_out` and `∂L/∂b_out`, for a head that has them (`softmax_ce`).
+    pub head: Option<(Matrix<T>, Matrix<T>)>,
 }

@@ -1,0 +1,277 @@
+//! The two paths of a training step, written for speed: what `examples/bench.rs` times.
+//!
+//! A training step needs the loss and the gradients of the weights and inputs, not the per-step
+//! records that [`crate::bptt`] and [`crate::case::Case::tape_gradients`] keep for checking.
+//! Without those records the same mathematics can be arranged for the machine:
+//!
+//! - [`Bptt`], hand BPTT: the equations of [`crate::bptt`], with every product that does not
+//!   depend on the previous step taken out of the time loop. `x_t·W_x` for all steps is one
+//!   product of the stacked inputs `X = [x_1; …; x_T]`, and after the backward loop
+//!   `dW_x = Xᵀ·dA`, `dW_h = H_prevᵀ·dA` and `dx = dA·W_xᵀ` are one product each, where
+//!   `dA = [da_1; …; da_T]` and `H_prev = [h_0; …; h_{T−1}]`. Only `h_{t-1}·W_h` forward and
+//!   `da_t·W_hᵀ` backward remain in the loop, which writes into buffers allocated once.
+//! - [`tape_totals`], the tape: the forward pass recorded with one fused node per step
+//!   ([`crate::tape::Var::rnn_cell`]), so the tape keeps only `x_t` and `h_t`, then one
+//!   backward sweep of the ordinary [`crate::tape::Tape`].
+//!
+//! Both return [`Totals`]; tests hold them to [`crate::bptt::backward`] at 1e-12 in f64.
+
+use crate::case::{Case, Dims};
+use crate::error::{Error, Result};
+use crate::kernel::{self, View};
+use crate::loss::Head;
+use crate::matrix::Matrix;
+use crate::rnn::Totals;
+use crate::scalar::Scalar;
+use crate::tape::Tape;
+
+/// Hand BPTT for one size of problem, with its buffers: make it once, [`Bptt::run`] it on every
+/// case of that size (as a training loop would), and nothing is allocated inside the time loop.
+#[derive(Clone, Debug)]
+pub struct Bptt<T> {
+    dims: Dims,
+    /// `X = [x_1; …; x_T]`, `T·B × F`: step t's rows start at row `(t − 1)·B`.
+    xs: Vec<T>,
+    /// `[h_0; h_1; …; h_T]`, `(T + 1)·B × H`: step t's rows start at row `t·B`.
+    hs: Vec<T>,
+    /// `dA = [da_1; …; da_T]`, `T·B × H`.
+    das: Vec<T>,
+    /// `dh_t` of the step being processed, `B × H`.
+    dh: Vec<T>,
+    /// The results, overwritten by each run.
+    out: Totals<T>,
+}
+
+impl<T: Scalar> Bptt<T> {
+    /// Buffers for cases of size `dims`.
+    pub fn new(dims: Dims) -> Bptt<T> {
+        let Dims {
+            batch: bs,
+            steps,
+            features: f,
+            hidden: h,
+        } = dims;
+        Bptt {
+            dims,
+            xs: vec![T::zero(); steps * bs * f],
+            hs: vec![T::zero(); (steps + 1) * bs * h],
+            das: vec![T::zero(); steps * bs * h],
+            dh: vec![T::zero(); bs * h],
+            out: Totals {
+                loss: T::zero(),
+                dx: (0..steps).map(|_| Matrix::zeros(bs, f)).collect(),
+                dh0: Matrix::zeros(bs, h),
+                w_x: Matrix::zeros(f, h),
+                w_h: Matrix::zeros(h, h),
+                b: Matrix::zeros(1, h),
+                head: None,
+            },
+        }
+    }
+
+    /// The loss and every total gradient of `case`, which must have this workspace's size.
+    pub fn run(&mut self, case: &Case<T>) -> Result<&Totals<T>> {
+        self.check(case)?;
+        self.forward(case);
+        self.backward(case);
+        Ok(&self.out)
+    }
+
+    fn check(&self, case: &Case<T>) -> Result<()> {
+        case.rnn.check_inputs(&case.x, &case.h0)?;
+        let dims = case.dims();
+        case.head.check(dims.batch, dims.hidden, dims.steps)?;
+        if dims != self.dims {
+            let size = |d: Dims| {
+                format!(
+                    "B={} T={} F={} H={}",
+                    d.batch, d.steps, d.features, d.hidden
+                )
+            };
+            return Err(Error::bad_shape("case", size(self.dims), size(dims)));
+        }
+        Ok(())
+    }
+
+    /// `h_t = φ(x_t·W_x + b + h_{t-1}·W_h)` for every step, into `hs`, and the loss.
+    fn forward(&mut self, case: &Case<T>) {
+        let Dims {
+            batch: bs,
+            hidden: h,
+            features: f,
+            steps,
+        } = self.dims;
+        let rnn = &case.rnn;
+        for (rows, x_t) in self.xs.chunks_exact_mut(bs * f).zip(&case.x) {
+            rows.copy_from_slice(x_t.as_slice());
+        }
+        let (h0, states) = self.hs.split_at_mut(bs * h);
+        h0.copy_from_slice(case.h0.as_slice());
+        // Every a_t starts as b + x_t·W_x: one product for all steps.
+        for row in states.chunks_exact_mut(h) {
+            row.copy_from_slice(rnn.b.as_slice());
+        }
+        let xs = View::row_major(&self.xs, steps * bs, f);
+        kernel::matmul_into(xs, rnn.w_x.view(), states, true);
+        for t in 1..=steps {
+            let (before, after) = self.hs.split_at_mut(t * bs * h);
+            let h_prev = View::row_major(&before[(t - 1) * bs * h..], bs, h);
+            let a_t = &mut after[..bs * h];
+            kernel::matmul_into(h_prev, rnn.w_h.view(), a_t, true);
+            rnn.activation.apply_in_place(a_t);
+        }
+        self.out.loss = match &case.head {
+            Head::MseAll { targets } => {
+                let half = T::from_f64(0.5);
+                let squares = |(h_t, y_t): (&[T], &Matrix<T>)| {
+                    h_t.iter()
+                        .zip(y_t.as_slice())
+                        .map(|(&h, &y)| (h - y) * (h - y))
+                        .sum::<T>()
+                };
+                let states = self.hs[bs * h..].chunks_exact(bs * h);
+                half * states.zip(targets).map(squares).sum::<T>()
+            }
+            Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => {
+                case.head.loss(&self.ends())
+            }
+        };
+    }
+
+    /// `[h_0, h_T]` as matrices: the states the heads other than `mse_all` read (only `h_T`).
+    fn ends(&self) -> [Matrix<T>; 2] {
+        let (bs, h, steps) = (self.dims.batch, self.dims.hidden, self.dims.steps);
+        let state = |t: usize| {
+            Matrix::new(bs, h, self.hs[t * bs * h..(t + 1) * bs * h].to_vec())
+                .expect("invariant: a state is batch × hidden")
+        };
+        [state(0), state(steps)]
+    }
+
+    /// The backward loop for every `da_t` and `dh_0`, then the hoisted weight products.
+    fn backward(&mut self, case: &Case<T>) {
+        let Dims {
+            batch: bs,
+            hidden: h,
+            features: f,
+            steps,
+        } = self.dims;
+        let rnn = &case.rnn;
+        let targets = match &case.head {
+            Head::MseAll { targets } => Some(targets),
+            Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => None,
+        };
+        // dh_T = ∂ℓ/∂h_T.
+        match targets {
+            Some(y) => self.head_term(steps, y, false),
+            None => {
+                let head = case.head.grads(&self.ends());
+                self.dh.copy_from_slice(head.dl_dh[0].as_slice());
+                self.out.head = head.params;
+            }
+        }
+        for t in (1..=steps).rev() {
+            let h_t = &self.hs[t * bs * h..(t + 1) * bs * h];
+            let da_t = &mut self.das[(t - 1) * bs * h..t * bs * h];
+            // da_t = dh_t ⊙ φ'(a_t), φ' written in terms of h_t.
+            for ((da, &dh), &h) in da_t.iter_mut().zip(&self.dh).zip(h_t) {
+                *da = dh * rnn.activation.derivative_from_output(h);
+            }
+            // dh_{t-1} = da_t · W_hᵀ + ∂ℓ/∂h_{t-1}.
+            let da_t = View::row_major(da_t, bs, h);
+            kernel::matmul_into(da_t, rnn.w_h.view().t(), &mut self.dh, false);
+            if let (Some(y), true) = (targets, t >= 2) {
+                self.head_term(t - 1, y, true);
+            }
+        }
+        self.out.dh0.as_mut_slice().copy_from_slice(&self.dh);
+
+        let das = View::row_major(&self.das, steps * bs, h);
+        for (t, dx_t) in self.out.dx.iter_mut().enumerate() {
+            let da_t = View::row_major(&self.das[t * bs * h..], bs, h);
+            kernel::matmul_into(da_t, rnn.w_x.view().t(), dx_t.as_mut_slice(), false);
+        }
+        let xs = View::row_major(&self.xs, steps * bs, f);
+        kernel::matmul_into(xs.t(), das, self.out.w_x.as_mut_slice(), false);
+        let h_prev = View::row_major(&self.hs, steps * bs, h);
+        kernel::matmul_into(h_prev.t(), das, self.out.w_h.as_mut_slice(), false);
+        let db = self.out.b.as_mut_slice();
+        db.fill(T::zero());
+        for row in self.das.chunks_exact(h) {
+            for (s, &v) in db.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+    }
+
+    /// `dh ← h_t − y_t` (or `dh += h_t − y_t`), the `mse_all` head's direct gradient at step t.
+    fn head_term(&mut self, t: usize, targets: &[Matrix<T>], add: bool) {
+        let (bs, h) = (self.dims.batch, self.dims.hidden);
+        let h_t = &self.hs[t * bs * h..(t + 1) * bs * h];
+        let y_t = targets[t - 1].as_slice();
+        for ((dh, &h), &y) in self.dh.iter_mut().zip(h_t).zip(y_t) {
+            *dh = if add { *dh + (h - y) } else { h - y };
+        }
+    }
+}
+
+/// Hand BPTT's totals for one case, with a workspace made for it (see [`Bptt`]).
+pub fn bptt_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
+    Bptt::new(case.dims()).run(case).cloned()
+}
+
+/// The totals by the tape: the forward pass recorded with one fused [`crate::tape::Var::rnn_cell`]
+/// node per step ([`crate::rnn::Rnn::forward_on_tape_fused`]), the head on top, and one backward
+/// sweep.
+pub fn tape_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
+    let tape = Tape::new();
+    let cells = case.rnn.forward_on_tape_fused(&tape, &case.x, &case.h0)?;
+    let head = case.head.on_tape(&cells.h)?;
+    let grads = head.loss.backward();
+    Ok(Totals {
+        loss: head.loss.value()[(0, 0)],
+        dx: cells.x.iter().map(|&x| grads.wrt(x)).collect(),
+        dh0: grads.wrt(cells.h[0]),
+        w_x: grads.wrt(cells.w_x),
+        w_h: grads.wrt(cells.w_h),
+        b: grads.wrt(cells.b),
+        head: head.params.map(|(w, b)| (grads.wrt(w), grads.wrt(b))),
+    })
+}
+
+/// Memory per time step, in bytes: what the tape keeps, against what BPTT must keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepMemory {
+    /// The values one step adds to the tape of [`tape_totals`] (`x_t` and `h_t`).
+    pub fused_tape: usize,
+    /// The values one step adds to the tape of [`crate::case::Case::tape_gradients`] (the
+    /// teaching recording: `x_t`, three weight aliases, two products, a sum, `a_t`, `h_t`).
+    pub teaching_tape: usize,
+    /// What any backward pass must keep of a step: its activations `h_t`, `B·H` numbers.
+    pub activations: usize,
+}
+
+/// Measures [`StepMemory`] on `case` by adding up the sizes of the values each recording puts
+/// on its tape, from `x_1` on, divided by the number of steps.
+pub fn step_memory<T: Scalar>(case: &Case<T>) -> Result<StepMemory> {
+    let bytes_from = |tape: &Tape<T>, first: usize| -> usize {
+        let nodes = tape.nodes();
+        nodes[first..]
+            .iter()
+            .map(|n| n.value.len() * std::mem::size_of::<T>())
+            .sum()
+    };
+    let steps = case.x.len();
+    let fused = Tape::new();
+    let cells = case.rnn.forward_on_tape_fused(&fused, &case.x, &case.h0)?;
+    let fused_tape = bytes_from(&fused, cells.x[0].id().0) / steps;
+    let teaching = Tape::new();
+    let rec = case.rnn.forward_on_tape(&teaching, &case.x, &case.h0)?;
+    let teaching_tape = bytes_from(&teaching, rec.x[0].id().0) / steps;
+    let dims = case.dims();
+    Ok(StepMemory {
+        fused_tape,
+        teaching_tape,
+        activations: dims.batch * dims.hidden * std::mem::size_of::<T>(),
+    })
+}

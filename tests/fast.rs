@@ -1,0 +1,224 @@
+//! The fast paths agree with the readable ones: `Matrix::matmul` (and its transposed forms) with
+//! `Matrix::matmul_reference`, `fast::Bptt` and `fast::tape_totals` with `bptt::backward`.
+
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use tapegrad::case::{Case, Dims, HeadKind};
+use tapegrad::check::relative_error;
+use tapegrad::fast::{self, Bptt};
+use tapegrad::rnn::{Activation, Gradients, Totals};
+use tapegrad::{Matrix, Scalar, Tape};
+
+fn random<T: Scalar>(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Matrix<T> {
+    Matrix::from_fn(rows, cols, |_, _| T::from_f64(StandardNormal.sample(rng)))
+}
+
+fn products_agree<T: Scalar>(tol: f64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    // Shapes on both sides of the kernel threshold, with 1×1, 1×n and n×1 among them.
+    let sizes = [1, 2, 5, 17, 64, 130];
+    for &m in &sizes {
+        for &k in &sizes {
+            for &n in &sizes {
+                let a = random::<T>(&mut rng, m, k);
+                let b = random::<T>(&mut rng, k, n);
+                let want = a.matmul_reference(&b).unwrap();
+                let got = a.matmul(&b).unwrap();
+                let rel = relative_error(&got, &want);
+                assert!(rel <= tol, "matmul {m}×{k}·{k}×{n}: {rel:e}");
+                let nt = a.matmul_nt(&b.transpose()).unwrap();
+                assert!(
+                    relative_error(&nt, &want) <= tol,
+                    "matmul_nt {m}×{k}·{k}×{n}"
+                );
+                let tn = a.transpose().matmul_tn(&b).unwrap();
+                assert!(
+                    relative_error(&tn, &want) <= tol,
+                    "matmul_tn {m}×{k}·{k}×{n}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_agrees_with_the_reference_loop_in_f64_and_f32() {
+    products_agree::<f64>(1e-12);
+    products_agree::<f32>(1e-5);
+}
+
+#[test]
+fn transposed_products_name_the_shapes_they_refuse() {
+    let a = Matrix::<f64>::zeros(2, 3);
+    let err = a.matmul_nt(&Matrix::zeros(4, 5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "matmul: shapes do not fit: left is 2×3, right is 5×4"
+    );
+    let err = a.matmul_tn(&Matrix::zeros(4, 5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "matmul: shapes do not fit: left is 3×2, right is 4×5"
+    );
+}
+
+fn assert_close(what: &str, got: &Matrix<f64>, want: &Matrix<f64>) {
+    let rel = relative_error(got, want);
+    assert!(rel <= 1e-12, "{what}: relative error {rel:e}");
+}
+
+fn assert_totals_match(label: &str, got: &Totals<f64>, want: &Gradients<f64>) {
+    let scale = want.loss.abs().max(1e-300);
+    assert!(
+        (got.loss - want.loss).abs() <= 1e-12 * scale,
+        "{label}: loss {} vs {}",
+        got.loss,
+        want.loss
+    );
+    assert_eq!(got.dx.len(), want.steps.len(), "{label}: one dx per step");
+    for (t, (dx, step)) in got.dx.iter().zip(&want.steps).enumerate() {
+        assert_close(&format!("{label} dx[{}]", t + 1), dx, &step.dx);
+    }
+    assert_close(&format!("{label} dh0"), &got.dh0, &want.dh0);
+    assert_close(&format!("{label} dW_x"), &got.w_x, &want.w_x);
+    assert_close(&format!("{label} dW_h"), &got.w_h, &want.w_h);
+    assert_close(&format!("{label} db"), &got.b, &want.b);
+    match (&got.head, &want.head) {
+        (Some((w, b)), Some((w_want, b_want))) => {
+            assert_close(&format!("{label} dW_out"), w, w_want);
+            assert_close(&format!("{label} db_out"), b, b_want);
+        }
+        (None, None) => {}
+        _ => panic!("{label}: head parameters on one side only"),
+    }
+}
+
+fn cases() -> Vec<(String, Case<f64>)> {
+    let shapes = [
+        (1, 1, 1, 1),
+        (1, 3, 2, 4),
+        (3, 1, 2, 5),
+        (4, 6, 3, 7),
+        (8, 5, 16, 32),
+    ];
+    let heads = [
+        HeadKind::SumLast,
+        HeadKind::SoftmaxCe(3),
+        HeadKind::MseAll,
+        HeadKind::MseLast,
+    ];
+    let activations = [Activation::Tanh, Activation::Sigmoid, Activation::Identity];
+    let mut out = Vec::new();
+    for (i, &(batch, steps, features, hidden)) in shapes.iter().enumerate() {
+        for (j, &head) in heads.iter().enumerate() {
+            for (k, &activation) in activations.iter().enumerate() {
+                let dims = Dims {
+                    batch,
+                    steps,
+                    features,
+                    hidden,
+                };
+                let seed = (100 * i + 10 * j + k) as u64;
+                let label =
+                    format!("B{batch} T{steps} F{features} H{hidden} {head:?} {activation}");
+                out.push((label, Case::random(seed, dims, head, activation)));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn fast_hand_bptt_agrees_with_the_teaching_bptt() {
+    for (label, case) in cases() {
+        let want = case.bptt().unwrap();
+        assert_totals_match(&label, &fast::bptt_totals(&case).unwrap(), &want);
+    }
+}
+
+#[test]
+fn the_fused_tape_agrees_with_the_teaching_bptt() {
+    for (label, case) in cases() {
+        let want = case.bptt().unwrap();
+        assert_totals_match(&label, &fast::tape_totals(&case).unwrap(), &want);
+    }
+}
+
+#[test]
+fn the_fused_recording_computes_the_same_states_bit_for_bit() {
+    for (label, case) in cases() {
+        let fwd = case.forward().unwrap();
+        let tape = Tape::new();
+        let cells = case
+            .rnn
+            .forward_on_tape_fused(&tape, &case.x, &case.h0)
+            .unwrap();
+        for (t, h) in cells.h.iter().enumerate() {
+            assert_eq!(&h.value(), fwd.h(t), "{label}: h_{t}");
+        }
+    }
+}
+
+#[test]
+fn a_workspace_is_reused_and_refuses_another_size() {
+    let dims = Dims {
+        batch: 4,
+        steps: 6,
+        features: 3,
+        hidden: 20,
+    };
+    let mut work = Bptt::new(dims);
+    let one = Case::<f64>::random(1, dims, HeadKind::SumLast, Activation::Tanh);
+    let two = Case::<f64>::random(2, dims, HeadKind::MseAll, Activation::Tanh);
+    let first = work.run(&one).unwrap().clone();
+    let second = work.run(&two).unwrap().clone();
+    assert_eq!(first, fast::bptt_totals(&one).unwrap());
+    assert_eq!(second, fast::bptt_totals(&two).unwrap());
+    assert_eq!(work.run(&one).unwrap(), &first);
+    let other = Case::<f64>::random(
+        3,
+        Dims { hidden: 21, ..dims },
+        HeadKind::SumLast,
+        Activation::Tanh,
+    );
+    let err = work.run(&other).unwrap_err().to_string();
+    assert!(err.contains("H=20") && err.contains("H=21"), "{err}");
+}
+
+#[test]
+fn the_fused_tape_keeps_inputs_and_activations_only() {
+    let dims = Dims {
+        batch: 8,
+        steps: 16,
+        features: 8,
+        hidden: 16,
+    };
+    let case = Case::<f64>::random(1, dims, HeadKind::SumLast, Activation::Tanh);
+    let memory = fast::step_memory(&case).unwrap();
+    assert_eq!(memory.activations, 8 * 16 * 8);
+    assert_eq!(memory.fused_tape, (8 * 16 + 8 * 8) * 8);
+    assert!(memory.fused_tape as f64 <= 1.5 * memory.activations as f64);
+    assert!(memory.teaching_tape > 5 * memory.activations);
+}
+
+#[test]
+fn f32_paths_agree_with_each_other() {
+    let dims = Dims {
+        batch: 8,
+        steps: 12,
+        features: 16,
+        hidden: 32,
+    };
+    let case = Case::<f32>::random(5, dims, HeadKind::SumLast, Activation::Tanh);
+    let want = case.bptt().unwrap();
+    for got in [
+        fast::bptt_totals(&case).unwrap(),
+        fast::tape_totals(&case).unwrap(),
+    ] {
+        assert!(relative_error(&got.w_h, &want.w_h) <= 1e-5);
+        assert!(relative_error(&got.w_x, &want.w_x) <= 1e-5);
+        assert!(relative_error(&got.dh0, &want.dh0) <= 1e-5);
+        assert!(relative_error(&got.dx[0], &want.steps[0].dx) <= 1e-5);
+    }
+}
