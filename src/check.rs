@@ -27,6 +27,7 @@ use crate::scalar::Scalar;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The finite-difference step `ε = ∛ε_mach` (≈ 6.06e-6 for `f64`, ≈ 4.92e-3 for `f32`).
@@ -485,38 +486,69 @@ enum Site {
     Total(Total),
 }
 
+/// What every finite-difference evaluation of one case shares: the case, its plain forward
+/// pass, and each step's `x_t·W_x`, which a perturbation elsewhere leaves unchanged.
+struct Context<'a, T> {
+    case: &'a Case<T>,
+    fwd: &'a Forward<T>,
+    /// `x_t·W_x` at index `t − 1`.
+    x_w_x: Vec<Matrix<T>>,
+}
+
+impl<'a, T: Scalar> Context<'a, T> {
+    fn new(case: &'a Case<T>, fwd: &'a Forward<T>) -> Context<'a, T> {
+        let invariant = "invariant: the case's shapes were checked";
+        let x_w_x = case
+            .x
+            .iter()
+            .map(|x_t| x_t.matmul(&case.rnn.w_x).expect(invariant))
+            .collect();
+        Context { case, fwd, x_w_x }
+    }
+}
+
 /// The loss with the value at `site` replaced by `v`, recomputing only the steps after it.
-fn loss_at<T: Scalar>(case: &Case<T>, fwd: &Forward<T>, site: Site, v: &Matrix<T>) -> T {
+///
+/// Each recomputed step is `a = x_s·W_x + h_{s−1}·W_h + b`, `h_s = φ(a)`, summed in that order
+/// as [`crate::rnn::Rnn::step_with`] sums it, with `x_s·W_x` taken from the context unless the
+/// perturbation reaches it. Only the state being carried forward is kept, unless the head
+/// reads every state (`mse_all`).
+fn loss_at<T: Scalar>(ctx: &Context<'_, T>, site: Site, v: &Matrix<T>) -> T {
+    let (case, fwd) = (ctx.case, ctx.fwd);
     let rnn = &case.rnn;
     let steps = case.x.len();
     let invariant = "invariant: a perturbation keeps the quantity's shape";
-    // The steps before the perturbation are unchanged: reuse them from the plain forward pass.
-    let (mut states, first) = match site {
-        Site::H(t) => {
-            let mut s = fwd.states()[..t].to_vec();
-            s.push(v.clone());
-            (s, t + 1)
-        }
+    // The state h_{first−1} the recomputation starts from; the steps before it are unchanged.
+    let (start, first) = match site {
+        Site::H(t) => (Cow::Borrowed(v), t + 1),
         Site::A(t) => {
-            let mut s = fwd.states()[..t].to_vec();
-            s.push(v.map(|a| rnn.activation.apply(a)));
-            (s, t + 1)
+            let mut h = v.clone();
+            rnn.activation.apply_in_place(h.as_mut_slice());
+            (Cow::Owned(h), t + 1)
         }
         Site::X(t) | Site::WxAt(t) | Site::WhAt(t) | Site::BAt(t) => {
-            (fwd.states()[..t].to_vec(), t)
+            (Cow::Borrowed(fwd.h(t - 1)), t)
         }
-        Site::Total(Total::H0) => (vec![v.clone()], 1),
-        Site::Total(Total::WX | Total::WH | Total::B) => (vec![case.h0.clone()], 1),
-        Site::Total(Total::WOut | Total::BOut) => (fwd.states().to_vec(), steps + 1),
+        Site::Total(Total::H0) => (Cow::Borrowed(v), 1),
+        Site::Total(Total::WX | Total::WH | Total::B) => (Cow::Borrowed(&case.h0), 1),
+        Site::Total(Total::WOut | Total::BOut) => (Cow::Borrowed(fwd.h(steps)), steps + 1),
     };
+    // Every head but mse_all reads h_T alone.
+    let keep_all = match case.head {
+        Head::MseAll { .. } => true,
+        Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => false,
+    };
+    let mut states = if keep_all {
+        fwd.states()[..first - 1].to_vec()
+    } else {
+        Vec::new()
+    };
+    let mut h_prev = start;
     for s in first..=steps {
         // Step s uses the perturbed value where the site says so, the case's own elsewhere.
         let pick = |hit: bool, own| if hit { v } else { own };
-        let x_s = pick(site == Site::X(s), &case.x[s - 1]);
-        let w_x = pick(
-            site == Site::WxAt(s) || site == Site::Total(Total::WX),
-            &rnn.w_x,
-        );
+        let x_hit = site == Site::X(s);
+        let w_x_hit = site == Site::WxAt(s) || site == Site::Total(Total::WX);
         let w_h = pick(
             site == Site::WhAt(s) || site == Site::Total(Total::WH),
             &rnn.w_h,
@@ -525,10 +557,24 @@ fn loss_at<T: Scalar>(case: &Case<T>, fwd: &Forward<T>, site: Site, v: &Matrix<T
             site == Site::BAt(s) || site == Site::Total(Total::B),
             &rnn.b,
         );
-        let h_prev = &states[s - 1];
-        let (_, h) = rnn.step_with(x_s, h_prev, w_x, w_h, b).expect(invariant);
-        states.push(h);
+        let x_w_x = if x_hit || w_x_hit {
+            let x_s = pick(x_hit, &case.x[s - 1]);
+            let w_x = pick(w_x_hit, &rnn.w_x);
+            Cow::Owned(x_s.matmul(w_x).expect(invariant))
+        } else {
+            Cow::Borrowed(&ctx.x_w_x[s - 1])
+        };
+        let mut h = h_prev.matmul(w_h).expect(invariant);
+        // h_{s−1}·W_h + x_s·W_x is x_s·W_x + h_{s−1}·W_h: addition is commutative, bit for bit.
+        h.add_assign(&x_w_x).expect(invariant);
+        h.add_row_in_place(b).expect(invariant);
+        rnn.activation.apply_in_place(h.as_mut_slice());
+        if keep_all {
+            states.push(h_prev.into_owned());
+        }
+        h_prev = Cow::Owned(h);
     }
+    states.push(h_prev.into_owned());
     match (site, &case.head) {
         (Site::Total(Total::WOut), Head::SoftmaxCe { b_out, labels, .. }) => Head::SoftmaxCe {
             w_out: v.clone(),
@@ -564,16 +610,26 @@ struct Probe<T> {
     by_hand: Vec<T>,
     by_tape: Vec<T>,
     fd: Vec<T>,
-    coarse: Vec<T>,
+    /// The estimates at `2ε`, where the noise is measured (see [`check_gradients`]).
+    coarse: Option<Vec<T>>,
 }
+
+/// In directional mode, the number of steps at which the `2ε` estimates are taken.
+const NOISE_SAMPLE_STEPS: usize = 8;
 
 /// The check of [`check_case`] with `hand` in the place of hand BPTT: how a backward pass
 /// written elsewhere (a student's, or one with a planted mistake) is put on trial.
 ///
-/// The finite-difference noise floor is measured, not only assumed: every estimate is taken
-/// at `ε` and at `2ε`. Truncation error grows fourfold from one to the other and round-off
-/// halves, so their largest difference over the whole check measures how far the estimates
-/// can be trusted. The floor is twice that, or the [`resolution`] formula if larger.
+/// The finite-difference noise floor is measured, not only assumed: estimates are taken at `ε`
+/// and again at `2ε`. Truncation error grows fourfold from one to the other and round-off
+/// halves, so their largest difference over the check measures how far the estimates can be
+/// trusted. The floor is twice that, or the [`resolution`] formula if larger.
+///
+/// Exhaustive mode takes the `2ε` estimate of everything. Directional mode takes it of every
+/// total and of every quantity at `NOISE_SAMPLE_STEPS` (8) evenly spaced steps of those checked
+/// (the last among them; all of them when there are no more): a `2ε` estimate costs as much as
+/// the estimate itself, and a sample of the spreads measures their maximum well enough, which
+/// halves the cost of a long sequence's check.
 ///
 /// Every step is checked. A finite difference at step t reruns the sequence from t on, so
 /// the cost grows as `T²`: for long sequences, check a sample of steps with [`check_steps`].
@@ -631,44 +687,56 @@ pub fn check_steps<T: Scalar>(
         }
     }
     let fwd = case.forward()?;
+    let ctx = Context::new(case, &fwd);
     let eps = default_step::<T>();
     let tolerances = Tolerances::for_type::<T>();
+    // Where the 2ε estimates are taken (see check_gradients): every checked step in exhaustive
+    // mode, evenly spaced ones counted back from the last in directional mode.
+    let checked: Vec<usize> = (1..=count).filter(|&t| chosen[t - 1]).collect();
+    let stride = checked.len().div_ceil(NOISE_SAMPLE_STEPS).max(1);
+    let mut noise_step = vec![false; count];
+    for (i, &t) in checked.iter().rev().enumerate() {
+        noise_step[t - 1] = mode == Mode::Exhaustive || i.is_multiple_of(stride);
+    }
+    let noise_at = |t: usize| noise_step[t - 1];
     let mut directions = match mode {
         Mode::Directional { seed } => Some(rng(seed)),
         Mode::Exhaustive => None,
     };
 
     // Pass 1: every estimate.
-    let mut probe = |site: Site, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>| {
-        let hand_tape = Comparison::of(
-            by_hand.as_slice(),
-            by_tape.as_slice(),
-            tolerances.hand_tape,
-            0.0,
-        );
-        let loss = |v: &Matrix<T>| loss_at(case, &fwd, site, v);
-        match directions.as_mut() {
-            None => Probe {
-                hand_tape,
-                by_hand: by_hand.as_slice().to_vec(),
-                by_tape: by_tape.as_slice().to_vec(),
-                fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
-                coarse: fd_gradient(point, eps + eps, loss).as_slice().to_vec(),
-            },
-            Some(stream) => {
-                let v = random_direction(point.rows(), point.cols(), stream);
-                let along =
-                    |g: &Matrix<T>| vec![g.dot(&v).expect("invariant: v has the gradient's shape")];
-                Probe {
+    let mut probe =
+        |site: Site, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, noise: bool| {
+            let hand_tape = Comparison::of(
+                by_hand.as_slice(),
+                by_tape.as_slice(),
+                tolerances.hand_tape,
+                0.0,
+            );
+            let loss = |v: &Matrix<T>| loss_at(&ctx, site, v);
+            match directions.as_mut() {
+                None => Probe {
                     hand_tape,
-                    by_hand: along(by_hand),
-                    by_tape: along(by_tape),
-                    fd: vec![fd_directional(point, &v, eps, loss)],
-                    coarse: vec![fd_directional(point, &v, eps + eps, loss)],
+                    by_hand: by_hand.as_slice().to_vec(),
+                    by_tape: by_tape.as_slice().to_vec(),
+                    fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
+                    coarse: Some(fd_gradient(point, eps + eps, loss).as_slice().to_vec()),
+                },
+                Some(stream) => {
+                    let v = random_direction(point.rows(), point.cols(), stream);
+                    let along = |g: &Matrix<T>| {
+                        vec![g.dot(&v).expect("invariant: v has the gradient's shape")]
+                    };
+                    Probe {
+                        hand_tape,
+                        by_hand: along(by_hand),
+                        by_tape: along(by_tape),
+                        fd: vec![fd_directional(point, &v, eps, loss)],
+                        coarse: noise.then(|| vec![fd_directional(point, &v, eps + eps, loss)]),
+                    }
                 }
             }
-        }
-    };
+        };
     let rnn = &case.rnn;
     let mut step_probes = Vec::with_capacity(case.x.len());
     for t in 1..=case.x.len() {
@@ -687,7 +755,8 @@ pub fn check_steps<T: Scalar>(
                     Quantity::DwH => (Site::WhAt(t), &rnn.w_h),
                     Quantity::Db => (Site::BAt(t), &rnn.b),
                 };
-                let p = probe(site, point, q.of(hand.step(t)), q.of(tape.step(t)));
+                let (by_hand, by_tape) = (q.of(hand.step(t)), q.of(tape.step(t)));
+                let p = probe(site, point, by_hand, by_tape, noise_at(t));
                 (q, p)
             })
             .collect();
@@ -711,7 +780,8 @@ pub fn check_steps<T: Scalar>(
         // Gradients that lack the head's parameters cannot pass a check of a case that has them.
         let missing = Matrix::filled(by_tape.rows(), by_tape.cols(), T::nan());
         let by_hand = total.of(hand).unwrap_or(&missing);
-        total_probes.push((total, probe(Site::Total(total), point, by_hand, by_tape)));
+        let p = probe(Site::Total(total), point, by_hand, by_tape, true);
+        total_probes.push((total, p));
     }
 
     // The floor, from the spread of all estimates.
@@ -720,7 +790,7 @@ pub fn check_steps<T: Scalar>(
         .flatten()
         .map(|(_, p)| p)
         .chain(total_probes.iter().map(|(_, p)| p))
-        .map(|p| abs_error_of(&p.fd, &p.coarse))
+        .filter_map(|p| p.coarse.as_ref().map(|coarse| abs_error_of(&p.fd, coarse)))
         .filter(|s| s.is_finite())
         .fold(0.0, f64::max);
     let floor = resolution(tape.loss, eps).max(2.0 * spread);
@@ -850,8 +920,8 @@ pub fn first_non_finite<T: Scalar>(
 pub fn fd_gradients<T: Scalar>(case: &Case<T>) -> Result<Gradients<T>> {
     let fwd = case.forward()?;
     let eps = default_step::<T>();
-    let fd =
-        |site: Site, point: &Matrix<T>| fd_gradient(point, eps, |v| loss_at(case, &fwd, site, v));
+    let ctx = Context::new(case, &fwd);
+    let fd = |site: Site, point: &Matrix<T>| fd_gradient(point, eps, |v| loss_at(&ctx, site, v));
     let rnn = &case.rnn;
     let steps = (1..=case.x.len())
         .map(|t| StepGrads {
