@@ -243,15 +243,15 @@ pub fn tape_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
     let tape = Tape::new();
     let cells = case.rnn.forward_on_tape_fused(&tape, &case.x, &case.h0)?;
     let head = case.head.on_tape(&cells.h)?;
-    let grads = head.loss.backward();
+    let mut grads = head.loss.backward();
     Ok(Totals {
         loss: head.loss.value()[(0, 0)],
-        dx: cells.x.iter().map(|&x| grads.wrt(x)).collect(),
-        dh0: grads.wrt(cells.h[0]),
-        w_x: grads.wrt(cells.w_x),
-        w_h: grads.wrt(cells.w_h),
-        b: grads.wrt(cells.b),
-        head: head.params.map(|(w, b)| (grads.wrt(w), grads.wrt(b))),
+        dx: cells.x.iter().map(|&x| grads.take(x)).collect(),
+        dh0: grads.take(cells.h[0]),
+        w_x: grads.take(cells.w_x),
+        w_h: grads.take(cells.w_h),
+        b: grads.take(cells.b),
+        head: head.params.map(|(w, b)| (grads.take(w), grads.take(b))),
     })
 }
 

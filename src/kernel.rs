@@ -130,17 +130,25 @@ pub fn matmul_into<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accum
         c.fill(T::zero());
     }
     for (i, c_row) in c.chunks_exact_mut(n.max(1)).enumerate().take(m) {
-        for kk in 0..k {
-            let a_ik = a.at(i, kk);
-            if b.col_stride == 1 {
+        if b.col_stride == 1 {
+            // B's rows are contiguous: add each scaled row of B into C's row.
+            for kk in 0..k {
+                let a_ik = a.at(i, kk);
                 let b_row = &b.data[kk * b.row_stride..kk * b.row_stride + n];
                 for (c_ij, &b_kj) in c_row.iter_mut().zip(b_row) {
                     *c_ij += a_ik * b_kj;
                 }
-            } else {
-                for (j, c_ij) in c_row.iter_mut().enumerate() {
-                    *c_ij += a_ik * b.at(kk, j);
+            }
+        } else {
+            // B's columns are contiguous (B is a transpose): the same sums, C[i][j] built up
+            // over k in the same order, one entry at a time.
+            for (j, c_ij) in c_row.iter_mut().enumerate() {
+                let b_col = &b.data[j * b.col_stride..];
+                let mut sum = *c_ij;
+                for kk in 0..k {
+                    sum += a.at(i, kk) * b_col[kk * b.row_stride];
                 }
+                *c_ij = sum;
             }
         }
     }

@@ -110,12 +110,9 @@ impl<T: Scalar> Tape<T> {
         if inputs.iter().any(|v| v.tape.id != self.id) {
             return Err(Error::ForeignVar { op: op.name() });
         }
-        let value = {
-            let nodes = self.nodes.borrow();
-            let values: Vec<&Matrix<T>> = inputs.iter().map(|v| &nodes[v.id.0].value).collect();
-            op.forward(&values)?
-        };
-        Ok(self.push(op, inputs.iter().map(|v| v.id).collect(), value))
+        let parents: Vec<NodeId> = inputs.iter().map(|v| v.id).collect();
+        let value = with_values(&self.nodes.borrow(), &parents, |values| op.forward(values))?;
+        Ok(self.push(op, parents, value))
     }
 
     /// Reverse accumulation from `loss`: one loop over the nodes, from `loss` back to the start.
@@ -134,8 +131,9 @@ impl<T: Scalar> Tape<T> {
             let (earlier, rest) = adjoints.split_at_mut(i);
             let Some(adjoint) = &rest[0] else { continue };
             let node = &nodes[i];
-            let inputs: Vec<&Matrix<T>> = node.parents.iter().map(|p| &nodes[p.0].value).collect();
-            let contributions = node.op.vjp(&inputs, &node.value, adjoint);
+            let contributions = with_values(&nodes, &node.parents, |inputs| {
+                node.op.vjp(inputs, &node.value, adjoint)
+            });
             for (parent, contribution) in node.parents.iter().zip(contributions) {
                 match &mut earlier[parent.0] {
                     Some(sum) => sum
@@ -151,6 +149,27 @@ impl<T: Scalar> Tape<T> {
             adjoints,
         }
     }
+}
+
+/// The most inputs an op takes ([`Op::RnnCell`]'s five).
+const MAX_INPUTS: usize = 5;
+
+/// Calls `f` with the values of the nodes `ids`, gathered on the stack: this runs for every
+/// node in both directions, and collecting them into a `Vec` was a tenth of a small tape's time.
+fn with_values<T, R>(nodes: &[Node<T>], ids: &[NodeId], f: impl FnOnce(&[&Matrix<T>]) -> R) -> R {
+    assert!(
+        ids.len() <= MAX_INPUTS,
+        "invariant: an op takes at most {MAX_INPUTS} inputs"
+    );
+    let Some(first) = ids.first() else {
+        return f(&[]);
+    };
+    // Every slot needs some value to start with; those past `ids.len()` are never read.
+    let mut values = [&nodes[first.0].value; MAX_INPUTS];
+    for (slot, id) in values.iter_mut().zip(ids) {
+        *slot = &nodes[id.0].value;
+    }
+    f(&values[..ids.len()])
 }
 
 /// A handle to one node of a [`Tape`]: cheap to copy, and tied to its tape by a borrow.
@@ -227,6 +246,23 @@ impl<T: Scalar> Grads<T> {
         }
     }
 
+    /// `∂L/∂v` as [`Grads::wrt`] gives it, moved out rather than copied; asking again for the
+    /// same `v` then gives zeros.
+    ///
+    /// # Panics
+    /// If `v` lives on a different tape than the loss, as [`Grads::wrt`].
+    pub fn take(&mut self, v: Var<'_, T>) -> Matrix<T> {
+        assert_eq!(
+            v.tape.id, self.tape_id,
+            "Grads::take: this Var lives on a different tape than the loss these gradients \
+             were computed for"
+        );
+        match self.adjoints.get_mut(v.id.0).and_then(Option::take) {
+            Some(g) => g,
+            None => self.wrt(v),
+        }
+    }
+
     /// `∂L/∂v` by node position, if the sweep reached that node (for traces and pictures).
     pub fn get(&self, id: NodeId) -> Option<&Matrix<T>> {
         self.adjoints.get(id.0).and_then(|g| g.as_ref())
@@ -293,6 +329,15 @@ mod tests {
         let a = one.var(scalar(1.0));
         let b = two.var(scalar(2.0));
         let _ = a.sum().backward().wrt(b);
+    }
+
+    #[test]
+    fn take_moves_a_gradient_out_once() {
+        let tape = Tape::new();
+        let a = tape.var(scalar(3.0));
+        let mut grads = a.square().backward();
+        assert_eq!(grads.take(a), scalar(6.0));
+        assert_eq!(grads.take(a), scalar(0.0));
     }
 
     #[test]
