@@ -9,6 +9,7 @@
 //! `Op::forward` and `Op::vjp` at the end only dispatch to them.
 
 use crate::error::{Error, Result};
+use crate::kernel::{self, View};
 use crate::matrix::Matrix;
 use crate::rnn::Activation;
 use crate::scalar::Scalar;
@@ -369,6 +370,55 @@ fn rnn_cell<T: Scalar>(
     Ok(a)
 }
 
+/// [`rnn_cell_vjp`] added into the inputs' adjoints so far: the same products, each summed in
+/// place by the kernel, so that `W̄_x` and `W̄_h`, summed over every step, need no copy per step.
+#[allow(clippy::too_many_arguments)]
+fn rnn_cell_add_vjp<T: Scalar>(
+    phi: Activation,
+    x: &Matrix<T>,
+    h_prev: &Matrix<T>,
+    w_x: &Matrix<T>,
+    w_h: &Matrix<T>,
+    h: &Matrix<T>,
+    g: &Matrix<T>,
+    sums: &mut [Option<Matrix<T>>],
+) {
+    let invariant = "invariant: rnn_cell adjoint shapes follow the forward shapes";
+    let da = g
+        .zip_map(h, "rnn_cell_vjp", |g, h| g * phi.derivative_from_output(h))
+        .expect(invariant);
+    let [x_bar, h_bar, w_x_bar, w_h_bar, b_bar] = sums else {
+        unreachable!("rnn_cell has five inputs")
+    };
+    add_product(x_bar, da.view(), w_x.view().t());
+    add_product(h_bar, da.view(), w_h.view().t());
+    add_product(w_x_bar, x.view().t(), da.view());
+    add_product(w_h_bar, h_prev.view().t(), da.view());
+    add_into(b_bar, da.sum_rows());
+}
+
+/// `sum += A·B`, or `sum = A·B` when there is nothing yet.
+fn add_product<T: Scalar>(sum: &mut Option<Matrix<T>>, a: View<'_, T>, b: View<'_, T>) {
+    match sum {
+        Some(s) => kernel::matmul_into(a, b, s.as_mut_slice(), true),
+        None => {
+            let mut s = Matrix::zeros(a.rows(), b.cols());
+            kernel::matmul_into(a, b, s.as_mut_slice(), false);
+            *sum = Some(s);
+        }
+    }
+}
+
+/// `sum += c`, or `sum = c` when there is nothing yet.
+fn add_into<T: Scalar>(sum: &mut Option<Matrix<T>>, c: Matrix<T>) {
+    match sum {
+        Some(s) => s
+            .add_assign(&c)
+            .expect("invariant: a vector-Jacobian product has the shape of its input"),
+        None => *sum = Some(c),
+    }
+}
+
 fn rnn_cell_vjp<T: Scalar>(
     phi: Activation,
     x: &Matrix<T>,
@@ -450,6 +500,29 @@ impl<T: Scalar> Op<T> {
             (Op::SoftmaxCrossEntropy(labels), [z]) => softmax_cross_entropy(z, labels),
             (Op::RnnCell(phi), [x, h, w_x, w_h, b]) => rnn_cell(*phi, x, h, w_x, w_h, b),
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
+        }
+    }
+
+    /// Adds the adjoints of the inputs, [`Op::vjp`], into `sums` (one per input; `None` where
+    /// nothing has been added yet): the form the tape's reverse loop uses. `rnn_cell` adds its
+    /// weight products in place; every other op forms its contributions and adds them, so its
+    /// numbers are exactly those of `vjp` followed by a sum.
+    pub fn add_vjp(
+        &self,
+        inputs: &[&Matrix<T>],
+        out: &Matrix<T>,
+        g: &Matrix<T>,
+        sums: &mut [Option<Matrix<T>>],
+    ) {
+        match (self, inputs) {
+            (Op::RnnCell(phi), [x, h_prev, w_x, w_h, _]) => {
+                rnn_cell_add_vjp(*phi, x, h_prev, w_x, w_h, out, g, sums)
+            }
+            _ => {
+                for (sum, contribution) in sums.iter_mut().zip(self.vjp(inputs, out, g)) {
+                    add_into(sum, contribution);
+                }
+            }
         }
     }
 

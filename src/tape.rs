@@ -119,8 +119,9 @@ impl<T: Scalar> Tape<T> {
     ///
     /// The adjoint of the loss is seeded with ones (so a non-scalar `loss` is treated as the sum
     /// of its entries). Each node, visited after every node that uses it, hands its adjoint to
-    /// its op's vector-Jacobian product and adds the results into its parents' adjoints. The
-    /// tape is only read, so `backward` can run again and starts from nothing each time.
+    /// its op's vector-Jacobian product and adds the results into its parents' adjoints
+    /// ([`Op::add_vjp`]: [`Op::vjp`], summed). The tape is only read, so `backward` can run again
+    /// and starts from nothing each time.
     fn backward(&self, loss: NodeId) -> Grads<T> {
         let nodes = self.nodes.borrow();
         let mut adjoints: Vec<Option<Matrix<T>>> = vec![None; nodes.len()];
@@ -131,15 +132,25 @@ impl<T: Scalar> Tape<T> {
             let (earlier, rest) = adjoints.split_at_mut(i);
             let Some(adjoint) = &rest[0] else { continue };
             let node = &nodes[i];
-            let contributions = with_values(&nodes, &node.parents, |inputs| {
-                node.op.vjp(inputs, &node.value, adjoint)
+            // Lend the parents' adjoints to the op, which adds x̄ = vjp(ȳ) into each: in place
+            // where it can, so a weight used at every step is summed without a copy per step.
+            let mut sums: [Option<Matrix<T>>; MAX_INPUTS] = Default::default();
+            for (sum, parent) in sums.iter_mut().zip(&node.parents) {
+                *sum = earlier[parent.0].take();
+            }
+            let lent = &mut sums[..node.parents.len()];
+            with_values(&nodes, &node.parents, |inputs| {
+                node.op.add_vjp(inputs, &node.value, adjoint, lent)
             });
-            for (parent, contribution) in node.parents.iter().zip(contributions) {
+            for (sum, parent) in lent.iter_mut().zip(&node.parents) {
+                let Some(sum) = sum.take() else { continue };
+                // A parent that is two of the inputs (`a + a`) was lent once: its second
+                // contribution comes back on its own and is added here.
                 match &mut earlier[parent.0] {
-                    Some(sum) => sum
-                        .add_assign(&contribution)
+                    Some(first) => first
+                        .add_assign(&sum)
                         .expect("invariant: a vector-Jacobian product has the shape of its input"),
-                    empty => *empty = Some(contribution),
+                    empty => *empty = Some(sum),
                 }
             }
         }
