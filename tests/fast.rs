@@ -101,6 +101,8 @@ fn cases() -> Vec<(String, Case<f64>)> {
         (3, 1, 2, 5),
         (4, 6, 3, 7),
         (8, 5, 16, 32),
+        // More steps than the fast path sums at once, and not a multiple of them.
+        (2, 19, 3, 5),
     ];
     let heads = [
         HeadKind::SumLast,
