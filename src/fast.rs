@@ -8,7 +8,7 @@
 //!   previous step taken out of the time loop. `x_t·W_x` for all steps is one product of the
 //!   stacked inputs `X = [x_1; …; x_T]`; `dW_x = Xᵀ·dA` and `dW_h = H_prevᵀ·dA`, with
 //!   `dA = [da_1; …; da_T]` and `H_prev = [h_0; …; h_{T−1}]`, are summed a few steps at a time
-//!   ([`CHUNK`]). What remains in the loop is `h_{t-1}·W_h` forward and `da_t·W_hᵀ`, `da_t·W_xᵀ`
+//!   (`CHUNK` = 8 steps). What remains in the loop is `h_{t-1}·W_h` forward and `da_t·W_hᵀ`, `da_t·W_xᵀ`
 //!   backward, written into buffers allocated once.
 //! - [`tape_totals`], the tape: the forward pass recorded with one fused node per step
 //!   ([`crate::tape::Var::rnn_cell`]), so the tape keeps only `x_t` and `h_t`, then one
@@ -40,7 +40,7 @@ pub struct Bptt<T> {
     xs: Vec<T>,
     /// `[h_0; h_1; …; h_T]`, `(T + 1)·B × H`: step t's rows start at row `t·B`.
     hs: Vec<T>,
-    /// `da_t` for the steps of the current chunk (see [`CHUNK`]), `CHUNK·B × H`: step t's rows
+    /// `da_t` for the steps of the current chunk (see `CHUNK`), `CHUNK·B × H`: step t's rows
     /// start at row `(t − t0)·B`, `t0` being the chunk's first step.
     das: Vec<T>,
     /// `dh_t` of the step being processed, `B × H`.

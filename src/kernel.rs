@@ -1,7 +1,7 @@
 //! The fast arithmetic under the readable code: matrix products on a packed SIMD kernel, and
 //! `tanh` and `σ` over whole slices in a form the compiler turns into vector instructions.
 //!
-//! Nothing here changes *what* is computed. [`gemm`] computes the sums of
+//! Nothing here changes *what* is computed. [`gemm()`] computes the sums of
 //! [`Matrix::matmul_reference`](crate::Matrix::matmul_reference) in another order (tests hold
 //! the two to 1e-12 in f64); [`tanh_in_place`] and [`sigmoid_in_place`] agree with the standard
 //! `tanh` and with [`crate::ops::sigmoid`] to a few units in the last place (the measured
@@ -102,15 +102,15 @@ impl<'a, T> View<'a, T> {
 }
 
 /// Products of at most this many multiply-adds (`rows·inner·cols`) are summed by a plain loop:
-/// below it, setting up the packed kernel of [`gemm`] costs more than it saves.
+/// below it, setting up the packed kernel of [`gemm()`] costs more than it saves.
 pub const KERNEL_MIN_WORK: usize = 256;
 
 /// `C = A·B` (or `C += A·B` when `accumulate`) for the row-major `C` in `c`: by the plain i-k-j
 /// loop for a small product (the same sums, in the same order, as
-/// [`Matrix::matmul_reference`](crate::Matrix::matmul_reference)), by [`gemm`] for a large one.
+/// [`Matrix::matmul_reference`](crate::Matrix::matmul_reference)), by [`gemm()`] for a large one.
 ///
 /// # Panics
-/// If the shapes do not fit, as [`gemm`].
+/// If the shapes do not fit, as [`gemm()`].
 pub fn matmul_into<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m * k * n > KERNEL_MIN_WORK {
