@@ -128,11 +128,13 @@ impl<T: Scalar> Bptt<T> {
             let a_t = &mut after[..bs * h];
             kernel::matmul_into(h_prev, rnn.w_h.view(), a_t, true);
             // + b, here rather than before the product above, while a_t is in cache.
-            for row in a_t.chunks_exact_mut(h) {
-                for (a, &b) in row.iter_mut().zip(rnn.b.as_slice()) {
-                    *a += b;
+            kernel::wide(|| {
+                for row in a_t.chunks_exact_mut(h) {
+                    for (a, &b) in row.iter_mut().zip(rnn.b.as_slice()) {
+                        *a += b;
+                    }
                 }
-            }
+            });
             rnn.activation.apply_in_place(a_t);
         }
         self.out.loss = match &case.head {
@@ -188,8 +190,8 @@ impl<T: Scalar> Bptt<T> {
                 self.out.head = head.params;
             }
         }
-        self.w_x_t = rnn.w_x.transpose();
-        self.w_h_t = rnn.w_h.transpose();
+        transpose_into(&rnn.w_x, &mut self.w_x_t);
+        transpose_into(&rnn.w_h, &mut self.w_h_t);
         let out = &mut self.out;
         for m in [&mut out.w_x, &mut out.w_h, &mut out.b] {
             m.as_mut_slice().fill(T::zero());
@@ -200,9 +202,7 @@ impl<T: Scalar> Bptt<T> {
             let h_t = &self.hs[t * bs * h..(t + 1) * bs * h];
             // da_t = dh_t ⊙ φ'(a_t), φ' written in terms of h_t.
             let da_t = &mut self.das[slot..slot + bs * h];
-            for ((da, &dh), &h) in da_t.iter_mut().zip(&self.dh).zip(h_t) {
-                *da = dh * rnn.activation.derivative_from_output(h);
-            }
+            rnn.activation.backward_in_place(&self.dh, h_t, da_t);
             let da = View::row_major(&self.das[slot..], bs, h);
             // dx_t = da_t · W_xᵀ.
             let dx_t = out.dx[t - 1].as_mut_slice();
@@ -217,11 +217,13 @@ impl<T: Scalar> Bptt<T> {
                 let h_prev = View::row_major(&self.hs[(t - 1) * bs * h..], len * bs, h);
                 kernel::matmul_into(h_prev.t(), das, out.w_h.as_mut_slice(), true);
             }
-            for row in self.das[slot..slot + bs * h].chunks_exact(h) {
-                for (s, &v) in out.b.as_mut_slice().iter_mut().zip(row) {
-                    *s += v;
+            kernel::wide(|| {
+                for row in self.das[slot..slot + bs * h].chunks_exact(h) {
+                    for (s, &v) in out.b.as_mut_slice().iter_mut().zip(row) {
+                        *s += v;
+                    }
                 }
-            }
+            });
             // dh_{t-1} = da_t · W_hᵀ + ∂ℓ/∂h_{t-1}.
             kernel::matmul_into(da, self.w_h_t.view(), &mut self.dh, false);
             if let (Some(y), true) = (targets, t >= 2) {
@@ -234,6 +236,17 @@ impl<T: Scalar> Bptt<T> {
             }
         }
         self.out.dh0.as_mut_slice().copy_from_slice(&self.dh);
+    }
+}
+
+/// `to ← fromᵀ`, into a matrix of the transposed shape.
+fn transpose_into<T: Scalar>(from: &Matrix<T>, to: &mut Matrix<T>) {
+    let (rows, cols) = from.shape();
+    let to = to.as_mut_slice();
+    for (i, row) in from.as_slice().chunks_exact(cols.max(1)).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            to[j * rows + i] = v;
+        }
     }
 }
 

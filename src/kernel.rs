@@ -266,36 +266,45 @@ fn cast_mut<T: 'static, U: 'static>(x: &mut [T]) -> Option<&mut [U]> {
     }
 }
 
-/// `x ← f(x)` for every entry, compiled for the widest vector unit this CPU has: the loop is
-/// the same, only the instructions the compiler may use differ.
+/// `x ← f(x)` for every entry, on the widest vector unit this CPU has (see [`wide`]).
 #[inline(always)]
-fn each<E: Copy>(x: &mut [E], f: impl Fn(E) -> E + Copy) {
+fn each<E: Copy>(x: &mut [E], f: impl Fn(E) -> E) {
+    wide(|| x.iter_mut().for_each(|v| *v = f(*v)));
+}
+
+/// Runs `body` compiled for the widest vector unit this CPU has: AVX-512 or AVX2 (with FMA) on
+/// x86-64, the baseline elsewhere.
+///
+/// A crate built for any x86-64 may use only SSE2, two f64 lanes, unless a function is compiled
+/// for more. `body` is inlined into such a function, so a loop in it over slices runs 8 lanes
+/// at a time on AVX-512. Its results are the same on every path: Rust never fuses a multiply
+/// and an add unless told to (`mul_add`), and the lanes do not reorder a sum.
+#[inline(always)]
+pub fn wide<R>(body: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has AVX-512F and FMA, checked on the line above.
-            unsafe { each_avx512(x, f) };
-            return;
+            return unsafe { wide_avx512(body) };
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has AVX2 and FMA, checked on the line above.
-            unsafe { each_avx2(x, f) };
-            return;
+            return unsafe { wide_avx2(body) };
         }
     }
-    x.iter_mut().for_each(|v| *v = f(*v));
+    body()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn each_avx512<E: Copy>(x: &mut [E], f: impl Fn(E) -> E + Copy) {
-    x.iter_mut().for_each(|v| *v = f(*v));
+unsafe fn wide_avx512<R>(body: impl FnOnce() -> R) -> R {
+    body()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn each_avx2<E: Copy>(x: &mut [E], f: impl Fn(E) -> E + Copy) {
-    x.iter_mut().for_each(|v| *v = f(*v));
+unsafe fn wide_avx2<R>(body: impl FnOnce() -> R) -> R {
+    body()
 }
 
 /// `1/n!` for `n = 0..=13`, the Taylor coefficients of `e^r`.

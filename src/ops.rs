@@ -383,10 +383,8 @@ fn rnn_cell_add_vjp<T: Scalar>(
     g: &Matrix<T>,
     sums: &mut [Option<Matrix<T>>],
 ) {
-    let invariant = "invariant: rnn_cell adjoint shapes follow the forward shapes";
-    let da = g
-        .zip_map(h, "rnn_cell_vjp", |g, h| g * phi.derivative_from_output(h))
-        .expect(invariant);
+    let mut da = Matrix::zeros(h.rows(), h.cols());
+    phi.backward_in_place(g.as_slice(), h.as_slice(), da.as_mut_slice());
     let [x_bar, h_bar, w_x_bar, w_h_bar, b_bar] = sums else {
         unreachable!("rnn_cell has five inputs")
     };

@@ -224,3 +224,35 @@ fn f32_paths_agree_with_each_other() {
         assert!(relative_error(&got.dx[0], &want.steps[0].dx) <= 1e-5);
     }
 }
+
+#[test]
+fn backward_in_place_is_the_derivative_entry_by_entry() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let dh = random::<f64>(&mut rng, 7, 45);
+    let h = random::<f64>(&mut rng, 7, 45).map(f64::tanh);
+    for phi in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+        let mut da = Matrix::zeros(7, 45);
+        phi.backward_in_place(dh.as_slice(), h.as_slice(), da.as_mut_slice());
+        let want = dh
+            .zip_map(&h, "test", |g, h| g * phi.derivative_from_output(h))
+            .unwrap();
+        assert_eq!(da, want, "{phi}");
+    }
+}
+
+#[test]
+fn large_activations_are_within_3_ulp_of_the_standard_functions() {
+    // Blocks of at least kernel::VECTOR_MIN_LEN entries take the vectorized functions.
+    let a: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) * 0.013).collect();
+    for phi in [Activation::Tanh, Activation::Sigmoid] {
+        let mut h = a.clone();
+        phi.apply_in_place(&mut h);
+        for (&a, &h) in a.iter().zip(&h) {
+            let want = phi.apply(a);
+            assert!(
+                (h - want).abs() <= 3.0 * f64::EPSILON * want.abs(),
+                "{phi}({a}) = {h}, standard {want}"
+            );
+        }
+    }
+}
