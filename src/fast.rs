@@ -183,6 +183,7 @@ impl<T: Scalar> Bptt<T> {
             Some(y) => {
                 let h_last = &self.hs[steps * bs * h..];
                 head_term(&mut self.dh, h_last, &y[steps - 1], false);
+                self.out.head = None;
             }
             None => {
                 let head = case.head.grads(&self.ends());
@@ -212,10 +213,10 @@ impl<T: Scalar> Bptt<T> {
             if t == t0 {
                 let len = (t0 + CHUNK - 1).min(steps) - t0 + 1;
                 let das = View::row_major(&self.das, len * bs, h);
-                let x_t = View::row_major(&self.xs[(t - 1) * bs * f..], len * bs, f);
-                kernel::matmul_into(x_t.t(), das, out.w_x.as_mut_slice(), true);
-                let h_prev = View::row_major(&self.hs[(t - 1) * bs * h..], len * bs, h);
-                kernel::matmul_into(h_prev.t(), das, out.w_h.as_mut_slice(), true);
+                let xs = View::row_major(&self.xs[(t - 1) * bs * f..], len * bs, f);
+                kernel::matmul_into(xs.t(), das, out.w_x.as_mut_slice(), true);
+                let h_prevs = View::row_major(&self.hs[(t - 1) * bs * h..], len * bs, h);
+                kernel::matmul_into(h_prevs.t(), das, out.w_h.as_mut_slice(), true);
             }
             kernel::wide(|| {
                 for row in self.das[slot..slot + bs * h].chunks_exact(h) {

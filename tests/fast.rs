@@ -173,10 +173,13 @@ fn a_workspace_is_reused_and_refuses_another_size() {
     let mut work = Bptt::new(dims);
     let one = Case::<f64>::random(1, dims, HeadKind::SumLast, Activation::Tanh);
     let two = Case::<f64>::random(2, dims, HeadKind::MseAll, Activation::Tanh);
+    let three = Case::<f64>::random(3, dims, HeadKind::SoftmaxCe(3), Activation::Tanh);
     let first = work.run(&one).unwrap().clone();
+    let third = work.run(&three).unwrap().clone();
     let second = work.run(&two).unwrap().clone();
     assert_eq!(first, fast::bptt_totals(&one).unwrap());
     assert_eq!(second, fast::bptt_totals(&two).unwrap());
+    assert_eq!(third, fast::bptt_totals(&three).unwrap());
     assert_eq!(work.run(&one).unwrap(), &first);
     let other = Case::<f64>::random(
         3,
