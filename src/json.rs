@@ -23,7 +23,7 @@ const MARK: char = '\u{0}';
 /// that Python's `json.dump` writes but JSON does not allow.
 ///
 /// Those tokens, and numbers too large for a float64, do not stop the parse: they are read as
-/// marked strings (see [`MARK`]), so that the loader that meets one can name its exact place,
+/// marked strings, so that the loader that meets one can name its exact place,
 /// `b[1]` or `steps[2].dh[0][3]`, instead of a line and a column.
 pub fn parse_json(text: &str, what: &str) -> Result<Value> {
     // A byte-order mark (some editors write one) is not part of the JSON.

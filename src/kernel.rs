@@ -4,10 +4,10 @@
 //! Nothing here changes *what* is computed. [`gemm()`] computes the sums of
 //! [`Matrix::matmul_reference`](crate::Matrix::matmul_reference) in another order (tests hold
 //! the two to 1e-12 in f64); [`tanh_in_place`] and [`sigmoid_in_place`] agree with the standard
-//! `tanh` and with [`crate::ops::sigmoid`] to a few units in the last place (the measured
+//! `tanh` and with [`crate::activation::sigmoid`] to a few units in the last place (the measured
 //! maxima are in the tests below and in the README). Code that teaches calls
 //! [`Matrix::matmul`](crate::Matrix::matmul) and
-//! [`Activation::apply_in_place`](crate::rnn::Activation::apply_in_place); they land here when
+//! [`Activation::apply_in_place`](crate::activation::Activation::apply_in_place); they land here when
 //! the work is large enough to gain from it ([`KERNEL_MIN_WORK`], [`VECTOR_MIN_LEN`]), so the
 //! small examples compute exactly as the readable code says.
 //!
@@ -116,6 +116,7 @@ pub const KERNEL_MIN_WORK: usize = 256;
 /// If the shapes do not fit, as [`gemm()`].
 pub fn matmul_into<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    #[cfg(feature = "gemm")]
     if m * k * n > KERNEL_MIN_WORK {
         return gemm(a, b, c, accumulate);
     }
@@ -164,6 +165,7 @@ pub fn matmul_into<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accum
 /// # Panics
 /// If the shapes do not fit (`a.cols() ≠ b.rows()`, or `c` is not `a.rows()·b.cols()` long):
 /// callers check shapes first and report a mismatch as an error.
+#[cfg(feature = "gemm")]
 pub fn gemm<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(
@@ -215,7 +217,7 @@ pub fn gemm<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accumulate: 
 // tanh and σ over slices.
 
 /// Slices shorter than this stay on the standard functions in
-/// [`Activation::apply_in_place`](crate::rnn::Activation::apply_in_place): the small examples
+/// [`Activation::apply_in_place`](crate::activation::Activation::apply_in_place): the small examples
 /// the tutorial prints, and whose finite-difference checks sit at their noise floor, keep every
 /// last digit, while the vector code serves the sizes where it pays.
 pub const VECTOR_MIN_LEN: usize = 256;
@@ -232,7 +234,7 @@ pub fn tanh_in_place<T: Scalar>(x: &mut [T]) {
     }
 }
 
-/// `x ← σ(x) = 1 / (1 + e^(−x))` for every entry: within 2 ulp of [`crate::ops::sigmoid`]
+/// `x ← σ(x) = 1 / (1 + e^(−x))` for every entry: within 2 ulp of [`crate::activation::sigmoid`]
 /// (measured as for `tanh`), subnormal results kept, NaN passed through.
 pub fn sigmoid_in_place<T: Scalar>(x: &mut [T]) {
     if let Some(x) = cast_mut::<T, f64>(x) {
@@ -240,7 +242,10 @@ pub fn sigmoid_in_place<T: Scalar>(x: &mut [T]) {
     } else if let Some(x) = cast_mut::<T, f32>(x) {
         each(x, sigmoid_f32);
     } else {
-        x.iter_mut().for_each(|v| *v = crate::ops::sigmoid(*v));
+        // Every `Scalar` of the crate is f32 or f64; any other gets the plain formula, which
+        // gives 0 rather than NaN for large negative x (1/(1 + ∞) = 0).
+        x.iter_mut()
+            .for_each(|v| *v = T::one() / (T::one() + (-*v).exp()));
     }
 }
 
@@ -439,10 +444,12 @@ fn sigmoid_f32(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activation;
+    #[cfg(feature = "gemm")]
     use crate::matrix::Matrix;
-    use crate::ops;
-    use rand::SeedableRng;
-    use rand::rngs::ChaCha8Rng;
+    #[cfg(feature = "gemm")]
+    use rand::{SeedableRng, rngs::ChaCha8Rng};
+    #[cfg(feature = "gemm")]
     use rand_distr::{Distribution, StandardNormal};
 
     /// Distance in units in the last place: how many representable numbers lie between.
@@ -564,13 +571,13 @@ mod tests {
 
     #[test]
     fn sigmoid_is_within_3_ulp_of_the_readable_one_in_f64() {
-        let (worst, at) = worst_f64(&sweep_f64(), sigmoid_in_place, ops::sigmoid);
+        let (worst, at) = worst_f64(&sweep_f64(), sigmoid_in_place, activation::sigmoid);
         assert!(worst <= 3, "{worst} ulp at x = {at:e}");
     }
 
     #[test]
     fn sigmoid_is_within_3_ulp_of_the_readable_one_in_f32() {
-        let (worst, at) = worst_f32(&sweep_f32(), sigmoid_in_place, ops::sigmoid);
+        let (worst, at) = worst_f32(&sweep_f32(), sigmoid_in_place, activation::sigmoid);
         assert!(worst <= 3, "{worst} ulp at x = {at:e}");
     }
 
@@ -610,10 +617,12 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "gemm")]
     fn random(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Matrix<f64> {
         Matrix::from_fn(rows, cols, |_, _| StandardNormal.sample(rng))
     }
 
+    #[cfg(feature = "gemm")]
     #[test]
     fn gemm_agrees_with_the_reference_loop_on_random_shapes() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
@@ -642,6 +651,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "gemm")]
     #[test]
     fn gemm_accumulates_and_handles_empty_inner_dimensions() {
         let a = Matrix::from_rows(&[[1.0, 2.0]]).unwrap();

@@ -10,6 +10,7 @@
 //! | [`scalar`] | the [`Scalar`] trait: `f64` and `f32` |
 //! | [`matrix`] | [`Matrix`], a row-major 2-D array that prints like numpy |
 //! | [`kernel`] | the fast arithmetic under it: packed matrix products, vectorized `tanh` and `σ` |
+//! | [`activation`] | `φ`: tanh, sigmoid, identity, with `φ'` from the output `h` |
 //! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list and one reverse loop |
 //! | [`ops`] | each op's forward value beside its vector-Jacobian product |
 //! | [`rnn`] | parameters, the forward pass (plain, and recorded on a tape), per-step gradients |
@@ -32,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod activation;
 pub mod bptt;
 pub mod case;
 pub mod check;

@@ -8,10 +8,10 @@
 //! the function that computes its forward value, and the function that computes its VJP.
 //! `Op::forward` and `Op::vjp` at the end only dispatch to them.
 
+use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::kernel::{self, View};
 use crate::matrix::Matrix;
-use crate::rnn::Activation;
 use crate::scalar::Scalar;
 use crate::tape::Var;
 
@@ -157,20 +157,6 @@ fn tanh_vjp<T: Scalar>(h: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
 
 // ---------------------------------------------------------------------------------------------
 // sigmoid: S = σ(A);  Ā = S̄ ⊙ S ⊙ (1 − S)
-
-/// `σ(x) = 1 / (1 + e^(−x))`, evaluated so that neither branch can overflow: for `x < 0` it uses
-/// the equal form `e^x / (1 + e^x)`.
-///
-/// This is the readable definition; the tape and the RNN compute σ over large matrices with
-/// [`crate::kernel::sigmoid_in_place`], which is tested against it.
-pub fn sigmoid<T: Scalar>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
-    }
-}
 
 impl<'t, T: Scalar> Var<'t, T> {
     /// `S = σ(A) = 1 / (1 + e^(−A))`. Backward: `Ā = S̄ ⊙ S ⊙ (1 − S)`, from the stored output.
