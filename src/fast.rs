@@ -270,7 +270,7 @@ pub fn tape_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
     let tape = Tape::new();
     let cells = case.rnn.forward_on_tape_fused(&tape, &case.x, &case.h0)?;
     let head = case.head.on_tape(&cells.h)?;
-    let mut grads = head.loss.backward();
+    let mut grads = head.loss.backward_in_place();
     Ok(Totals {
         loss: head.loss.value()[(0, 0)],
         dx: cells.x.iter().map(|&x| grads.take(x)).collect(),

@@ -259,3 +259,39 @@ fn large_activations_are_within_3_ulp_of_the_standard_functions() {
         }
     }
 }
+
+/// The in-place sweep used for speed gives the gradients of the plain teaching sweep: bit for
+/// bit on the teaching recording (its ops add exactly as `vjp` then a sum), and to round-off
+/// on the fused recording (the cell sums its weight products in place).
+#[test]
+fn the_in_place_sweep_agrees_with_the_plain_one() {
+    let dims = Dims {
+        batch: 3,
+        steps: 12,
+        features: 4,
+        hidden: 6,
+    };
+    for head in [HeadKind::SoftmaxCe(3), HeadKind::MseAll] {
+        let case = Case::<f64>::random(8, dims, head, Activation::Tanh);
+        let tape = Tape::new();
+        let (rnn, loss) = case.record(&tape).unwrap();
+        let (plain, in_place) = (loss.loss.backward(), loss.loss.backward_in_place());
+        for &v in rnn.w_h_t.iter().chain(&rnn.x).chain([&rnn.w_x, &rnn.h[0]]) {
+            assert_eq!(plain.wrt(v), in_place.wrt(v));
+        }
+        let tape = Tape::new();
+        let cells = case
+            .rnn
+            .forward_on_tape_fused(&tape, &case.x, &case.h0)
+            .unwrap();
+        let loss = case.head.on_tape(&cells.h).unwrap().loss;
+        let (plain, in_place) = (loss.backward(), loss.backward_in_place());
+        for &v in cells
+            .x
+            .iter()
+            .chain([&cells.w_x, &cells.w_h, &cells.b, &cells.h[0]])
+        {
+            assert!(relative_error(&plain.wrt(v), &in_place.wrt(v)) <= 1e-12);
+        }
+    }
+}
