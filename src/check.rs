@@ -622,8 +622,14 @@ const NOISE_SAMPLE_STEPS: usize = 8;
 ///
 /// The finite-difference noise floor is measured, not only assumed: estimates are taken at `ε`
 /// and again at `2ε`. Truncation error grows fourfold from one to the other and round-off
-/// halves, so their largest difference over the check measures how far the estimates can be
-/// trusted. The floor is twice that, or the [`resolution`] formula if larger.
+/// halves, so their difference measures how far the estimates at `ε` can be trusted (at
+/// `ε = ∛ε_mach` the two errors are of one size). The floor is twice the largest difference
+/// over the whole check, or the [`resolution`] formula if larger. One floor serves every
+/// quantity: the round-off of `L` is the same wherever it is perturbed, and pooling the spreads
+/// of the whole check measures it reliably (floors pooled per kind of quantity, over 8 sampled
+/// steps, under-estimated it and failed correct gradients). The price is that one steeply
+/// curved quantity's truncation raises the floor for all; hand BPTT against the tape has no
+/// floor and still judges every quantity at 1e-12.
 ///
 /// Exhaustive mode takes the `2ε` estimate of everything. Directional mode takes it of every
 /// total and of every quantity at `NOISE_SAMPLE_STEPS` (8) evenly spaced steps of those checked

@@ -117,7 +117,7 @@ fn random_cases_agree_three_ways_at_every_step() {
         HeadKind::MseLast,
     ];
     let activations = [Activation::Tanh, Activation::Sigmoid, Activation::Identity];
-    let (mut ok, mut seed) = (0, 0);
+    let (mut ok, mut below, mut seed) = (0, 0, 0);
     for head in heads {
         for activation in activations {
             for (steps, batch) in [(1, 1), (2, 3), (7, 4), (20, 2)] {
@@ -151,8 +151,15 @@ fn random_cases_agree_three_ways_at_every_step() {
                             "{at}: tape vs fd {:e}",
                             c.tape_fd.rel
                         );
-                        if c.hand_fd.verdict == Verdict::Ok {
-                            ok += 1;
+                        match c.hand_fd.verdict {
+                            Verdict::Ok => ok += 1,
+                            // Below resolution only where the gradient itself is tiny: an error
+                            // within a floor of ~1e-9 is > 1e-6 relative only below ~1e-3.
+                            _ => {
+                                let scale = c.hand_fd.abs / c.hand_fd.rel;
+                                assert!(scale < 1e-3, "{at}: excused at magnitude {scale:e}");
+                                below += 1;
+                            }
                         }
                     }
                 }
@@ -162,12 +169,13 @@ fn random_cases_agree_three_ways_at_every_step() {
             }
         }
     }
-    // The rest (about one in six) are below resolution: gradients that vanished to below
-    // 1e-3 through many sigmoid or tanh steps, which central differences cannot resolve to
-    // 1e-6. A gradient larger than that is either ok or a FAIL, never excused.
+    // The rest are below resolution: gradients that vanished to below 1e-3 through many
+    // sigmoid or tanh steps, which central differences cannot resolve to 1e-6 (asserted above:
+    // a gradient larger than that is either ok or a FAIL, never excused).
+    eprintln!("{ok} quantities confirmed by finite differences, {below} below resolution");
     assert!(
-        ok >= 1300,
-        "only {ok} quantities were confirmed by finite differences"
+        ok >= 4 * below,
+        "only {ok} quantities confirmed by finite differences against {below} below resolution"
     );
 }
 
