@@ -460,7 +460,7 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
             Ok(given) => {
                 tally.grads_loaded += 1;
                 let tape = case.tape_gradients().ok()?;
-                let d = diagnose(&tape, &given);
+                let d = diagnose(&tape, &given, case.rnn.activation);
                 let _ = (diagnosis_json(&d), trace::diagnosis(&d));
                 None
             }

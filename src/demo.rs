@@ -183,7 +183,7 @@ pub fn bug_zoo() -> Result<String> {
         let case = bug.case();
         let tape = case.tape_gradients()?;
         let buggy = buggy_backward(&case, bug)?;
-        let d = diagnose(&tape, &Given::all(&buggy));
+        let d = diagnose(&tape, &Given::all(&buggy), case.rnn.activation);
         let place = |p: Option<(usize, Quantity)>| match p {
             Some((t, q)) => format!("{} at t = {t}", q.name()),
             None => "nowhere".to_string(),

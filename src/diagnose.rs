@@ -6,6 +6,7 @@
 //! `dh → da → dx, dW_x[t], dW_h[t], db[t]`. Everything before that point in the walk agreed,
 //! so the equation that produced the first wrong quantity is the one to fix.
 
+use crate::activation::Activation;
 use crate::check::{Quantity, Total, abs_error_of, relative_error_of};
 use crate::matrix::Matrix;
 use crate::rnn::Gradients;
@@ -124,8 +125,9 @@ fn compare(t: usize, name: &'static str, given: &Matrix<f64>, tape: &Matrix<f64>
 }
 
 /// Compares what `given` holds with the tape's gradients `tape` and explains where the first
-/// error enters. Shapes must already match (the JSON reader checks them).
-pub fn diagnose(tape: &Gradients<f64>, given: &Given) -> Diagnosis {
+/// error enters; `activation` is the case's `φ`, whose derivative the explanation of a wrong
+/// `da` names. Shapes must already match (the JSON reader checks them).
+pub fn diagnose(tape: &Gradients<f64>, given: &Given, activation: Activation) -> Diagnosis {
     let steps = tape.steps.len();
     let mut findings = Vec::new();
     let mut first_mismatch = None;
@@ -160,6 +162,7 @@ pub fn diagnose(tape: &Gradients<f64>, given: &Given) -> Diagnosis {
         &wrong_totals,
         loss_wrong,
         &findings,
+        activation,
     );
     Diagnosis {
         ok,
@@ -186,6 +189,7 @@ fn explain(
     wrong_totals: &[&str],
     loss_wrong: bool,
     findings: &[Finding],
+    activation: Activation,
 ) -> String {
     let mut out = String::new();
     if loss_wrong {
@@ -257,18 +261,38 @@ fn explain(
                 ),
             },
         ),
-        Quantity::Da => (
-            format!("da_{t} = dh_{t} ⊙ φ'(a_{t}) = dh_{t} ⊙ (1 − h_{t}²) for tanh"),
-            match here(Quantity::Dh) {
-                Some(true) => format!(
-                    "dh_{t} is right, so the activation derivative is wrong: 1 − h_{t}² uses \
-                     the state h_{t} = tanh(a_{t}) itself (not tanh(h_{t}), not h_{}, not the \
-                     last state)",
-                    t - 1
+        Quantity::Da => {
+            let before = t - 1;
+            let (derivative, why) = match activation {
+                Activation::Tanh => (
+                    format!("(1 − h_{t}²)"),
+                    format!(
+                        "it takes the state h_{t} = tanh(a_{t}) itself: not tanh(h_{t}), not \
+                         a_{t}, not h_{before}, not the last state"
+                    ),
                 ),
-                _ => format!("dh_{t} was not given, so the error may be in dh_{t} instead"),
-            },
-        ),
+                Activation::Sigmoid => (
+                    format!("h_{t}(1 − h_{t})"),
+                    format!(
+                        "it takes the state h_{t} = σ(a_{t}) itself: not σ(h_{t}), not a_{t}, \
+                         not h_{before}, not the last state"
+                    ),
+                ),
+                Activation::Identity => (
+                    "1".to_string(),
+                    format!("with the identity, da_{t} must equal dh_{t}"),
+                ),
+            };
+            (
+                format!("da_{t} = dh_{t} ⊙ φ'(a_{t}) = dh_{t} ⊙ {derivative} for {activation}"),
+                match here(Quantity::Dh) {
+                    Some(true) => {
+                        format!("dh_{t} is right, so the activation derivative is wrong: {why}")
+                    }
+                    _ => format!("dh_{t} was not given, so the error may be in dh_{t} instead"),
+                },
+            )
+        }
         Quantity::Dx => (
             format!("dx_{t} = da_{t}·W_xᵀ"),
             "da is right (or not given), so look at this product: da, not dh, times W_x \

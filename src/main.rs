@@ -210,7 +210,7 @@ fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Fail
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
     let tape = case.tape_gradients()?;
     let non_finite = first_non_finite(&case.forward()?, tape.loss, &[("tape", &tape)]);
-    let mut d = diagnose(&tape, &given);
+    let mut d = diagnose(&tape, &given, case.rnn.activation);
     if let Some(at) = non_finite {
         d.ok = false;
         d.explanation = format!(

@@ -16,7 +16,7 @@ fn every_bug_is_found_where_it_enters() {
             bug.name()
         );
         let buggy = buggy_backward(&case, bug).unwrap();
-        let d = diagnose(&tape, &Given::all(&buggy));
+        let d = diagnose(&tape, &Given::all(&buggy), case.rnn.activation);
         assert!(!d.ok, "{}", bug.name());
         assert_eq!(
             d.first_mismatch,
@@ -38,6 +38,7 @@ fn the_correct_backward_passes() {
         let d = diagnose(
             &case.tape_gradients().unwrap(),
             &Given::all(&case.bptt().unwrap()),
+            case.rnn.activation,
         );
         assert!(d.ok, "{}", d.explanation);
         assert_eq!(d.first_mismatch, None);
@@ -50,7 +51,7 @@ fn totals_only_say_so() {
     let case = bug.case();
     let tape = case.tape_gradients().unwrap();
     let given = Given::all(&buggy_backward(&case, bug).unwrap()).totals_only();
-    let d = diagnose(&tape, &given);
+    let d = diagnose(&tape, &given, case.rnn.activation);
     assert!(!d.ok);
     assert_eq!(d.first_mismatch, None);
     assert!(
@@ -72,7 +73,7 @@ fn some_quantities_only() {
     for step in &mut given.steps {
         step.retain(|(q, _)| *q == Quantity::DwH);
     }
-    let d = diagnose(&tape, &given);
+    let d = diagnose(&tape, &given, case.rnn.activation);
     assert_eq!(d.first_mismatch, Some((1, Quantity::DwH)));
     assert!(d.explanation.contains("h_0"), "{}", d.explanation);
 }
@@ -92,8 +93,34 @@ fn diagnosis_snapshots() {
         let d = diagnose(
             &case.tape_gradients().unwrap(),
             &Given::all(&buggy_backward(&case, bug).unwrap()),
+            case.rnn.activation,
         );
         insta::assert_snapshot!(name, tapegrad::trace::diagnosis(&d));
     }
     insta::assert_snapshot!("bug_zoo", tapegrad::demo::bug_zoo().unwrap());
+}
+
+/// The explanation of a wrong `da` names the case's own activation derivative.
+#[test]
+fn the_da_explanation_follows_the_activation() {
+    use tapegrad::case::{Case, Dims, HeadKind};
+    use tapegrad::rnn::Activation;
+    let dims = Dims {
+        batch: 2,
+        steps: 3,
+        features: 2,
+        hidden: 3,
+    };
+    for (activation, derivative) in [
+        (Activation::Sigmoid, "dh_3 ⊙ h_3(1 − h_3) for sigmoid"),
+        (Activation::Tanh, "dh_3 ⊙ (1 − h_3²) for tanh"),
+        (Activation::Identity, "dh_3 ⊙ 1 for identity"),
+    ] {
+        let case = Case::<f64>::random(3, dims, HeadKind::MseAll, activation);
+        let mut g = case.bptt().unwrap();
+        g.steps[2].da[(0, 0)] += 0.5;
+        let d = diagnose(&case.tape_gradients().unwrap(), &Given::all(&g), activation);
+        assert_eq!(d.first_mismatch, Some((3, Quantity::Da)));
+        assert!(d.explanation.contains(derivative), "{}", d.explanation);
+    }
 }
