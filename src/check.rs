@@ -692,6 +692,24 @@ pub fn check_steps<T: Scalar>(
             }
         }
     }
+    for total in [
+        Total::WX,
+        Total::WH,
+        Total::B,
+        Total::H0,
+        Total::WOut,
+        Total::BOut,
+    ] {
+        if let (Some(want), Some(got)) = (total.of(&tape), total.of(hand))
+            && want.shape() != got.shape()
+        {
+            return Err(Error::bad_shape(
+                format!("the total {}", total.name()),
+                shape_str(want.shape()),
+                shape_str(got.shape()),
+            ));
+        }
+    }
     let fwd = case.forward()?;
     let ctx = Context::new(case, &fwd);
     let eps = default_step::<T>();

@@ -102,9 +102,16 @@ impl RnnClassifier {
         Ok(softmax(&self.logits(x)?))
     }
 
-    /// The predicted class of each sequence, `argmax_k z_k` (the first one on a tie).
+    /// The predicted class of each sequence, `argmax_k z_k` (the first one on a tie). Logits
+    /// that are NaN or infinite (weights of a diverged run) are an error, not class 0.
     pub fn predict(&self, x: &[Matrix<f64>]) -> Result<Vec<usize>> {
         let z = self.logits(x)?;
+        if let Some((i, j)) = z.first_non_finite() {
+            return Err(Error::NonFinite {
+                what: "logits z = h_T·W_out + b_out (has training diverged?)".into(),
+                index: format!("[{i}][{j}]"),
+            });
+        }
         Ok((0..z.rows())
             .map(|i| {
                 let row = z.row(i);

@@ -71,7 +71,7 @@ impl Given {
     /// The given value of `q` at step `t`, if any.
     pub fn get(&self, t: usize, q: Quantity) -> Option<&Matrix<f64>> {
         self.steps
-            .get(t - 1)?
+            .get(t.checked_sub(1)?)?
             .iter()
             .find(|(k, _)| *k == q)
             .map(|(_, m)| m)

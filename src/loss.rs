@@ -93,8 +93,8 @@ impl<T: Scalar> Head<T> {
                 if b_out.shape() != (1, w_out.cols()) {
                     return Err(Error::bad_shape(
                         "loss.b_out",
-                        format!("{} entries (classes, from w_out)", w_out.cols()),
-                        format!("{} entries", b_out.len()),
+                        format!("1×{} (a row of classes entries, from w_out)", w_out.cols()),
+                        shape_str(b_out.shape()),
                     ));
                 }
                 let classes = w_out.cols();

@@ -466,7 +466,7 @@ impl<T: Scalar> Op<T> {
     }
 
     /// The forward value of the op on `inputs`; shape errors name the op and both shapes.
-    pub fn forward(&self, inputs: &[&Matrix<T>]) -> Result<Matrix<T>> {
+    pub(crate) fn forward(&self, inputs: &[&Matrix<T>]) -> Result<Matrix<T>> {
         match (self, inputs) {
             (Op::Leaf, _) => unreachable!("a leaf is recorded with its value, never computed"),
             (Op::Add, [a, b]) => a.add(b),
@@ -491,7 +491,7 @@ impl<T: Scalar> Op<T> {
     /// nothing has been added yet): the form the tape's reverse loop uses. `rnn_cell` adds its
     /// weight products in place; every other op forms its contributions and adds them, so its
     /// numbers are exactly those of `vjp` followed by a sum.
-    pub fn add_vjp(
+    pub(crate) fn add_vjp(
         &self,
         inputs: &[&Matrix<T>],
         out: &Matrix<T>,
@@ -511,7 +511,12 @@ impl<T: Scalar> Op<T> {
     }
 
     /// The adjoints of the inputs, given the inputs, the output and the output's adjoint `g`.
-    pub fn vjp(&self, inputs: &[&Matrix<T>], out: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>> {
+    pub(crate) fn vjp(
+        &self,
+        inputs: &[&Matrix<T>],
+        out: &Matrix<T>,
+        g: &Matrix<T>,
+    ) -> Vec<Matrix<T>> {
         match (self, inputs) {
             (Op::Leaf, _) => Vec::new(),
             (Op::Add, [_, _]) => add_vjp(g),

@@ -51,16 +51,6 @@ pub struct Forward<T> {
 }
 
 impl<T: Scalar> Forward<T> {
-    /// Builds a record from `a_1 … a_T` and `h_0 … h_T`.
-    pub fn new(a: Vec<Matrix<T>>, h: Vec<Matrix<T>>) -> Forward<T> {
-        assert_eq!(
-            a.len() + 1,
-            h.len(),
-            "Forward: need h_0 … h_T beside a_1 … a_T"
-        );
-        Forward { a, h }
-    }
-
     /// Number of time steps `T`.
     pub fn steps(&self) -> usize {
         self.a.len()
@@ -113,8 +103,8 @@ impl<T: Scalar> Rnn<T> {
         if b.shape() != (1, hidden) {
             return Err(Error::bad_shape(
                 "b",
-                format!("{hidden} entries (hidden from w_h)"),
-                format!("{} entries", b.len()),
+                format!("1×{hidden} (a row of hidden entries, hidden from w_h)"),
+                shape_str(b.shape()),
             ));
         }
         Ok(Rnn {
