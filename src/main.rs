@@ -132,7 +132,11 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         Some(c) => options.command = c.clone(),
         None => return Err(Failure::Usage(format!("a command is required\n\n{USAGE}"))),
     }
+    let mut given: Vec<String> = Vec::new();
     while let Some(arg) = rest.next() {
+        if arg.starts_with("--") && arg != "--help" {
+            given.push(arg.clone());
+        }
         let mut value = |name: &str| {
             rest.next()
                 .cloned()
@@ -161,6 +165,27 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
                 )));
             }
         }
+    }
+    // An option the command does not use would be silently ignored: refuse it instead.
+    let allowed: &[&str] = match options.command.as_str() {
+        "forward" => &["--case", "--json"],
+        "grads" => &["--case", "--method", "--json"],
+        // `--steps` with `--against` gets its own, more specific message later.
+        "check" if options.against.is_some() => &["--case", "--against", "--json", "--steps"],
+        "check" => &["--case", "--mode", "--seed", "--steps", "--json"],
+        "graph" => &["--case"],
+        _ => return Ok(options),
+    };
+    if let Some(extra) = given.iter().find(|g| !allowed.contains(&g.as_str())) {
+        let what = if options.command == "check" && options.against.is_some() {
+            "check --against".to_string()
+        } else {
+            options.command.clone()
+        };
+        return Err(Failure::Usage(format!(
+            "{extra} is not an option of {what} (its options: {})\n\n{USAGE}",
+            allowed.join(", ")
+        )));
     }
     Ok(options)
 }

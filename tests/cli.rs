@@ -399,3 +399,23 @@ fn a_case_that_overflows_fails_and_names_the_step() {
             .starts_with("The case itself does not compute to finite numbers: a_1")
     );
 }
+
+#[test]
+fn an_option_the_command_does_not_use_is_refused() {
+    for args in [
+        &["grads", "--against", "cases/canonical.grads.json"][..],
+        &["forward", "--mode", "directional"],
+        &[
+            "check",
+            "--against",
+            "cases/canonical.grads.json",
+            "--mode",
+            "directional",
+        ],
+        &["graph", "--json"],
+    ] {
+        let out = tapegrad(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("is not an option of"), "{args:?}");
+    }
+}
