@@ -406,9 +406,11 @@ impl TrainConfig {
 /// What a training run records.
 #[derive(Clone, Debug, PartialEq)]
 pub struct History {
-    /// One loss per epoch: the loss of each mini-batch *before* its update, averaged over the
-    /// epoch weighted by batch size. With full batches it is `L(θ)` at the start of the epoch,
-    /// what the seed notebooks print.
+    /// One loss per epoch, on the scale of the head's loss over the whole data: the mini-batches'
+    /// losses, each taken *before* its update, summed for a head that sums over the batch
+    /// (`sum_last`, `mse_all`) and averaged weighted by batch size for one that takes the mean
+    /// (`softmax_ce`, `mse_last`). With full batches it is `L(θ)` at the start of the epoch,
+    /// what the seed notebooks print, whatever the batch size.
     pub losses: Vec<f64>,
     /// The global gradient norm `‖g‖` of every update, before clipping.
     pub grad_norms: Vec<f64>,
@@ -488,7 +490,13 @@ pub fn train(case: &mut Case<f64>, config: &TrainConfig) -> Result<History> {
             } else {
                 config.gradients.gradients(&mini_batch(case, rows))?
             };
-            loss_sum += grads.loss * rows.len() as f64;
+            // A head that averages over the batch gives each batch's mean: weight it by the
+            // batch's size. A head that sums over the batch already gives its share of the sum.
+            loss_sum += if averages_over_batch(&case.head) {
+                grads.loss * rows.len() as f64 / n as f64
+            } else {
+                grads.loss
+            };
             let (names, mut g): (Vec<Param>, Vec<Matrix<f64>>) =
                 gradient_list(&grads).into_iter().unzip();
             let norm = match config.clip {
@@ -504,7 +512,7 @@ pub fn train(case: &mut Case<f64>, config: &TrainConfig) -> Result<History> {
                 parameters_mut(case).into_iter().map(|(_, m)| m).collect();
             state.update(&mut params, &g, &rates)?;
         }
-        let loss = loss_sum / n as f64;
+        let loss = loss_sum;
         history.losses.push(loss);
         if !loss.is_finite() {
             history.diverged_at = Some(epoch);
@@ -512,6 +520,15 @@ pub fn train(case: &mut Case<f64>, config: &TrainConfig) -> Result<History> {
         }
     }
     Ok(history)
+}
+
+/// Whether `head`'s loss is a mean over the batch (so a mini-batch's loss estimates the whole
+/// data's) rather than a sum (so mini-batches' losses add up to it).
+fn averages_over_batch(head: &Head<f64>) -> bool {
+    match head {
+        Head::SoftmaxCe { .. } | Head::MseLast { .. } => true,
+        Head::SumLast | Head::MseAll { .. } => false,
+    }
 }
 
 /// Converts sequences in numpy's layout, `x[i][t][f]` for sequence `i`, step `t`, feature `f`
