@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use tapegrad::case::Case;
-use tapegrad::check::{Mode, check_steps, fd_gradients, first_non_finite};
+use tapegrad::check::{Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
 use tapegrad::json;
@@ -373,6 +373,17 @@ fn print_json(value: &serde_json::Value) {
     }
 }
 
+/// After printing what was computed, a case that overflowed is bad input (exit 2): its NaN or
+/// infinity would otherwise pass as `nan` in a trace or `null` in JSON, with exit status 0.
+fn refuse_non_finite(at: Option<NonFiniteAt>) -> Result<(), Failure> {
+    match at {
+        None => Ok(()),
+        Some(at) => Err(Failure::Usage(format!(
+            "the case does not compute to finite numbers: {at} (JSON writes it as null)"
+        ))),
+    }
+}
+
 fn run(args: &[String]) -> Result<(), Failure> {
     let options = parse_args(args)?;
     match options.command.as_str() {
@@ -389,7 +400,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             } else {
                 emit(&trace::forward_trace(&case, &fwd, loss));
             }
-            Ok(())
+            refuse_non_finite(first_non_finite(&fwd, loss, &[]))
         }
         "grads" => {
             let case = load_case(options.case.as_deref())?;
@@ -421,7 +432,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
             } else {
                 emit(&trace::backward_trace(&case, &grads, method));
             }
-            Ok(())
+            let fwd = case.forward()?;
+            refuse_non_finite(first_non_finite(&fwd, grads.loss, &[(method, &grads)]))
         }
         "check" => {
             let case = load_case(options.case.as_deref())?;

@@ -419,3 +419,25 @@ fn an_option_the_command_does_not_use_is_refused() {
         assert!(stderr(&out).contains("is not an option of"), "{args:?}");
     }
 }
+
+#[test]
+fn forward_and_grads_of_an_overflowing_case_exit_2_after_printing() {
+    // Identity activation and W_h = 1e200: h_t overflows to infinity by the third step.
+    let (_dir, path) = case_file(
+        "overflow",
+        r#"{"x": [[[1], [1], [1]]], "w_x": [[1]], "w_h": [[1e200]], "b": [0], "activation": "identity"}"#,
+    );
+    for command in ["forward", "grads"] {
+        let out = tapegrad(&[command, "--case", &path]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(
+            !stdout(&out).is_empty(),
+            "{command}: the trace is still printed"
+        );
+        assert!(
+            stderr(&out).contains("does not compute to finite numbers"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
+}
