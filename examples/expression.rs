@@ -1,8 +1,7 @@
-//! Builds a small expression on a tape, prints every node, then runs one backward sweep and
-//! prints each input's gradient next to the value a hand derivation gives.
-//!
-//! `y = Σ tanh(x · w + b)`, with `x: 1×2`, `w: 2×3`, `b: 1×3`.
-//! By hand: `∂y/∂a = 1 − tanh(a)²`, `∂y/∂w = xᵀ · (1 − h²)`, `∂y/∂b = 1 − h²`.
+//! A small expression on a tape, `y = Σ tanh(x·w + b)`: its nodes, one backward sweep, and the
+//! gradients read back by handle beside what a hand derivation gives
+//! (`∂y/∂b = 1 − tanh(a)²`, `∂y/∂w = xᵀ·(1 − h²)`): `cargo run --release --example expression`.
+//! Chapter 2 of the tutorial builds the same expression, and a doc test checks its listing.
 
 use tapegrad::{Matrix, Result, Tape};
 
@@ -18,26 +17,12 @@ fn main() -> Result<()> {
     let h = a.tanh().named("h");
     let y = h.sum().named("y");
 
-    println!("The tape (one node per value, parents by index):");
-    for (i, node) in tape.nodes().iter().enumerate() {
-        let parents: Vec<String> = node.parents.iter().map(|p| p.0.to_string()).collect();
-        let (rows, cols) = node.value.shape();
-        println!(
-            "  {i}: {:<8} {:<2} parents [{:<4}] {rows}×{cols}",
-            node.op.name(),
-            node.name.as_deref().unwrap_or(""),
-            parents.join(", "),
-        );
-    }
-
     let grads = y.backward();
-    let da = h.value().map(|h| 1.0 - h * h);
-    println!("\nh = {}", h.value());
-    println!("y = {:.8}", y.value()[(0, 0)]);
-    println!("dy/dx (tape) = {}", grads.wrt(x));
+    print!("{}", tapegrad::trace::tape_listing(&tape, Some(&grads)));
+    let by_hand = h.value().map(|h| 1.0 - h * h);
+    println!("\ndy/db (tape) = {}", grads.wrt(b));
+    println!("dy/db (hand) = {by_hand}");
     println!("dy/dw (tape) = {}", grads.wrt(w));
-    println!("dy/dw (hand) = {}", x.value().transpose().matmul(&da)?);
-    println!("dy/db (tape) = {}", grads.wrt(b));
-    println!("dy/db (hand) = {da}");
+    println!("dy/dw (hand) = {}", x.value().transpose().matmul(&by_hand)?);
     Ok(())
 }

@@ -12,9 +12,9 @@
 
 use crate::error::{Error, Result, shape_str};
 use crate::matrix::Matrix;
-use crate::ops::softmax;
-use crate::scalar::Scalar;
-use crate::tape::{Tape, Var};
+use crate::ops::{softmax, softmax_cross_entropy};
+use crate::scalar::{Scalar, lit};
+use crate::tape::Var;
 
 /// The loss on top of the RNN's states.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,12 +167,11 @@ impl<T: Scalar> Head<T> {
                 b_out,
                 labels,
             } => {
-                let tape = Tape::new();
-                let z = tape.var(Self::logits(w_out, b_out, last));
-                z.softmax_cross_entropy(labels).expect(SHAPES).value()[(0, 0)]
+                let z = Self::logits(w_out, b_out, last);
+                softmax_cross_entropy(&z, labels).expect(SHAPES)[(0, 0)]
             }
             Head::MseAll { targets } => {
-                let half = T::from_f64(0.5);
+                let half = lit::<T>(0.5);
                 states[1..]
                     .iter()
                     .zip(targets)
@@ -265,7 +264,7 @@ impl<T: Scalar> Head<T> {
                 let mut total: Option<Var<'t, T>> = None;
                 for (t, (h, y)) in states[1..].iter().zip(targets).enumerate() {
                     let y = tape.named_var(&format!("y_{}", t + 1), y.clone());
-                    let term = h.sub(y)?.square().sum().scale(T::from_f64(0.5));
+                    let term = h.sub(y)?.square().sum().scale(lit(0.5));
                     total = Some(match total {
                         Some(sum) => sum.add(term)?,
                         None => term,

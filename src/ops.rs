@@ -4,15 +4,20 @@
 //! `Ȳ = ∂L/∂Y` (same shape as `Y`) and returns the adjoints of its inputs, `Ā = ∂L/∂A = Ȳ·∂Y/∂A`,
 //! without ever forming the Jacobian: that product is the *vector-Jacobian product* (VJP).
 //!
-//! Each op below appears three times, always together: the method on [`Var`] that records it,
-//! the function that computes its forward value, and the function that computes its VJP.
-//! `Op::forward` and `Op::vjp` at the end only dispatch to them.
+//! Each op below is one section: the method on [`Var`] that records it, with its forward and
+//! backward equations in the doc comment, then its VJP (and its forward, where it is more than
+//! one call on [`Matrix`]). `Op::forward` and `Op::vjp` at the end only dispatch to them.
+//!
+//! One op is not elementary: `rnn_cell`, a whole RNN step as one node, kept for the fast tape
+//! path ([`crate::fast`]), which needs only the activations per step. It is the one place below
+//! the `rnn` module that knows the RNN's step; the teaching recording
+//! ([`crate::rnn::Rnn::forward_on_tape`]) never uses it.
 
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::kernel::{self, View};
 use crate::matrix::Matrix;
-use crate::scalar::Scalar;
+use crate::scalar::{Scalar, lit};
 use crate::tape::Var;
 
 /// What produced a node: the kind of operation and any constant it carries.
@@ -224,7 +229,7 @@ impl<'t, T: Scalar> Var<'t, T> {
 }
 
 fn square_vjp<T: Scalar>(x: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
-    let two = T::from_f64(2.0);
+    let two = lit::<T>(2.0);
     g.zip_map(x, "square_vjp", |g, x| two * g * x)
         .expect("invariant: square input and adjoint share a shape")
 }
@@ -290,7 +295,12 @@ impl<'t, T: Scalar> Var<'t, T> {
     }
 }
 
-fn softmax_cross_entropy<T: Scalar>(z: &Matrix<T>, labels: &[usize]) -> Result<Matrix<T>> {
+/// The forward value of [`Var::softmax_cross_entropy`] as a `1×1` matrix; the heads call it
+/// directly when no tape is needed.
+pub(crate) fn softmax_cross_entropy<T: Scalar>(
+    z: &Matrix<T>,
+    labels: &[usize],
+) -> Result<Matrix<T>> {
     check_labels(z, labels)?;
     let mut total = T::zero();
     for (i, &label) in labels.iter().enumerate() {
@@ -356,10 +366,10 @@ fn rnn_cell<T: Scalar>(
     Ok(a)
 }
 
-/// [`rnn_cell_vjp`] added into the inputs' adjoints so far: the same products, each summed in
+/// [`rnn_cell_vjp`] accumulated into the inputs' adjoints so far: the same products, each summed in
 /// place by the kernel, so that `W̄_x` and `W̄_h`, summed over every step, need no copy per step.
 #[allow(clippy::too_many_arguments)]
-fn rnn_cell_add_vjp<T: Scalar>(
+fn rnn_cell_accumulate_vjp<T: Scalar>(
     phi: Activation,
     x: &Matrix<T>,
     h_prev: &Matrix<T>,
@@ -491,7 +501,7 @@ impl<T: Scalar> Op<T> {
     /// nothing has been added yet): the form the tape's reverse loop uses. `rnn_cell` adds its
     /// weight products in place; every other op forms its contributions and adds them, so its
     /// numbers are exactly those of `vjp` followed by a sum.
-    pub(crate) fn add_vjp(
+    pub(crate) fn accumulate_vjp(
         &self,
         inputs: &[&Matrix<T>],
         out: &Matrix<T>,
@@ -500,7 +510,7 @@ impl<T: Scalar> Op<T> {
     ) {
         match (self, inputs) {
             (Op::RnnCell(phi), [x, h_prev, w_x, w_h, _]) => {
-                rnn_cell_add_vjp(*phi, x, h_prev, w_x, w_h, out, g, sums)
+                rnn_cell_accumulate_vjp(*phi, x, h_prev, w_x, w_h, out, g, sums)
             }
             _ => {
                 for (sum, contribution) in sums.iter_mut().zip(self.vjp(inputs, out, g)) {

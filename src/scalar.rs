@@ -26,7 +26,8 @@ pub trait Scalar:
     + Sync
     + 'static
 {
-    /// The type's name as numpy prints it in a `dtype`: `"f64"` or `"f32"`.
+    /// The type's name as Rust writes it, and as the benchmark's tables print it: `"f64"` or
+    /// `"f32"` (numpy's `float64` and `float32`).
     const NAME: &'static str;
 
     /// Converts an `f64` literal, rounding to the nearest value of `Self`.

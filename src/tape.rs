@@ -146,7 +146,7 @@ impl<T: Scalar> Tape<T> {
     }
 
     /// The same sweep as [`Tape::backward`], for speed: each op adds its vector-Jacobian
-    /// products into the parents' adjoints itself ([`Op::add_vjp`]), so the fused `rnn_cell`
+    /// products into the parents' adjoints itself ([`Op::accumulate_vjp`]), so the fused `rnn_cell`
     /// sums a weight's gradient over every step in place instead of forming one product per
     /// step and adding it. Tests hold the two sweeps to 1e-12.
     fn backward_in_place(&self, loss: NodeId) -> Grads<T> {
@@ -163,7 +163,7 @@ impl<T: Scalar> Tape<T> {
             }
             let lent = &mut sums[..node.parents.len()];
             with_values(&nodes, &node.parents, |inputs| {
-                node.op.add_vjp(inputs, &node.value, adjoint, lent)
+                node.op.accumulate_vjp(inputs, &node.value, adjoint, lent)
             });
             for (sum, parent) in lent.iter_mut().zip(&node.parents) {
                 let Some(sum) = sum.take() else { continue };
