@@ -5,7 +5,7 @@
 //!
 //! # The derivation (tanh)
 //!
-//! The forward pass is `a_t = x_t·W_x + h_{t-1}·W_h + b`, `h_t = tanh(a_t)`, and the loss `L`
+//! The forward pass is `a_t = x_t·W_x + h_(t-1)·W_h + b`, `h_t = tanh(a_t)`, and the loss `L`
 //! depends on the states directly through the head (`∂ℓ/∂h_t`) and indirectly through every
 //! later step. Write `dh_t = ∂L/∂h_t` for the *total* derivative.
 //!
@@ -20,19 +20,19 @@
 //!    (`h_t(1 − h_t)` for sigmoid, `1` for identity: [`crate::rnn::Activation`].) Note `h_t`,
 //!    not `tanh(h_t)`: the output is already the tanh.
 //!
-//! 2. **Through the affine map** `a_t = x_t·W_x + h_{t-1}·W_h + b` (batch rows):
+//! 2. **Through the affine map** `a_t = x_t·W_x + h_(t-1)·W_h + b` (batch rows):
 //!
 //!    ```text
 //!    dx_t      = da_t · W_xᵀ
 //!    dW_x[t]   = x_tᵀ · da_t
-//!    dW_h[t]   = h_{t-1}ᵀ · da_t          (h_{t-1}, the state that went *into* step t)
+//!    dW_h[t]   = h_(t-1)ᵀ · da_t          (h_(t-1), the state that went *into* step t)
 //!    db[t]     = Σ_batch da_t
 //!    ```
 //!
-//! 3. **Back in time.** `h_{t-1}` reaches `L` directly and through `a_t`, so
+//! 3. **Back in time.** `h_(t-1)` reaches `L` directly and through `a_t`, so
 //!
 //!    ```text
-//!    dh_{t-1} = da_t · W_hᵀ + ∂ℓ/∂h_{t-1}
+//!    dh_(t-1) = da_t · W_hᵀ + ∂ℓ/∂h_(t-1)
 //!    ```
 //!
 //!    starting from `dh_T = ∂ℓ/∂h_T`, and ending with `dh_0 = da_1 · W_hᵀ`.
@@ -91,7 +91,7 @@ pub fn backward<T: Scalar>(
         dw_x.add_assign(&step_dw_x).expect(SHAPES);
         dw_h.add_assign(&step_dw_h).expect(SHAPES);
         db.add_assign(&step_db).expect(SHAPES);
-        // 3. dh_{t-1} = da_t · W_hᵀ + ∂ℓ/∂h_{t-1}  (no head term on h_0).
+        // 3. dh_(t-1) = da_t · W_hᵀ + ∂ℓ/∂h_(t-1)  (no head term on h_0).
         let mut dh_prev = da.matmul(&w_h_t).expect(SHAPES);
         if t >= 2 {
             dh_prev.add_assign(&head.dl_dh[t - 2]).expect(SHAPES);

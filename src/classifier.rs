@@ -1,7 +1,7 @@
 //! `RnnClassifier`: a tanh RNN read out by a softmax layer, with fit / predict / accuracy.
 //!
 //! ```text
-//! a_t = x_t·W_x + h_{t-1}·W_h + b,   h_t = tanh(a_t)          t = 1..=T, h_0 = 0
+//! a_t = x_t·W_x + h_(t-1)·W_h + b,   h_t = tanh(a_t)          t = 1..=T, h_0 = 0
 //! z   = h_T·W_out + b_out                                      logits, batch × classes
 //! p   = softmax(z),   prediction = argmax_k z_k
 //! L   = (1/B) Σ_i −log p_i[label_i]                            mean cross-entropy

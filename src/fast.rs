@@ -8,7 +8,7 @@
 //!   previous step taken out of the time loop. `x_t·W_x` for all steps is one product of the
 //!   stacked inputs `X = [x_1; …; x_T]`; `dW_x = Xᵀ·dA` and `dW_h = H_prevᵀ·dA`, with
 //!   `dA = [da_1; …; da_T]` and `H_prev = [h_0; …; h_{T−1}]`, are summed a few steps at a time
-//!   (`CHUNK` = 8 steps). What remains in the loop is `h_{t-1}·W_h` forward and `da_t·W_hᵀ`, `da_t·W_xᵀ`
+//!   (`CHUNK` = 8 steps). What remains in the loop is `h_(t-1)·W_h` forward and `da_t·W_hᵀ`, `da_t·W_xᵀ`
 //!   backward, written into buffers allocated once.
 //! - [`tape_totals`], the tape: the forward pass recorded with one fused node per step
 //!   ([`crate::tape::Var::rnn_cell`]), so the tape keeps only `x_t` and `h_t`, then one
@@ -25,7 +25,7 @@ use crate::rnn::Totals;
 use crate::scalar::Scalar;
 use crate::tape::Tape;
 
-/// The weight gradients `dW_x = Σ_t x_tᵀ·da_t` and `dW_h = Σ_t h_{t-1}ᵀ·da_t` are summed as one
+/// The weight gradients `dW_x = Σ_t x_tᵀ·da_t` and `dW_h = Σ_t h_(t-1)ᵀ·da_t` are summed as one
 /// product per chunk of this many steps (`K = CHUNK·B`), while the chunk's `da_t` are still in
 /// cache. Measured on the benchmark sizes: as fast as, or up to 5% faster than, one product per
 /// step or one product over all `T` steps after the loop.
@@ -105,7 +105,7 @@ impl<T: Scalar> Bptt<T> {
         Ok(())
     }
 
-    /// `h_t = φ(x_t·W_x + h_{t-1}·W_h + b)` for every step, into `hs`, and the loss.
+    /// `h_t = φ(x_t·W_x + h_(t-1)·W_h + b)` for every step, into `hs`, and the loss.
     fn forward(&mut self, case: &Case<T>) {
         let Dims {
             batch: bs,
@@ -225,7 +225,7 @@ impl<T: Scalar> Bptt<T> {
                     }
                 }
             });
-            // dh_{t-1} = da_t · W_hᵀ + ∂ℓ/∂h_{t-1}.
+            // dh_(t-1) = da_t · W_hᵀ + ∂ℓ/∂h_(t-1).
             kernel::matmul_into(da, self.w_h_t.view(), &mut self.dh, false);
             if let (Some(y), true) = (targets, t >= 2) {
                 head_term(

@@ -3,7 +3,7 @@
 //! Notation (used in every module, doc and trace):
 //!
 //! ```text
-//! a_t = x_t · W_x + h_{t-1} · W_h + b      pre-activation, batch × hidden
+//! a_t = x_t · W_x + h_(t-1) · W_h + b      pre-activation, batch × hidden
 //! h_t = φ(a_t)                             φ = tanh (default), sigmoid or identity
 //! ```
 //!
@@ -279,7 +279,7 @@ impl<T: Scalar> Rnn<T> {
     }
 
     /// The forward pass recorded on `tape` with one node per step, the fused
-    /// [`Var::rnn_cell`]: `h_t = φ(x_t·W_x + h_{t-1}·W_h + b)`.
+    /// [`Var::rnn_cell`]: `h_t = φ(x_t·W_x + h_(t-1)·W_h + b)`.
     ///
     /// The same states as [`Rnn::forward_on_tape`], bit for bit, but the tape keeps only what
     /// the backward pass needs (each `x_t` and `h_t`), and the weights are used directly, so
@@ -358,7 +358,7 @@ pub struct StepGrads<T> {
     pub dx: Matrix<T>,
     /// Step t's contribution to the gradient of `W_x`: `x_tᵀ · da[t]` (`features × hidden`).
     pub dw_x: Matrix<T>,
-    /// Step t's contribution to the gradient of `W_h`: `h_{t-1}ᵀ · da[t]` (`hidden × hidden`).
+    /// Step t's contribution to the gradient of `W_h`: `h_(t-1)ᵀ · da[t]` (`hidden × hidden`).
     pub dw_h: Matrix<T>,
     /// Step t's contribution to the gradient of `b`: `Σ_batch da[t]` (`1 × hidden`).
     pub db: Matrix<T>,
@@ -412,7 +412,7 @@ pub struct Totals<T> {
     pub dh0: Matrix<T>,
     /// `dW_x = Σ_t x_tᵀ · da[t]`.
     pub w_x: Matrix<T>,
-    /// `dW_h = Σ_t h_{t-1}ᵀ · da[t]`.
+    /// `dW_h = Σ_t h_(t-1)ᵀ · da[t]`.
     pub w_h: Matrix<T>,
     /// `db = Σ_t Σ_batch da[t]`.
     pub b: Matrix<T>,

@@ -1,7 +1,7 @@
 //! Seed 004: a one-unit linear RNN that learns to count ones.
 //!
 //! Three sequences of three steps, one feature: `[1,0,0]`, `[1,1,0]`, `[1,1,1]`, with targets
-//! 1, 2, 3 (the number of ones). With one unit, `h_t = x_t·w_x + h_{t-1}·w_rec` (identity
+//! 1, 2, 3 (the number of ones). With one unit, `h_t = x_t·w_x + h_(t-1)·w_rec` (identity
 //! activation, no bias), so `h_3 = w_x·(x_1·w_rec² + x_2·w_rec + x_3)`, which counts exactly
 //! when `w_x = w_rec = 1`. The cost is `L = (1/3) Σ_i (h_3,i − y_i)²` (the `mse_last` head).
 //!
@@ -128,7 +128,7 @@ pub fn curvature(w_x: f64, w_rec: f64) -> Result<(f64, f64)> {
 /// The sigmoid variant recorded on `w_x`'s tape as a dynamic graph; returns `(h_T, L)`:
 ///
 /// ```text
-/// h_t = σ(x_t·w_x + h_{t-1}·w_rec)     t = 1 … T−1
+/// h_t = σ(x_t·w_x + h_(t-1)·w_rec)     t = 1 … T−1
 /// h_T = x_T·w_x + h_{T-1}·w_rec         (linear last step)
 /// L   = (1/B) Σ_i (h_T,i − y_i)²
 /// ```

@@ -1,10 +1,10 @@
 //! Vanishing and exploding gradients: `‖dh_t‖` against `t` as the largest singular value of
 //! `W_h` crosses `1/γ`.
 //!
-//! Backward through one step, `dh_{t-1} = (dh_t ⊙ φ'(a_t))·W_hᵀ`, so
+//! Backward through one step, `dh_(t-1) = (dh_t ⊙ φ'(a_t))·W_hᵀ`, so
 //!
 //! ```text
-//! ‖dh_{t-1}‖ ≤ γ · σ_max(W_h) · ‖dh_t‖,     γ = max φ' (1 for tanh, 1/4 for sigmoid)
+//! ‖dh_(t-1)‖ ≤ γ · σ_max(W_h) · ‖dh_t‖,     γ = max φ' (1 for tanh, 1/4 for sigmoid)
 //! ```
 //!
 //! When `σ_max(W_h) < 1/γ` every step shrinks the gradient by at least that factor: it vanishes
