@@ -277,6 +277,16 @@ pub enum Total {
 }
 
 impl Total {
+    /// Every total, in the order of `grads --json`.
+    pub const ALL: [Total; 6] = [
+        Total::WX,
+        Total::WH,
+        Total::B,
+        Total::H0,
+        Total::WOut,
+        Total::BOut,
+    ];
+
     /// The key used in JSON (`grads.w_x`, …) and tables.
     pub fn name(self) -> &'static str {
         match self {
@@ -692,14 +702,7 @@ pub fn check_steps<T: Scalar>(
             }
         }
     }
-    for total in [
-        Total::WX,
-        Total::WH,
-        Total::B,
-        Total::H0,
-        Total::WOut,
-        Total::BOut,
-    ] {
+    for total in Total::ALL {
         if let (Some(want), Some(got)) = (total.of(&tape), total.of(hand))
             && want.shape() != got.shape()
         {

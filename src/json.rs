@@ -831,14 +831,7 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
                 &["w_x", "w_h", "b", "x", "h0", "w_out", "b_out"],
                 "grads.",
             )?;
-            for total in [
-                Total::WX,
-                Total::WH,
-                Total::B,
-                Total::H0,
-                Total::WOut,
-                Total::BOut,
-            ] {
+            for total in Total::ALL {
                 let Some(v) = grads.get(total.name()) else {
                     continue;
                 };
