@@ -265,12 +265,12 @@ pub fn bptt_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
 
 /// The totals by the tape: the forward pass recorded with one fused [`crate::tape::Var::rnn_cell`]
 /// node per step ([`crate::rnn::Rnn::forward_on_tape_fused`]), the head on top, and one backward
-/// sweep.
+/// sweep that keeps the gradients of the leaves ([`crate::tape::Var::backward_leaves`]).
 pub fn tape_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
     let tape = Tape::new();
     let cells = case.rnn.forward_on_tape_fused(&tape, &case.x, &case.h0)?;
     let head = case.head.on_tape(&cells.h)?;
-    let mut grads = head.loss.backward_in_place();
+    let mut grads = head.loss.backward_leaves();
     Ok(Totals {
         loss: head.loss.value()[(0, 0)],
         dx: cells.x.iter().map(|&x| grads.take(x)).collect(),

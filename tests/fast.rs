@@ -260,11 +260,11 @@ fn large_activations_are_within_3_ulp_of_the_standard_functions() {
     }
 }
 
-/// The in-place sweep used for speed gives the gradients of the plain teaching sweep: bit for
+/// The sweep used for speed gives the leaves' gradients of the plain teaching sweep: bit for
 /// bit on the teaching recording (its ops add exactly as `vjp` then a sum), and to round-off
 /// on the fused recording (the cell sums its weight products in place).
 #[test]
-fn the_in_place_sweep_agrees_with_the_plain_one() {
+fn the_leaves_sweep_agrees_with_the_plain_one() {
     let dims = Dims {
         batch: 3,
         steps: 12,
@@ -275,9 +275,10 @@ fn the_in_place_sweep_agrees_with_the_plain_one() {
         let case = Case::<f64>::random(8, dims, head, Activation::Tanh);
         let tape = Tape::new();
         let (rnn, loss) = case.record(&tape).unwrap();
-        let (plain, in_place) = (loss.loss.backward(), loss.loss.backward_in_place());
-        for &v in rnn.w_h_t.iter().chain(&rnn.x).chain([&rnn.w_x, &rnn.h[0]]) {
-            assert_eq!(plain.wrt(v), in_place.wrt(v));
+        let (plain, leaves) = (loss.loss.backward(), loss.loss.backward_leaves());
+        let inputs = rnn.x.iter().chain([&rnn.w_x, &rnn.w_h, &rnn.b, &rnn.h[0]]);
+        for &v in inputs {
+            assert_eq!(plain.wrt(v), leaves.wrt(v));
         }
         let tape = Tape::new();
         let cells = case
@@ -285,13 +286,29 @@ fn the_in_place_sweep_agrees_with_the_plain_one() {
             .forward_on_tape_fused(&tape, &case.x, &case.h0)
             .unwrap();
         let loss = case.head.on_tape(&cells.h).unwrap().loss;
-        let (plain, in_place) = (loss.backward(), loss.backward_in_place());
+        let (plain, leaves) = (loss.backward(), loss.backward_leaves());
         for &v in cells
             .x
             .iter()
             .chain([&cells.w_x, &cells.w_h, &cells.b, &cells.h[0]])
         {
-            assert!(relative_error(&plain.wrt(v), &in_place.wrt(v)) <= 1e-12);
+            assert!(relative_error(&plain.wrt(v), &leaves.wrt(v)) <= 1e-12);
         }
+        // What it dropped is gone, not zero: `get` has nothing for a computed state.
+        assert!(plain.get(cells.h[1].id()).is_some());
+        assert!(leaves.get(cells.h[1].id()).is_none());
     }
+}
+
+/// Asking the leaves-only sweep for a computed node's gradient is a bug, not a zero.
+#[test]
+#[should_panic(expected = "keeps the leaves' only; use Var::backward to read it")]
+fn the_leaves_sweep_refuses_to_answer_for_a_computed_node() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(Matrix::filled(1, 1, 2.0));
+    let b = a.tanh();
+    let loss = b.sum();
+    let grads = loss.backward_leaves();
+    assert!(grads.wrt(a)[(0, 0)] != 0.0);
+    grads.wrt(b);
 }
