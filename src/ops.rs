@@ -385,10 +385,10 @@ fn rnn_cell_accumulate_vjp<T: Scalar>(
     };
     let mut da = Matrix::zeros(h.rows(), h.cols());
     phi.backward_in_place(g.as_slice(), h.as_slice(), da.as_mut_slice());
-    transposes.make(*w_x_id, w_x);
-    transposes.make(*w_h_id, w_h);
-    add_product(x_bar, da.view(), transposes.get(*w_x_id).view());
-    add_product(h_bar, da.view(), transposes.get(*w_h_id).view());
+    transposes.prepare(*w_x_id, w_x, da.rows());
+    transposes.prepare(*w_h_id, w_h, da.rows());
+    add_product(x_bar, da.view(), transposes.view(*w_x_id, w_x));
+    add_product(h_bar, da.view(), transposes.view(*w_h_id, w_h));
     add_product(w_x_bar, x.view().t(), da.view());
     add_product(w_h_bar, h_prev.view().t(), da.view());
     add_into(b_bar, da.sum_rows());
@@ -402,7 +402,8 @@ fn rnn_cell_accumulate_vjp<T: Scalar>(
 /// row-major `W` is slower than copying rows: 58 against 82 GFLOP/s for `da·W_hᵀ` at
 /// `B = 32, H = 128` (f64). One copy per sweep costs `H²` reads where the products cost
 /// `B·H²` multiply-adds per step; measured on the whole fused tape at B=32 T=64 F=32 H=128,
-/// it took 5% (f64) and 13% (f32) off the time of a training step.
+/// it took 5% (f64) and 13% (f32) off the time of a training step. A product small enough for
+/// the plain loop (see [`kernel::KERNEL_MIN_WORK`]) reads the view, and no copy is made.
 #[derive(Debug)]
 pub(crate) struct Transposes<T> {
     made: Vec<(NodeId, Matrix<T>)>,
@@ -414,18 +415,20 @@ impl<T: Scalar> Transposes<T> {
         Transposes { made: Vec::new() }
     }
 
-    /// Makes `valueᵀ`, the value of node `id` transposed, unless it is made already.
-    fn make(&mut self, id: NodeId, value: &Matrix<T>) {
-        if !self.made.iter().any(|(made, _)| *made == id) {
+    /// Makes `valueᵀ`, the value of node `id` transposed, for products `A·valueᵀ` with `rows`
+    /// rows, unless it is made already or those products are left to the plain loop.
+    fn prepare(&mut self, id: NodeId, value: &Matrix<T>, rows: usize) {
+        let packed = rows * value.len() > kernel::KERNEL_MIN_WORK;
+        if packed && !self.made.iter().any(|(made, _)| *made == id) {
             self.made.push((id, value.transpose()));
         }
     }
 
-    /// The transpose [`Transposes::make`] made for node `id`.
-    fn get(&self, id: NodeId) -> &Matrix<T> {
+    /// `valueᵀ` for node `id`: the copy [`Transposes::prepare`] made, or else the view.
+    fn view<'a>(&'a self, id: NodeId, value: &'a Matrix<T>) -> View<'a, T> {
         match self.made.iter().find(|(made, _)| *made == id) {
-            Some((_, t)) => t,
-            None => unreachable!("Transposes::get: node {} was not transposed first", id.0),
+            Some((_, copy)) => copy.view(),
+            None => value.view().t(),
         }
     }
 }

@@ -190,7 +190,7 @@ impl<T: Scalar> Tape<T> {
             }
         }
         let mut grads = self.grads(&nodes, adjoints);
-        grads.leaves_only = Some(nodes.iter().map(|n| n.parents.is_empty()).collect());
+        grads.leaves_only = true;
         grads
     }
 
@@ -206,9 +206,12 @@ impl<T: Scalar> Tape<T> {
     fn grads(&self, nodes: &[Node<T>], adjoints: Vec<Option<Matrix<T>>>) -> Grads<T> {
         Grads {
             tape_id: self.id,
-            shapes: nodes.iter().map(|n| n.value.shape()).collect(),
+            nodes: nodes
+                .iter()
+                .map(|n| (n.value.shape(), n.parents.is_empty()))
+                .collect(),
             adjoints,
-            leaves_only: None,
+            leaves_only: false,
         }
     }
 }
@@ -289,10 +292,11 @@ impl<'t, T: Scalar> Var<'t, T> {
 #[derive(Clone, Debug)]
 pub struct Grads<T> {
     tape_id: usize,
-    shapes: Vec<Shape>,
+    /// Each node's shape, and whether it is a leaf.
+    nodes: Vec<(Shape, bool)>,
     adjoints: Vec<Option<Matrix<T>>>,
-    /// After [`Var::backward_leaves`], which nodes are leaves: only theirs were kept.
-    leaves_only: Option<Vec<bool>>,
+    /// True after [`Var::backward_leaves`], which keeps the adjoints of leaves only.
+    leaves_only: bool,
 }
 
 impl<T: Scalar> Grads<T> {
@@ -312,7 +316,7 @@ impl<T: Scalar> Grads<T> {
         match self.adjoints.get(v.id.0) {
             Some(Some(g)) => g.clone(),
             Some(None) => {
-                let (r, c) = self.shapes[v.id.0];
+                let ((r, c), _) = self.nodes[v.id.0];
                 Matrix::zeros(r, c)
             }
             None => {
@@ -349,10 +353,7 @@ impl<T: Scalar> Grads<T> {
     /// Panics if `v`'s adjoint was dropped by [`Var::backward_leaves`]: answering zero would
     /// be a wrong gradient.
     fn assert_kept(&self, v: Var<'_, T>, method: &str) {
-        let dropped = self
-            .leaves_only
-            .as_ref()
-            .is_some_and(|leaf| leaf.get(v.id.0) == Some(&false));
+        let dropped = self.leaves_only && self.nodes.get(v.id.0).is_some_and(|&(_, leaf)| !leaf);
         assert!(
             !dropped,
             "Grads::{method}: node {} is computed by an op, and these gradients come from \
