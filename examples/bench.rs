@@ -7,10 +7,11 @@
 //! - `bptt`: `fast::Bptt::run`, hand BPTT with the products hoisted out of the time loop, on a
 //!   workspace made once per size (as a training loop would).
 //! - `tape`: `fast::tape_totals`, a fresh tape per run with one fused `rnn_cell` node per step,
-//!   then one backward sweep.
+//!   then one backward sweep that keeps the leaves' gradients (`Var::backward_leaves`).
 //!
-//! Each figure is the median of repeated runs (at least 7, and at least 0.5 s in all), in one
-//! process, so that sizes and paths compare as ratios. GFLOP/s counts `6·B·T·(F+H)·H` flops:
+//! Each figure is the median of repeated runs (at least 7, and at least 0.5 s per path), in one
+//! process, the two paths taking turns after one untimed round each, so that sizes and paths
+//! compare as ratios. GFLOP/s counts `6·B·T·(F+H)·H` flops:
 //! forward `2·B·(F+H)·H` per step, backward twice that. `act%` is the share of the `bptt` time
 //! that the forward activations take (tanh over `T` blocks of `B×H`, timed alone); `libm` is what
 //! the same tanh costs with the standard `f64::tanh`/`f32::tanh` instead.
@@ -37,15 +38,39 @@ const NUMPY_F32_LARGEST_US: f64 = 26471.0;
 
 /// Median wall time of `f` in microseconds.
 fn median_us(mut f: impl FnMut()) -> f64 {
-    let mut times = Vec::new();
+    let [us] = medians_us([&mut f]);
+    us
+}
+
+/// Median wall times of the `fs` in microseconds. They take turns of 20 ms or one call (`f_1`
+/// repeatedly, then `f_2`, …, then `f_1` again), after one untimed call each, so that each sees
+/// the same state of the machine: on these shared machines the speed drifts from second to
+/// second, and when the two paths were timed one after the other, two runs gave tape/bptt
+/// ratios of 1.22 and 1.06 at the largest size. (Turns of a single call slowed the small sizes
+/// by a third: each path evicted the other's data from the caches.)
+fn medians_us<const N: usize>(mut fs: [&mut dyn FnMut(); N]) -> [f64; N] {
+    fs.iter_mut().for_each(|f| f());
+    let mut times = [(); N].map(|_| Vec::new());
     let start = Instant::now();
-    while times.len() < 7 || (start.elapsed().as_secs_f64() < 0.5 && times.len() < 100_000) {
-        let t = Instant::now();
-        f();
-        times.push(t.elapsed().as_secs_f64() * 1e6);
+    while times[0].len() < 7
+        || (start.elapsed().as_secs_f64() < 0.5 * N as f64 && times[0].len() < 100_000)
+    {
+        for (f, times) in fs.iter_mut().zip(&mut times) {
+            let turn = Instant::now();
+            loop {
+                let t = Instant::now();
+                f();
+                times.push(t.elapsed().as_secs_f64() * 1e6);
+                if turn.elapsed().as_secs_f64() >= 0.02 {
+                    break;
+                }
+            }
+        }
     }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    times.map(|mut times| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    })
 }
 
 struct Row {
@@ -65,12 +90,14 @@ fn run<T: Scalar>(dims: Dims, peer_us: Option<f64>, rows: &mut Vec<Row>) {
     let flops =
         6.0 * (dims.batch * dims.steps * (dims.features + dims.hidden) * dims.hidden) as f64;
     let mut work = Bptt::new(dims);
-    let bptt = median_us(|| {
-        std::hint::black_box(work.run(&case).expect("valid case"));
-    });
-    let tape = median_us(|| {
-        std::hint::black_box(fast::tape_totals(&case).expect("valid case"));
-    });
+    let [bptt, tape] = medians_us([
+        &mut || {
+            std::hint::black_box(work.run(&case).expect("valid case"));
+        },
+        &mut || {
+            std::hint::black_box(fast::tape_totals(&case).expect("valid case"));
+        },
+    ]);
     // The forward activations alone: T blocks of B×H, as the forward pass applies them.
     let block = dims.batch * dims.hidden;
     let mut a: Vec<T> = (0..block * dims.steps)
