@@ -447,9 +447,9 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
                 tally.refused += 1;
                 message_problem(&e.to_string())
             }
-            Ok(case) => {
+            Ok(parsed) => {
                 tally.cases_loaded += 1;
-                pipeline(&case, tally)
+                pipeline(&parsed.value, tally)
             }
         },
         Some(case) => match parse_given(text, case) {
@@ -460,7 +460,7 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
             Ok(given) => {
                 tally.grads_loaded += 1;
                 let tape = case.tape_gradients().ok()?;
-                let d = diagnose(&tape, &given, case.rnn.activation);
+                let d = diagnose(&tape, &given.value, case.rnn.activation);
                 let _ = (diagnosis_json(&d), trace::diagnosis(&d));
                 None
             }
@@ -486,7 +486,11 @@ pub fn fuzz(seed: u64, mut go_on: impl FnMut(usize) -> bool) -> Tally {
     let cases = case_seeds();
     let loaded: Vec<Case<f64>> = cases
         .iter()
-        .map(|doc| parse_case(&doc.to_string()).expect("the seed cases are valid"))
+        .map(|doc| {
+            parse_case(&doc.to_string())
+                .expect("the seed cases are valid")
+                .value
+        })
         .collect();
     let grads = grads_seeds();
     let mut tally = Tally::default();

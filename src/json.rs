@@ -372,32 +372,72 @@ fn required<'a>(
     })
 }
 
-/// Refuses a key that differs from a known one only in case, `_`, `-` or a leading `d` (`W_x`,
-/// `wx`, `H0`, `dW_h`, `dh0`): ignoring it would silently leave out the user's array.
-fn refuse_near_misses(obj: &Map<String, Value>, known: &[&str], prefix: &str) -> Result<()> {
-    let fold = |k: &str| -> String {
-        k.chars()
-            .filter(|c| *c != '_' && *c != '-')
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
+/// Checks the keys of one object of a file against those the tool reads there (`known`).
+///
+/// A key that looks like a misspelling of a known one is refused: one that differs only in
+/// case, `_`, `-` or a leading `d` (`W_x`, `wx`, `H0`, `dW_h`, `dh0`), or by one letter from a
+/// known key of at least 4 letters (`activaton`), two from one of at least 8: reading on
+/// without it would silently leave out the user's array or setting. Any other key is not
+/// refused, since a file may carry more than the tool reads, but it is noted in `ignored` (as
+/// `path: message`), for the command to warn about.
+fn check_keys(
+    obj: &Map<String, Value>,
+    known: &[&str],
+    prefix: &str,
+    ignored: &mut Vec<String>,
+) -> Result<()> {
     for key in obj.keys() {
         if known.contains(&key.as_str()) {
             continue;
         }
-        let folded = fold(key);
-        let near = |k: &&str| {
-            let k = fold(k);
-            k == folded || k == format!("d{folded}") || format!("d{k}") == folded
-        };
-        if let Some(meant) = known.iter().copied().find(near) {
+        if let Some(meant) = misspelling_of(key, known) {
             return Err(Error::invalid(
                 format!("{prefix}{key}"),
                 format!("unknown key; did you mean {meant:?}? (keys are case-sensitive)"),
             ));
         }
+        ignored.push(format!(
+            "{prefix}{key}: not a key the tool reads here ({}); ignored",
+            known.join(", ")
+        ));
     }
     Ok(())
+}
+
+/// The known key that `key` looks like a misspelling of, as [`check_keys`] decides.
+fn misspelling_of<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let fold = |k: &str| -> Vec<char> {
+        k.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let folded = fold(key);
+    known.iter().copied().find(|k| {
+        let k = fold(k);
+        let d_prefixed = |a: &[char], b: &[char]| a.first() == Some(&'d') && a[1..] == *b;
+        let letters = edit_distance(&folded, &k);
+        k == folded
+            || d_prefixed(&folded, &k)
+            || d_prefixed(&k, &folded)
+            || (k.len() >= 4 && letters <= 1)
+            || (k.len() >= 8 && letters <= 2)
+    })
+}
+
+/// The number of letters to insert, delete or replace to turn `a` into `b` (Levenshtein).
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replace = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replace.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Checks one matrix's shape in numpy terms, naming the field.
@@ -432,8 +472,18 @@ fn expect_len(m: &Matrix<f64>, path: &str, n: usize, meaning: &str) -> Result<()
     }
 }
 
+/// What a file held, checked, and the keys in it that the tool does not read.
+#[derive(Clone, Debug)]
+pub struct Parsed<T> {
+    /// The file's content.
+    pub value: T,
+    /// One line per key that was not read (`path: why`), for the command to warn about: a file
+    /// may carry more than the tool reads, but the user should know what was left out.
+    pub ignored: Vec<String>,
+}
+
 /// Reads a case file (DESIGN §5) into a [`Case`], checking every field.
-pub fn parse_case(text: &str) -> Result<Case<f64>> {
+pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
     let value = parse_json(text, "case file")?;
     let Value::Object(obj) = &value else {
         return Err(Error::invalid(
@@ -444,16 +494,16 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
             ),
         ));
     };
-    refuse_near_misses(
-        obj,
-        &["x", "w_x", "w_h", "b", "h0", "activation", "loss"],
-        "",
-    )?;
+    let case_keys = ["x", "w_x", "w_h", "b", "h0", "activation", "loss"];
+    let head_key = obj
+        .keys()
+        .filter(|key| !case_keys.contains(&key.as_str()))
+        .find(|key| LOSS_KEYS.contains(&key.as_str()) || misspelling_of(key, &LOSS_KEYS).is_some());
     if !obj.contains_key("loss")
-        && let Some(key) = LOSS_KEYS.iter().find(|k| obj.contains_key(**k))
+        && let Some(key) = head_key
     {
         return Err(Error::invalid(
-            *key,
+            key,
             format!(
                 "belongs inside the \"loss\" object, e.g. {{\"loss\": {{\"kind\": \"softmax_ce\", \
                  \"w_out\": …, \"b_out\": …, \"labels\": …}}}}; without it the loss is sum_last \
@@ -461,6 +511,8 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
             ),
         ));
     }
+    let mut ignored = Vec::new();
+    check_keys(obj, &case_keys, "", &mut ignored)?;
     let x = by_step(
         required(obj, "x", "", "an array of shape (batch, steps, features)")?,
         "x",
@@ -522,7 +574,7 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
     };
     let head = match obj.get("loss") {
         None | Some(Value::Null) => Head::SumLast,
-        Some(Value::Object(loss)) => parse_head(loss, batch, steps, hidden)?,
+        Some(Value::Object(loss)) => parse_head(loss, (batch, steps, hidden), &mut ignored)?,
         Some(other) => {
             return Err(Error::invalid(
                 "loss",
@@ -534,7 +586,10 @@ pub fn parse_case(text: &str) -> Result<Case<f64>> {
         }
     };
     let rnn = Rnn::new(w_x, w_h, b, activation)?;
-    Case::new(rnn, x, h0, head)
+    Ok(Parsed {
+        value: Case::new(rnn, x, h0, head)?,
+        ignored,
+    })
 }
 
 /// The loss kinds a case file may name, for messages.
@@ -546,11 +601,10 @@ const LOSS_KEYS: [&str; 6] = ["kind", "w_out", "b_out", "labels", "targets", "ta
 /// Reads the `loss` object of a case file.
 fn parse_head(
     loss: &Map<String, Value>,
-    batch: usize,
-    steps: usize,
-    hidden: usize,
+    (batch, steps, hidden): (usize, usize, usize),
+    ignored: &mut Vec<String>,
 ) -> Result<Head<f64>> {
-    refuse_near_misses(loss, &LOSS_KEYS, "loss.")?;
+    check_keys(loss, &LOSS_KEYS, "loss.", ignored)?;
     let kind = match required(loss, "kind", "loss.", KINDS)? {
         Value::String(k) => k.as_str(),
         other => {
@@ -765,7 +819,7 @@ pub fn forward_json(case: &Case<f64>, fwd: &Forward<f64>, loss: f64) -> Value {
 
 /// Reads a gradient file in the `grads --json` format in which any key may be missing, and
 /// checks every shape that is there against `case`.
-pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
+pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
     let value = parse_json(text, "gradient file")?;
     let Value::Object(obj) = &value else {
         return Err(Error::invalid(
@@ -776,7 +830,8 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
             ),
         ));
     };
-    refuse_near_misses(obj, &["loss", "grads", "steps"], "")?;
+    let mut ignored = Vec::new();
+    check_keys(obj, &["loss", "grads", "steps"], "", &mut ignored)?;
     let dims = case.dims();
     let (b, t, f, h) = (dims.batch, dims.steps, dims.features, dims.hidden);
     let mut user = Given {
@@ -826,10 +881,11 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
     match obj.get("grads") {
         None => {}
         Some(Value::Object(grads)) => {
-            refuse_near_misses(
+            check_keys(
                 grads,
                 &["w_x", "w_h", "b", "x", "h0", "w_out", "b_out"],
                 "grads.",
+                &mut ignored,
             )?;
             for total in Total::ALL {
                 let Some(v) = grads.get(total.name()) else {
@@ -869,6 +925,8 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
     match obj.get("steps") {
         None => {}
         Some(Value::Array(items)) => {
+            // Where each step number was first given, to refuse a second entry for it.
+            let mut first_given = vec![None; t];
             for (i, item) in items.iter().enumerate() {
                 let Value::Object(step) = item else {
                     return Err(Error::invalid(
@@ -878,8 +936,16 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
                 };
                 let mut known = vec!["t"];
                 known.extend(Quantity::ALL.iter().map(|q| q.name()));
-                refuse_near_misses(step, &known, &format!("steps[{i}]."))?;
+                check_keys(step, &known, &format!("steps[{i}]."), &mut ignored)?;
                 let at = step_number(step.get("t"), &format!("steps[{i}].t"), t)?;
+                if let Some(first) = first_given[at - 1].replace(i) {
+                    return Err(Error::invalid(
+                        format!("steps[{i}].t"),
+                        format!(
+                            "step {at} is already given by steps[{first}]: give each step once"
+                        ),
+                    ));
+                }
                 for q in Quantity::ALL {
                     let Some(v) = step.get(q.name()) else {
                         continue;
@@ -908,8 +974,11 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
     for step in &mut user.steps {
         step.sort_by_key(|(q, _)| Quantity::ALL.iter().position(|k| k == q));
     }
-    // An empty comparison would agree with anything: refuse it rather than report a pass.
-    if user.loss.is_none() && user.totals.is_empty() && user.steps.iter().all(Vec::is_empty) {
+    // An empty comparison would agree with anything: refuse it rather than report a pass. So is
+    // a file whose gradients are all under keys the tool does not read: comparing its loss
+    // alone would report a pass for gradients never looked at.
+    let no_gradient = user.totals.is_empty() && user.steps.iter().all(Vec::is_empty);
+    if no_gradient && (user.loss.is_none() || !ignored.is_empty()) {
         let keys: Vec<&String> = obj.keys().collect();
         return Err(Error::invalid(
             "gradient file",
@@ -920,7 +989,10 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Given> {
             ),
         ));
     }
-    Ok(user)
+    Ok(Parsed {
+        value: user,
+        ignored,
+    })
 }
 
 /// A step number `t` of a gradient file: a whole number from 1 to `steps` (`3` or `3.0`).
@@ -1036,4 +1108,38 @@ pub fn diagnosis_json(d: &Diagnosis) -> Value {
         "loss": d.loss.map(|(given, tape)| json!({"given": given, "tape": tape})),
         "findings": findings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(s: &str) -> Vec<char> {
+        s.chars().collect()
+    }
+
+    #[test]
+    fn edit_distance_counts_letters_inserted_deleted_or_replaced() {
+        assert_eq!(edit_distance(&chars("kitten"), &chars("sitting")), 3);
+        assert_eq!(edit_distance(&chars("activaton"), &chars("activation")), 1);
+        assert_eq!(edit_distance(&chars(""), &chars("dh")), 2);
+        assert_eq!(edit_distance(&chars("dw_x"), &chars("dw_x")), 0);
+    }
+
+    #[test]
+    fn misspellings_are_told_from_other_keys() {
+        let case = ["x", "w_x", "w_h", "b", "h0", "activation", "loss"];
+        assert_eq!(misspelling_of("activaton", &case), Some("activation"));
+        assert_eq!(misspelling_of("Activatoin", &case), Some("activation"));
+        assert_eq!(misspelling_of("W_H", &case), Some("w_h"));
+        assert_eq!(
+            misspelling_of("lsos", &case),
+            None,
+            "two letters off a 4-letter key"
+        );
+        assert_eq!(misspelling_of("losss", &case), Some("loss"));
+        // Short keys only by case, `_`, `-` or a leading `d`: `y` is not a misspelled `b`.
+        assert_eq!(misspelling_of("y", &case), None);
+        assert_eq!(misspelling_of("notes", &case), None);
+    }
 }

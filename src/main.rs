@@ -222,8 +222,18 @@ fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
     match path {
         None => Ok(Case::canonical()),
         Some(path) => json::parse_case(&read_file("--case", path)?)
+            .map(|parsed| warn_ignored(path, parsed))
             .map_err(|e| Failure::Usage(format!("{path}: {e}"))),
     }
+}
+
+/// A file's content, after a warning on standard error for each key in it that was not read:
+/// the output (and the exit status) stay those of what was read.
+fn warn_ignored<T>(path: &str, parsed: json::Parsed<T>) -> T {
+    for line in &parsed.ignored {
+        eprintln!("tapegrad: warning: {path}: {line}");
+    }
+    parsed.value
 }
 
 /// `check --against FILE`: the user's gradients against the tape.
@@ -232,6 +242,7 @@ fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
 /// no comparison can be trusted: the diagnosis fails and says where, whatever was given.
 fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Failure> {
     let given = json::parse_given(&read_file("--against", path)?, case)
+        .map(|parsed| warn_ignored(path, parsed))
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
     let tape = case.tape_gradients()?;
     let non_finite = first_non_finite(&case.forward()?, tape.loss, &[("tape", &tape)]);

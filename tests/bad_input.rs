@@ -222,6 +222,17 @@ fn misspelled_keys_are_named() {
         &with("labels", json!([1])),
         &["labels: belongs inside the \"loss\" object"],
     );
+    bad_case(
+        "head_misspelled_outside_loss",
+        &with("W_out", json!([[1, 2, 3]])),
+        &["W_out: belongs inside the \"loss\" object"],
+    );
+    // One letter off a long key: running on would silently use tanh.
+    bad_case(
+        "one_letter_off",
+        &with("activaton", json!("sigmoid")),
+        &["activaton: unknown key; did you mean \"activation\"?"],
+    );
     bad_grads(
         "misspelled_grads",
         r#"{"grads": {"dW_h": [[1]]}}"#,
@@ -231,6 +242,41 @@ fn misspelled_keys_are_named() {
         "misspelled_step",
         r#"{"steps": [{"t": 1, "dW_h": [[1]]}]}"#,
         &["steps[0].dW_h: unknown key; did you mean \"dw_h\"?"],
+    );
+}
+
+/// A key the tool does not read, and that is not a misspelling of one, is read past with a
+/// warning on stderr: the output and the exit status are those of the file without it.
+#[test]
+fn unknown_keys_are_read_past_with_a_warning() {
+    let plain = run_with_file(
+        "plain",
+        "--case",
+        &canonical().to_string(),
+        &["grads", "--json"],
+    );
+    let noted = run_with_file(
+        "noted",
+        "--case",
+        &with("notes", json!("exported from my notebook")),
+        &["grads", "--json"],
+    );
+    assert_eq!(noted.status.code(), Some(0));
+    assert_eq!(noted.stdout, plain.stdout);
+    let err = String::from_utf8(noted.stderr).unwrap();
+    assert!(
+        err.starts_with("tapegrad: warning: ")
+            && err.contains(": notes: not a key the tool reads here (x, w_x, w_h, b, h0, activation, loss); ignored"),
+        "{err}"
+    );
+    // In a gradient file: the rest of the step is still compared, and found wrong.
+    let grads = r#"{"steps": [{"t": 3, "dh": [[2, 2, 2, 2]], "dh_extra": [[1, 1, 1, 1]]}]}"#;
+    let out = run_with_file("noted_grads", "--against", grads, &["check"]);
+    assert_eq!(out.status.code(), Some(1), "dh_3 is all ones, not twos");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("steps[0].dh_extra: not a key the tool reads here"),
+        "{err}"
     );
 }
 
@@ -624,6 +670,20 @@ fn a_gradient_file_with_nothing_to_compare() {
         "unrelated",
         r#"{"gradients": {"w_x": [[1]]}}"#,
         &["nothing to compare", "found the keys [\"gradients\"]"],
+    );
+    // A loss alone would be compared, and a pass reported for gradients never looked at.
+    bad_grads(
+        "loss_and_unrelated",
+        r#"{"loss": 3.29, "gradients": {"w_x": [[1]]}}"#,
+        &[
+            "nothing to compare",
+            "found the keys [\"gradients\", \"loss\"]",
+        ],
+    );
+    bad_grads(
+        "step_twice",
+        r#"{"steps": [{"t": 1, "dh": [[1, 2, 3, 4]]}, {"t": 1, "dh": [[1, 2, 3, 5]]}]}"#,
+        &["steps[1].t: step 1 is already given by steps[0]: give each step once"],
     );
     bad_grads(
         "step_zero",

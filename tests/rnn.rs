@@ -49,7 +49,7 @@ fn reference(value: &Value) -> Matrix<f64> {
 /// Both methods reproduce the reference gradients shipped in `cases/` to round-off.
 fn matches_reference(case_file: &str, grads_file: &str) {
     let text = std::fs::read_to_string(case_file).unwrap();
-    let case = tapegrad::json::parse_case(&text).unwrap();
+    let case = tapegrad::json::parse_case(&text).unwrap().value;
     let want: Value = serde_json::from_str(&std::fs::read_to_string(grads_file).unwrap()).unwrap();
     for got in [case.bptt().unwrap(), case.tape_gradients().unwrap()] {
         assert!((got.loss - want["loss"].as_f64().unwrap()).abs() < 1e-13);

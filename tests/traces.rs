@@ -21,7 +21,7 @@ fn backward_trace_of_the_canonical_example() {
 #[test]
 fn backward_trace_of_the_softmax_sample_by_tape() {
     let text = std::fs::read_to_string("cases/softmax_small.case.json").unwrap();
-    let case = tapegrad::json::parse_case(&text).unwrap();
+    let case = tapegrad::json::parse_case(&text).unwrap().value;
     let grads = case.tape_gradients().unwrap();
     insta::assert_snapshot!(
         "backward_trace_softmax",
