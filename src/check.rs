@@ -38,12 +38,16 @@ pub fn default_step<T: Scalar>() -> T {
 /// The relative error between two arrays, the one formula used everywhere in tapegrad:
 ///
 /// ```text
-/// rel(a, b) = max_i |a_i − b_i| / max(max_i |a_i|, max_i |b_i|)
+/// rel(a, b) = max_i |a_i − b_i| / max(max_i |a_i|, max_i |b_i|, f_min)
 /// ```
 ///
 /// i.e. the largest difference measured against the largest magnitude of either side (the
-/// ∞-norm relative error). It is 0 when both are all zeros, and +∞ when either side holds NaN
-/// or infinity, or when the shapes differ, so that such a gradient can never pass.
+/// ∞-norm relative error). `f_min` is the smallest normal number of the float type (2.2e-308
+/// for f64, 1.2e-38 for f32): a gradient that has vanished below it is *subnormal* and keeps
+/// fewer significant digits, down to one, so two correct computations of it differ in their
+/// first digit; against `f_min` such differences measure as the round-off they are. It is 0
+/// when both are all zeros, and +∞ when either side holds NaN or infinity, or when the shapes
+/// differ, so that such a gradient can never pass.
 pub fn relative_error<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>) -> f64 {
     if a.shape() != b.shape() {
         return f64::INFINITY;
@@ -65,7 +69,7 @@ pub fn relative_error_of<T: Scalar>(a: &[T], b: &[T]) -> f64 {
         diff = diff.max((x - y).abs());
         scale = scale.max(x.abs()).max(y.abs());
     }
-    if scale == 0.0 { 0.0 } else { diff / scale }
+    diff / scale.max(T::min_positive_value().as_f64())
 }
 
 /// The largest absolute difference `max_i |a_i − b_i|` (+∞ if either side is not finite, or

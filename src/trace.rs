@@ -234,7 +234,7 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     );
     let _ = writeln!(
         out,
-        "rel(a, b) = max|a − b| / max(max|a|, max|b|); ok when hand–tape ≤ {:.0e} and \
+        "rel(a, b) = max|a − b| / max(max|a|, max|b|, f_min); ok when hand–tape ≤ {:.0e} and \
          either–fd ≤ {:.0e}",
         tol.hand_tape, tol.fd
     );

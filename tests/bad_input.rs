@@ -974,6 +974,41 @@ mod edges {
     /// A long sequence, T = 10 000 with H = 4, through both backward paths and a sampled check,
     /// in the debug profile the tests run in. (`examples/long_sequence.rs` measures T = 100 000
     /// in a release build, with timings and peak memory.)
+    /// Gradients that vanish over thousands of steps pass through the subnormal floats, where
+    /// hand BPTT and the tape, both correct, differ in the first digit: the check must not call
+    /// that a failure (it measures differences there against the smallest normal float).
+    #[test]
+    fn gradients_vanishing_into_subnormal_floats_are_not_failures() {
+        let (batch, steps, features, hidden) = (2, 3_000, 4, 16);
+        // Seed 5: hand and tape differ by up to 10% of the value at the subnormal steps
+        // (found by a search over seeds 0–5; three of the six showed it).
+        let mut r = tapegrad::check::rng(5);
+        let rnn = Rnn::new(
+            tapegrad::init::normal(&mut r, features, hidden, 1.0),
+            tapegrad::init::normal(&mut r, hidden, hidden, 0.2),
+            tapegrad::init::normal(&mut r, 1, hidden, 0.1),
+            Activation::Tanh,
+        )
+        .unwrap();
+        let x = (0..steps)
+            .map(|_| tapegrad::init::normal(&mut r, batch, features, 1.0))
+            .collect();
+        let case = Case::new(rnn, x, None, Head::SumLast).unwrap();
+        let hand = case.bptt().unwrap();
+        let largest = |t: usize| {
+            hand.dh(t)
+                .as_slice()
+                .iter()
+                .fold(0.0, |m, v| v.abs().max(m))
+        };
+        let subnormal: Vec<usize> = (1..=steps)
+            .filter(|&t| largest(t) > 0.0 && largest(t) < f64::MIN_POSITIVE)
+            .collect();
+        assert!(subnormal.len() > 10, "{subnormal:?}");
+        let report = check_steps(&case, &hand, Mode::Directional { seed: 2 }, &subnormal).unwrap();
+        assert!(report.passed(), "{:?}", report.first_failure());
+    }
+
     #[test]
     fn ten_thousand_steps_on_both_paths_and_a_sampled_check() {
         let dims = Dims {
