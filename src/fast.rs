@@ -7,12 +7,13 @@
 //! - [`Bptt`], hand BPTT: the equations of [`crate::bptt`], with what does not depend on the
 //!   previous step taken out of the time loop. `x_t·W_x` for all steps is one product of the
 //!   stacked inputs `X = [x_1; …; x_T]`; `dW_x = Xᵀ·dA` and `dW_h = H_prevᵀ·dA`, with
-//!   `dA = [da_1; …; da_T]` and `H_prev = [h_0; …; h_{T−1}]`, are summed a few steps at a time
-//!   (`CHUNK` = 8 steps). What remains in the loop is `h_(t-1)·W_h` forward and `da_t·W_hᵀ`, `da_t·W_xᵀ`
-//!   backward, written into buffers allocated once.
+//!   `dA = [da_1; …; da_T]` and `H_prev = [h_0; …; h_(T-1)]`, are summed a few steps at a time
+//!   (`CHUNK` = 8 steps). What remains in the loop is `h_(t-1)·W_h` forward and `da_t·W_hᵀ`,
+//!   `da_t·W_xᵀ` backward, written into buffers allocated once.
 //! - [`tape_totals`], the tape: the forward pass recorded with one fused node per step
-//!   ([`crate::tape::Var::rnn_cell`]), so the tape keeps only `x_t` and `h_t`, then one
-//!   backward sweep of the ordinary [`crate::tape::Tape`].
+//!   ([`crate::tape::Var::rnn_cell`]), so the tape keeps only `x_t` and `h_t`, then the
+//!   ordinary [`crate::tape::Tape`]'s sweep for training, [`crate::tape::Var::backward_leaves`],
+//!   which keeps the gradients of the inputs and weights only.
 //!
 //! Both return [`Totals`]; tests hold them to [`crate::bptt::backward`] at 1e-12 in f64.
 

@@ -257,14 +257,26 @@ fn array(v: &Value, path: &str, dims: usize, meaning: &str) -> Result<(Vec<usize
         // An empty array has no first element to read deeper shapes from, so the number of
         // dimensions is unknown: say which array is empty.
         let empty = format!("{path}{}", "[0]".repeat(axis));
-        return Err(Error::bad_shape(
+        return Err(Error::invalid(
             path,
-            format!("{expected} with no empty axis"),
-            format!("shape {}: {empty} is empty", numpy_shape(&shape)),
+            format!(
+                "expected {expected} with no empty axis, found shape {}: {empty} is empty",
+                numpy_shape(&shape)
+            ),
         ));
     }
     if !matches!(v, Value::Array(_)) || shape.len() != dims {
-        return Err(Error::bad_shape(path, expected, describe(v)));
+        // A 2-D array where (batch, steps, …) belongs is most often one sequence: say how to
+        // add the batch axis.
+        let hint = if matches!(v, Value::Array(_)) && (shape.len(), dims) == (2, 3) {
+            format!(" (for a batch of one, add the axis in numpy: {path}[None].tolist())")
+        } else {
+            String::new()
+        };
+        return Err(Error::invalid(
+            path,
+            format!("expected {expected}, found {}{hint}", describe(v)),
+        ));
     }
     let mut data = Vec::with_capacity(shape.iter().product());
     collect(v, path, path, &shape, &mut data)?;
@@ -502,12 +514,16 @@ pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
     if !obj.contains_key("loss")
         && let Some(key) = head_key
     {
+        let example = match misspelling_of(key, &LOSS_KEYS).unwrap_or(key) {
+            "targets" => r#"{"kind": "mse_all", "targets": …}"#,
+            "target" => r#"{"kind": "mse_last", "target": …}"#,
+            _ => r#"{"kind": "softmax_ce", "w_out": …, "b_out": …, "labels": …}"#,
+        };
         return Err(Error::invalid(
             key,
             format!(
-                "belongs inside the \"loss\" object, e.g. {{\"loss\": {{\"kind\": \"softmax_ce\", \
-                 \"w_out\": …, \"b_out\": …, \"labels\": …}}}}; without it the loss is sum_last \
-                 and {key} would be ignored"
+                "belongs inside the \"loss\" object, e.g. {{\"loss\": {example}}}; without it \
+                 the loss is sum_last and {key} would be ignored"
             ),
         ));
     }
@@ -653,10 +669,13 @@ fn parse_head(
                     .map(|(i, v)| label(v, i, classes))
                     .collect::<Result<Vec<usize>>>()?,
                 other => {
-                    return Err(Error::bad_shape(
+                    let indices = if batch == 1 { "index" } else { "indices" };
+                    return Err(Error::invalid(
                         "loss.labels",
-                        format!("a 1-D array of {batch} class indices"),
-                        describe(other),
+                        format!(
+                            "expected a 1-D array of {batch} class {indices}, found {}",
+                            describe(other)
+                        ),
                     ));
                 }
             };

@@ -182,9 +182,15 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         } else {
             options.command.clone()
         };
+        // `--steps` is let through with `--against` only to be refused with a better message.
+        let listed: Vec<&str> = allowed
+            .iter()
+            .copied()
+            .filter(|o| !(options.against.is_some() && *o == "--steps"))
+            .collect();
         return Err(Failure::Usage(format!(
             "{extra} is not an option of {what} (its options: {})\n\n{USAGE}",
-            allowed.join(", ")
+            listed.join(", ")
         )));
     }
     Ok(options)
@@ -386,13 +392,20 @@ fn print_json(value: &serde_json::Value) {
 
 /// After printing what was computed, a case that overflowed is bad input (exit 2): its NaN or
 /// infinity would otherwise pass as `nan` in a trace or `null` in JSON, with exit status 0.
-fn refuse_non_finite(at: Option<NonFiniteAt>) -> Result<(), Failure> {
-    match at {
-        None => Ok(()),
-        Some(at) => Err(Failure::Usage(format!(
-            "the case does not compute to finite numbers: {at} (JSON writes it as null)"
-        ))),
-    }
+fn refuse_non_finite(at: Option<NonFiniteAt>, options: &Options) -> Result<(), Failure> {
+    let Some(at) = at else { return Ok(()) };
+    let file = options
+        .case
+        .as_deref()
+        .map_or(String::new(), |path| format!("{path}: "));
+    let null = if options.json {
+        " (JSON writes it as null)"
+    } else {
+        ""
+    };
+    Err(Failure::Usage(format!(
+        "{file}the case does not compute to finite numbers: {at}{null}"
+    )))
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
@@ -411,7 +424,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             } else {
                 emit(&trace::forward_trace(&case, &fwd, loss));
             }
-            refuse_non_finite(first_non_finite(&fwd, loss, &[]))
+            refuse_non_finite(first_non_finite(&fwd, loss, &[]), &options)
         }
         "grads" => {
             let case = load_case(options.case.as_deref())?;
@@ -444,7 +457,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 emit(&trace::backward_trace(&case, &grads, method));
             }
             let fwd = case.forward()?;
-            refuse_non_finite(first_non_finite(&fwd, grads.loss, &[(method, &grads)]))
+            refuse_non_finite(
+                first_non_finite(&fwd, grads.loss, &[(method, &grads)]),
+                &options,
+            )
         }
         "check" => {
             let case = load_case(options.case.as_deref())?;

@@ -42,10 +42,12 @@ impl<T: Scalar> Matrix<T> {
         for (i, row) in rows.iter().enumerate() {
             let row = row.as_ref();
             if row.len() != cols {
-                return Err(Error::bad_shape(
+                return Err(Error::invalid(
                     format!("Matrix::from_rows row {i}"),
-                    format!("{cols} entries, like row 0"),
-                    format!("{} entries", row.len()),
+                    format!(
+                        "the rows are ragged: expected {cols} entries, as row 0 has, found {}",
+                        row.len()
+                    ),
                 ));
             }
             data.extend_from_slice(row);

@@ -330,7 +330,8 @@ impl<T: Scalar> Grads<T> {
     /// same `v` then gives zeros.
     ///
     /// # Panics
-    /// If `v` lives on a different tape than the loss, as [`Grads::wrt`].
+    /// As [`Grads::wrt`]: if `v` lives on a different tape than the loss, or if `v` is a
+    /// computed node and these gradients come from [`Var::backward_leaves`].
     pub fn take(&mut self, v: Var<'_, T>) -> Matrix<T> {
         assert_eq!(
             v.tape.id, self.tape_id,

@@ -223,6 +223,11 @@ fn misspelled_keys_are_named() {
         &["labels: belongs inside the \"loss\" object"],
     );
     bad_case(
+        "targets_outside_loss",
+        &with("targets", json!([[[0, 0, 0, 0]]])),
+        &["targets: belongs inside the \"loss\" object, e.g. {\"loss\": {\"kind\": \"mse_all\""],
+    );
+    bad_case(
         "head_misspelled_outside_loss",
         &with("W_out", json!([[1, 2, 3]])),
         &["W_out: belongs inside the \"loss\" object"],
@@ -286,7 +291,8 @@ fn two_dimensional_where_three_are_needed() {
         "x_2d",
         &with("x", json!([[0.01, 0.02], [0.02, 0.03]])),
         &[
-            "x: expected shape a 3-D array (batch, steps, features), found a 2-D array of shape (2, 2)",
+            "x: expected a 3-D array (batch, steps, features), found a 2-D array of shape (2, 2) \
+             (for a batch of one, add the axis in numpy: x[None].tolist())",
         ],
     );
     bad_case(
@@ -296,18 +302,18 @@ fn two_dimensional_where_three_are_needed() {
             json!({"kind": "mse_all", "targets": [[0, 0, 0, 0]]}),
         ),
         &[
-            "loss.targets: expected shape a 3-D array (batch, steps, hidden), found a 2-D array of shape (1, 4)",
+            "loss.targets: expected a 3-D array (batch, steps, hidden), found a 2-D array of shape (1, 4)",
         ],
     );
     bad_case(
         "b_2d",
         &with("b", json!([[1, 1, 1, 1]])),
-        &["b: expected shape a 1-D array (hidden,), found a 2-D array of shape (1, 4)"],
+        &["b: expected a 1-D array (hidden,), found a 2-D array of shape (1, 4)"],
     );
     bad_case(
         "w_h_1d",
         &with("w_h", json!([1, 2, 3, 4])),
-        &["w_h: expected shape a 2-D array (hidden, hidden), found a 1-D array of shape (4,)"],
+        &["w_h: expected a 2-D array (hidden, hidden), found a 1-D array of shape (4,)"],
     );
 }
 
@@ -428,7 +434,7 @@ fn strings_where_numbers_belong() {
     bad_case(
         "string_array",
         &with("w_h", json!("[[1, 2], [3, 4]]")),
-        &["w_h: expected shape a 2-D array (hidden, hidden), found the string"],
+        &["w_h: expected a 2-D array (hidden, hidden), found the string"],
     );
     bad_case(
         "activation_number",
@@ -504,14 +510,14 @@ fn zero_steps_and_empty_batches() {
         "zero_steps",
         &with("x", json!([[]])),
         &[
-            "x: expected shape a 3-D array (batch, steps, features) with no empty axis, found shape (1, 0): x[0] is empty",
+            "x: expected a 3-D array (batch, steps, features) with no empty axis, found shape (1, 0): x[0] is empty",
         ],
     );
     bad_case(
         "empty_batch",
         &with("x", json!([])),
         &[
-            "x: expected shape a 3-D array (batch, steps, features)",
+            "x: expected a 3-D array (batch, steps, features)",
             "found shape (0,): x is empty",
         ],
     );
@@ -523,7 +529,7 @@ fn zero_steps_and_empty_batches() {
     bad_case(
         "empty_b",
         &with("b", json!([])),
-        &["b: expected shape a 1-D array (hidden,) with no empty axis, found shape (0,)"],
+        &["b: expected a 1-D array (hidden,) with no empty axis, found shape (0,)"],
     );
     bad_case(
         "empty_labels",
@@ -650,9 +656,8 @@ fn absurd_nesting_depth() {
     let nested = format!("{}0{}", "[".repeat(126), "]".repeat(126));
     let err = parse_case(&format!("{{\"x\": {nested}}}")).unwrap_err();
     assert!(
-        err.to_string().starts_with(
-            "x: expected shape a 3-D array (batch, steps, features), found a 126-D array"
-        ),
+        err.to_string()
+            .starts_with("x: expected a 3-D array (batch, steps, features), found a 126-D array"),
         "{err}"
     );
 }

@@ -418,6 +418,19 @@ fn an_option_the_command_does_not_use_is_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(stderr(&out).contains("is not an option of"), "{args:?}");
     }
+    // The options listed are the ones that work: `--steps` is refused with `--against` too.
+    let out = tapegrad(&[
+        "check",
+        "--against",
+        "cases/canonical.grads.json",
+        "--mode",
+        "directional",
+    ]);
+    assert!(
+        stderr(&out).contains("(its options: --case, --against, --json)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -434,10 +447,15 @@ fn forward_and_grads_of_an_overflowing_case_exit_2_after_printing() {
             !stdout(&out).is_empty(),
             "{command}: the trace is still printed"
         );
+        let err = stderr(&out);
         assert!(
-            stderr(&out).contains("does not compute to finite numbers"),
-            "{command}: {}",
-            stderr(&out)
+            err.starts_with(&format!(
+                "tapegrad: {path}: the case does not compute to finite numbers"
+            )) && !err.contains("null"),
+            "{command}: {err}"
         );
+        let out = tapegrad(&[command, "--case", &path, "--json"]);
+        assert_eq!(out.status.code(), Some(2), "{command} --json");
+        assert!(stderr(&out).contains("(JSON writes it as null)"));
     }
 }
