@@ -240,7 +240,7 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     );
     // The floor is partly measured from finite differences, so only the Errors style prints it.
     let floor = match style {
-        CheckStyle::Errors => format!(" ({:.1e})", report.resolution),
+        CheckStyle::Errors => format!(" (|a − b| ≤ {:.1e}, absolute)", report.resolution),
         CheckStyle::Verdicts => String::new(),
     };
     let _ = writeln!(
