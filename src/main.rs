@@ -454,7 +454,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
             if options.json {
                 print_json(&json::gradients_json(&grads));
             } else {
-                emit(&trace::backward_trace(&case, &grads, method));
+                emit(&if options.method == "fd" {
+                    trace::fd_trace(&case, &grads)
+                } else {
+                    trace::backward_trace(&case, &grads, method)
+                });
             }
             let fwd = case.forward()?;
             refuse_non_finite(

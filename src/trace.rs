@@ -6,7 +6,7 @@
 //! snapshot-tested.
 
 use crate::case::Case;
-use crate::check::{Comparison, Quantity, Report, Triple, Verdict};
+use crate::check::{Comparison, Quantity, Report, Total, Triple, Verdict};
 use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::loss::Head;
@@ -113,48 +113,88 @@ fn derivative_text(activation: Activation, t: usize) -> String {
 /// to `dW_x`, `dW_h`, `db`, with the equation that produced each, then `dh_0` and the totals.
 pub fn backward_trace<T: Scalar>(case: &Case<T>, g: &Gradients<T>, method: &str) -> String {
     let mut out = String::new();
-    let steps = g.steps.len();
     let _ = writeln!(out, "Backward pass ({method}), {}", case_header(case));
+    steps_and_totals(&mut out, case, g, true);
+    out
+}
+
+/// The same layout for gradients estimated by central finite differences
+/// ([`crate::check::fd_gradients`]): each line names its quantity without an equation, since no
+/// equation produced it.
+pub fn fd_trace<T: Scalar>(case: &Case<T>, g: &Gradients<T>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Central finite differences, {}\nEach entry is (L(v + ε) − L(v − ε)) / 2ε, with v \
+         that entry of step t's value alone (h_t, a_t, x_t, or step t's copy of W_x, W_h, b)",
+        case_header(case)
+    );
+    steps_and_totals(&mut out, case, g, false);
+    out
+}
+
+/// The body of [`backward_trace`] and [`fd_trace`]: the loss, every step, `dh_0`, the totals;
+/// each line labelled with its equation when `equations`, else with its name.
+fn steps_and_totals<T: Scalar>(
+    out: &mut String,
+    case: &Case<T>,
+    g: &Gradients<T>,
+    equations: bool,
+) {
+    let steps = g.steps.len();
+    // `name = equation: ` when `equations`, else `name: `.
+    let label = |name: String, equation: String| {
+        if equations {
+            format!("{name} = {equation}: ")
+        } else {
+            format!("{name}: ")
+        }
+    };
     let _ = writeln!(out, "Loss: L = {}", number(g.loss.as_f64()));
     for t in (1..=steps).rev() {
         let s = g.step(t);
         let dh_eq = if t == steps {
-            format!("dh_{t} = ∂L/∂h_{t}")
+            format!("∂L/∂h_{t}")
         } else {
-            format!("dh_{t} = da_{}·W_hᵀ + ∂ℓ/∂h_{t}", t + 1)
+            format!("da_{}·W_hᵀ + ∂ℓ/∂h_{t}", t + 1)
         };
+        let phi = derivative_text(case.rnn.activation, t);
         let lines = [
-            (format!("  {dh_eq}: "), &s.dh),
+            (label(format!("  dh_{t}"), dh_eq), &s.dh),
+            (label(format!("  da_{t}"), format!("dh_{t} ⊙ {phi}")), &s.da),
+            (label(format!("  dx_{t}"), format!("da_{t}·W_xᵀ")), &s.dx),
             (
-                format!(
-                    "  da_{t} = dh_{t} ⊙ {}: ",
-                    derivative_text(case.rnn.activation, t)
-                ),
-                &s.da,
+                label(format!("  dW_x[{t}]"), format!("x_{t}ᵀ·da_{t}")),
+                &s.dw_x,
             ),
-            (format!("  dx_{t} = da_{t}·W_xᵀ: "), &s.dx),
-            (format!("  dW_x[{t}] = x_{t}ᵀ·da_{t}: "), &s.dw_x),
-            (format!("  dW_h[{t}] = h_{}ᵀ·da_{t}: ", t - 1), &s.dw_h),
-            (format!("  db[{t}] = Σ_batch da_{t}: "), &s.db),
+            (
+                label(format!("  dW_h[{t}]"), format!("h_{}ᵀ·da_{t}", t - 1)),
+                &s.dw_h,
+            ),
+            (
+                label(format!("  db[{t}]"), format!("Σ_batch da_{t}")),
+                &s.db,
+            ),
         ];
         let _ = writeln!(out, "Time t={t}:");
         for (label, m) in lines {
             let _ = writeln!(out, "{}", labelled(&label, m));
         }
     }
-    let _ = writeln!(out, "{}", labelled("dh_0 = da_1·W_hᵀ: ", &g.dh0));
+    let dh0 = label("dh_0".into(), "da_1·W_hᵀ".into());
+    let _ = writeln!(out, "{}", labelled(&dh0, &g.dh0));
     let _ = writeln!(
         out,
         "Totals (a shared weight's gradient is the sum of its per-step copies'):"
     );
-    let _ = writeln!(out, "{}", labelled("  dW_x = Σ_t dW_x[t]: ", &g.w_x));
-    let _ = writeln!(out, "{}", labelled("  dW_h = Σ_t dW_h[t]: ", &g.w_h));
-    let _ = writeln!(out, "{}", labelled("  db = Σ_t db[t]: ", &g.b));
+    for (name, total) in [("dW_x", &g.w_x), ("dW_h", &g.w_h), ("db", &g.b)] {
+        let line = label(format!("  {name}"), format!("Σ_t {name}[t]"));
+        let _ = writeln!(out, "{}", labelled(&line, total));
+    }
     if let Some((w_out, b_out)) = &g.head {
         let _ = writeln!(out, "{}", labelled("  dW_out: ", w_out));
         let _ = writeln!(out, "{}", labelled("  db_out: ", b_out));
     }
-    out
 }
 
 /// Whether a check table shows the error numbers, or only the verdicts.
@@ -277,14 +317,16 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
             triple_row(&mut out, (&t.to_string(), width), q.name(), c, style);
         }
     }
-    for (total, c) in &report.totals {
-        let t = if total.name() == "h0" { "0" } else { "all" };
-        let name = if total.name() == "h0" {
-            "dh"
-        } else {
-            total.name()
-        };
-        triple_row(&mut out, (t, width), name, c, style);
+    // `∂L/∂h_0` continues the steps backward in time (t = 0); the weights' totals follow.
+    let (h0, weights): (Vec<_>, Vec<_>) = report
+        .totals
+        .iter()
+        .partition(|(total, _)| *total == Total::H0);
+    for (_, c) in h0 {
+        triple_row(&mut out, ("0", width), "dh", &c, style);
+    }
+    for (total, c) in weights {
+        triple_row(&mut out, ("all", width), total.name(), &c, style);
     }
     let (ok, below, fail) = count(report);
     let _ = writeln!(

@@ -78,6 +78,25 @@ fn forward_json_has_every_step() {
 
 /// `grads --json` has exactly the documented keys and shapes, and every method gives the
 /// reference numbers (fd to its own accuracy).
+/// Finite differences are not computed by BPTT's equations: their trace does not print them.
+#[test]
+fn grads_by_finite_differences_are_labelled_as_such() {
+    let out = tapegrad(&["grads", "--method", "fd"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("Central finite differences, tanh RNN"),
+        "{text}"
+    );
+    assert!(text.contains("  da_3: [[0.36806677"), "{text}");
+    assert!(!text.contains('⊙') && !text.contains("·W_hᵀ"), "{text}");
+    let hand = stdout(&tapegrad(&["grads"]));
+    assert!(
+        hand.contains("  da_3 = dh_3 ⊙ (1 − h_3²): [[0.36806677"),
+        "{hand}"
+    );
+}
+
 #[test]
 fn grads_json_matches_the_documented_shape_and_reference() {
     let reference: Value =
