@@ -506,6 +506,13 @@ pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
             ),
         ));
     };
+    if !obj.contains_key("x") && (obj.contains_key("grads") || obj.contains_key("steps")) {
+        return Err(Error::invalid(
+            "case file",
+            "this looks like a gradient file (it has \"grads\" or \"steps\" and no \"x\"): \
+             give it with --against, and the case with --case",
+        ));
+    }
     let case_keys = ["x", "w_x", "w_h", "b", "h0", "activation", "loss"];
     let head_key = obj
         .keys()
@@ -849,6 +856,13 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
             ),
         ));
     };
+    if obj.contains_key("x") || obj.contains_key("w_x") {
+        return Err(Error::invalid(
+            "gradient file",
+            "this looks like a case file (it has \"x\" or \"w_x\"): give it with --case, and \
+             the gradients (as grads --json writes them) with --against",
+        ));
+    }
     let mut ignored = Vec::new();
     check_keys(obj, &["loss", "grads", "steps"], "", &mut ignored)?;
     let dims = case.dims();

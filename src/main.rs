@@ -36,6 +36,8 @@ usage:
       the tape as a Graphviz picture: tapegrad graph | dot -Tsvg > graph.svg
   tapegrad help
       this text
+  tapegrad --version
+      the version of tapegrad
 
 Without --case, each command uses the canonical example of the seed notebooks.
 A case file is a JSON object {\"x\", \"w_x\", \"w_h\", \"b\"[, \"h0\", \"activation\", \"loss\"]};
@@ -131,6 +133,14 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
     match rest.next() {
         Some(c) => options.command = c.clone(),
         None => return Err(Failure::Usage(format!("a command is required\n\n{USAGE}"))),
+    }
+    // `help` and `--version` take nothing: `tapegrad help check` prints the whole text, which
+    // covers every command.
+    if matches!(
+        options.command.as_str(),
+        "help" | "-h" | "--help" | "--version" | "-V"
+    ) {
+        return Ok(options);
     }
     let mut given: Vec<String> = Vec::new();
     while let Some(arg) = rest.next() {
@@ -413,6 +423,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
     match options.command.as_str() {
         "help" | "-h" | "--help" => {
             emit(&format!("{USAGE}\n"));
+            Ok(())
+        }
+        "--version" | "-V" => {
+            emit(&format!("tapegrad {}\n", env!("CARGO_PKG_VERSION")));
             Ok(())
         }
         "forward" => {

@@ -664,6 +664,22 @@ fn absurd_nesting_depth() {
 
 /// A gradient file with nothing the diagnosis can compare would agree with anything: it is
 /// refused instead of passing.
+/// The two files given the other way round: each reader says what the file looks like.
+#[test]
+fn a_case_and_a_gradient_file_swapped() {
+    let grads = std::fs::read_to_string("cases/canonical.grads.json").unwrap();
+    bad_case(
+        "swapped_case",
+        &grads,
+        &["case file: this looks like a gradient file", "--against"],
+    );
+    bad_grads(
+        "swapped_grads",
+        &canonical().to_string(),
+        &["gradient file: this looks like a case file", "--case"],
+    );
+}
+
 #[test]
 fn a_gradient_file_with_nothing_to_compare() {
     bad_grads(

@@ -188,6 +188,15 @@ fn a_malformed_case_exits_2_naming_the_field() {
 fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(tapegrad(&["help"]).status.code(), Some(0));
     assert_eq!(tapegrad(&["check", "--help"]).status.code(), Some(0));
+    let help_check = tapegrad(&["help", "check"]);
+    assert_eq!(help_check.status.code(), Some(0));
+    assert!(stdout(&help_check).contains("tapegrad check   [--case FILE] --against GRADS"));
+    let version = tapegrad(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        stdout(&version),
+        format!("tapegrad {}\n", env!("CARGO_PKG_VERSION"))
+    );
     for args in [
         &[][..],
         &["frobnicate"],
