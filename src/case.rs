@@ -199,18 +199,14 @@ impl<T: Scalar> Case<T> {
 
     /// The loss `L`, after checking the head against the inputs.
     pub fn loss(&self) -> Result<T> {
-        self.head
-            .check(self.h0.rows(), self.rnn.hidden(), self.x.len())?;
-        Ok(self.head.loss(self.forward()?.states()))
+        self.head.loss(self.forward()?.states())
     }
 
     /// Every gradient by hand BPTT ([`crate::bptt`]).
     pub fn bptt(&self) -> Result<Gradients<T>> {
-        self.head
-            .check(self.h0.rows(), self.rnn.hidden(), self.x.len())?;
         let fwd = self.forward()?;
-        let loss = self.head.loss(fwd.states());
-        let head = self.head.grads(fwd.states());
+        let loss = self.head.loss(fwd.states())?;
+        let head = self.head.grads(fwd.states())?;
         Ok(bptt::backward(&self.rnn, &self.x, &fwd, head, loss))
     }
 

@@ -547,7 +547,7 @@ fn loss_at<T: Scalar>(ctx: &Context<'_, T>, site: Site, v: &Matrix<T>) -> T {
         Site::Total(Total::WX | Total::WH | Total::B) => (Cow::Borrowed(&case.h0), 1),
         Site::Total(Total::WOut | Total::BOut) => (Cow::Borrowed(fwd.h(steps)), steps + 1),
     };
-    // Every head but mse_all reads h_T alone.
+    // Every head but mse_all reads h_T alone: it gets `[h_0, h_T]`.
     let keep_all = match case.head {
         Head::MseAll { .. } => true,
         Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => false,
@@ -555,7 +555,7 @@ fn loss_at<T: Scalar>(ctx: &Context<'_, T>, site: Site, v: &Matrix<T>) -> T {
     let mut states = if keep_all {
         fwd.states()[..first - 1].to_vec()
     } else {
-        Vec::new()
+        vec![case.h0.clone()]
     };
     let mut h_prev = start;
     for s in first..=steps {
@@ -589,7 +589,7 @@ fn loss_at<T: Scalar>(ctx: &Context<'_, T>, site: Site, v: &Matrix<T>) -> T {
         h_prev = Cow::Owned(h);
     }
     states.push(h_prev.into_owned());
-    match (site, &case.head) {
+    let loss = match (site, &case.head) {
         (Site::Total(Total::WOut), Head::SoftmaxCe { b_out, labels, .. }) => Head::SoftmaxCe {
             w_out: v.clone(),
             b_out: b_out.clone(),
@@ -603,7 +603,8 @@ fn loss_at<T: Scalar>(ctx: &Context<'_, T>, site: Site, v: &Matrix<T>) -> T {
         }
         .loss(&states),
         (_, head) => head.loss(&states),
-    }
+    };
+    loss.expect("invariant: the case's head was checked before any finite difference")
 }
 
 /// Checks every per-step quantity and every total of `case` three ways: hand BPTT, the tape,
@@ -972,7 +973,7 @@ pub fn fd_gradients<T: Scalar>(case: &Case<T>) -> Result<Gradients<T>> {
         _ => None,
     };
     Ok(Gradients {
-        loss: case.head.loss(fwd.states()),
+        loss: case.head.loss(fwd.states())?,
         steps,
         dh0: fd(Site::Total(Total::H0), &case.h0),
         w_x: fd(Site::Total(Total::WX), &rnn.w_x),

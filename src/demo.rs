@@ -21,7 +21,7 @@ use std::fmt::Write;
 pub fn forward_trace() -> Result<String> {
     let case = Case::<f64>::canonical();
     let fwd = case.forward()?;
-    let loss = case.head.loss(fwd.states());
+    let loss = case.head.loss(fwd.states())?;
     Ok(trace::forward_trace(&case, &fwd, loss))
 }
 

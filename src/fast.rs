@@ -151,7 +151,8 @@ impl<T: Scalar> Bptt<T> {
                 half * states.zip(targets).map(squares).sum::<T>()
             }
             Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => {
-                case.head.loss(&self.ends())
+                let loss = case.head.loss(&self.ends());
+                loss.expect("invariant: Bptt::run checked the head first")
             }
         };
     }
@@ -188,6 +189,7 @@ impl<T: Scalar> Bptt<T> {
             }
             None => {
                 let head = case.head.grads(&self.ends());
+                let head = head.expect("invariant: Bptt::run checked the head first");
                 self.dh.copy_from_slice(head.dl_dh[0].as_slice());
                 self.out.head = head.params;
             }

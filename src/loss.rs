@@ -153,12 +153,37 @@ impl<T: Scalar> Head<T> {
             .expect(SHAPES)
     }
 
-    /// The loss `L` from the states `h_0 … h_T` (the head ignores `h_0`).
-    ///
-    /// # Panics
-    /// If the head does not fit the states: call [`Head::check`] first (as [`crate::case::Case`]
-    /// does), or use [`crate::case::Case::loss`], which returns the error instead.
-    pub fn loss(&self, states: &[Matrix<T>]) -> T {
+    /// Checks that the states `h_0 … h_T` fit the head: at least one step, all of one shape,
+    /// and the head's own shapes as [`Head::check`] checks them.
+    fn fits(&self, states: &[Matrix<T>]) -> Result<()> {
+        let [h0, hs @ ..] = states else {
+            return Err(Error::invalid("states", "expected h_0 … h_T, found none"));
+        };
+        if hs.is_empty() {
+            return Err(Error::invalid(
+                "states",
+                "expected h_0 … h_T with T ≥ 1, found h_0 alone",
+            ));
+        }
+        if let Some((t, h)) = hs.iter().enumerate().find(|(_, h)| h.shape() != h0.shape()) {
+            return Err(Error::bad_shape(
+                format!("states (h_{})", t + 1),
+                format!("{}, as h_0", shape_str(h0.shape())),
+                shape_str(h.shape()),
+            ));
+        }
+        self.check(h0.rows(), h0.cols(), hs.len())
+    }
+
+    /// The loss `L` from the states `h_0 … h_T` (the head ignores `h_0`), after checking that
+    /// they fit the head.
+    pub fn loss(&self, states: &[Matrix<T>]) -> Result<T> {
+        self.fits(states)?;
+        Ok(self.loss_of(states))
+    }
+
+    /// [`Head::loss`] of states that fit.
+    fn loss_of(&self, states: &[Matrix<T>]) -> T {
         let last = &states[states.len() - 1];
         match self {
             Head::SumLast => last.sum(),
@@ -186,11 +211,15 @@ impl<T: Scalar> Head<T> {
         }
     }
 
-    /// The head's direct gradients `∂ℓ/∂h_t` and its parameter gradients, from `h_0 … h_T`.
-    ///
-    /// # Panics
-    /// If the head does not fit the states: call [`Head::check`] first.
-    pub fn grads(&self, states: &[Matrix<T>]) -> HeadGrads<T> {
+    /// The head's direct gradients `∂ℓ/∂h_t` and its parameter gradients, from `h_0 … h_T`,
+    /// after checking that they fit the head.
+    pub fn grads(&self, states: &[Matrix<T>]) -> Result<HeadGrads<T>> {
+        self.fits(states)?;
+        Ok(self.grads_of(states))
+    }
+
+    /// [`Head::grads`] of states that fit.
+    fn grads_of(&self, states: &[Matrix<T>]) -> HeadGrads<T> {
         let hs = &states[1..];
         let last = &hs[hs.len() - 1];
         let zeros = || Matrix::zeros(last.rows(), last.cols());
@@ -244,9 +273,19 @@ impl<T: Scalar> Head<T> {
         }
     }
 
-    /// Records the head on the tape of the states `h_0 … h_T`.
+    /// Records the head on the tape of the states `h_0 … h_T`, after checking that they fit it.
     pub fn on_tape<'t>(&self, states: &[Var<'t, T>]) -> Result<TapeHead<'t, T>> {
-        let last = states[states.len() - 1];
+        let (Some(first), Some(&last)) = (states.first(), states.last()) else {
+            return Err(Error::invalid("states", "expected h_0 … h_T, found none"));
+        };
+        let (batch, hidden) = first.shape();
+        if states.len() < 2 {
+            return Err(Error::invalid(
+                "states",
+                "expected h_0 … h_T with T ≥ 1, found h_0 alone",
+            ));
+        }
+        self.check(batch, hidden, states.len() - 1)?;
         let tape = last.tape();
         let (loss, params) = match self {
             Head::SumLast => (last.sum(), None),
@@ -285,5 +324,42 @@ impl<T: Scalar> Head<T> {
             loss: loss.named("L"),
             params,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn states(shapes: &[(usize, usize)]) -> Vec<Matrix<f64>> {
+        shapes.iter().map(|&(r, c)| Matrix::zeros(r, c)).collect()
+    }
+
+    /// A head and states that do not fit are an error naming what is wrong, never a panic.
+    #[test]
+    fn states_that_do_not_fit_the_head_are_refused_by_name() {
+        let err = |r: Result<f64>| r.unwrap_err().to_string();
+        let sum_last = Head::<f64>::SumLast;
+        assert_eq!(
+            err(sum_last.loss(&[])),
+            "states: expected h_0 … h_T, found none"
+        );
+        assert!(err(sum_last.loss(&states(&[(2, 3)]))).contains("found h_0 alone"));
+        assert_eq!(
+            err(sum_last.loss(&states(&[(2, 3), (2, 3), (3, 2)]))),
+            "states (h_2): expected shape 2×3, as h_0, found 3×2"
+        );
+        let mse_last = Head::MseLast {
+            target: Matrix::zeros(2, 4),
+        };
+        assert_eq!(
+            err(mse_last.loss(&states(&[(2, 3), (2, 3)]))),
+            "loss.target: expected shape 2×3 (batch × hidden), found 2×4"
+        );
+        assert!(mse_last.grads(&states(&[(2, 3), (2, 3)])).is_err());
+        let fits = Head::MseLast {
+            target: Matrix::filled(2, 3, 1.0),
+        };
+        assert_eq!(fits.loss(&states(&[(2, 3), (2, 3)])).unwrap(), 3.0);
     }
 }

@@ -432,7 +432,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "forward" => {
             let case = load_case(options.case.as_deref())?;
             let fwd = case.forward()?;
-            let loss = case.head.loss(fwd.states());
+            let loss = case.head.loss(fwd.states())?;
             if options.json {
                 print_json(&json::forward_json(&case, &fwd, loss));
             } else {

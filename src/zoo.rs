@@ -128,7 +128,7 @@ const SHAPES: &str = "invariant: the case's shapes were checked when it was buil
 pub fn buggy_backward(case: &Case<f64>, bug: Bug) -> Result<Gradients<f64>> {
     let rnn = &case.rnn;
     let fwd = case.forward()?;
-    let mut head = case.head.grads(fwd.states());
+    let mut head = case.head.grads(fwd.states())?;
     let steps = fwd.steps();
     if bug == Bug::UnaveragedRecurrent {
         let batch = fwd.h(0).rows() as f64;
@@ -188,7 +188,7 @@ pub fn buggy_backward(case: &Case<f64>, bug: Bug) -> Result<Gradients<f64>> {
     }
     records.reverse();
     Ok(Gradients {
-        loss: case.head.loss(fwd.states()),
+        loss: case.head.loss(fwd.states())?,
         steps: records,
         dh0: dh,
         w_x: dw_x,
