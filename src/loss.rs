@@ -182,8 +182,10 @@ impl<T: Scalar> Head<T> {
         Ok(self.loss_of(states))
     }
 
-    /// [`Head::loss`] of states that fit.
-    fn loss_of(&self, states: &[Matrix<T>]) -> T {
+    /// [`Head::loss`] of states that fit, unchecked: for the finite differences, which check
+    /// once and then evaluate the loss thousands of times. Every head but `mse_all` reads only
+    /// the last state, so `states` may be `[h_T]` alone for them.
+    pub(crate) fn loss_of(&self, states: &[Matrix<T>]) -> T {
         let last = &states[states.len() - 1];
         match self {
             Head::SumLast => last.sum(),
