@@ -386,7 +386,10 @@ fn finite(g: &Gradients<f64>) -> bool {
 /// Everything the command line does with a case that loaded. Returns a problem, if any.
 fn pipeline(case: &Case<f64>, tally: &mut Tally) -> Option<String> {
     let fwd = case.forward().ok()?;
-    let loss = case.head.loss(fwd.states()).ok()?;
+    let loss = match case.head.loss(fwd.states()) {
+        Ok(loss) => loss,
+        Err(e) => return Some(format!("a loaded case's head does not fit its states: {e}")),
+    };
     let (hand, tape) = match (case.bptt(), case.tape_gradients()) {
         (Ok(hand), Ok(tape)) => (hand, tape),
         (Err(e), _) | (_, Err(e)) => return Some(format!("a loaded case failed: {e}")),

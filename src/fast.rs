@@ -151,8 +151,8 @@ impl<T: Scalar> Bptt<T> {
                 half * states.zip(targets).map(squares).sum::<T>()
             }
             Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => {
-                let loss = case.head.loss(&self.ends());
-                loss.expect("invariant: Bptt::run checked the head first")
+                // Bptt::run checked the head first.
+                case.head.loss_of(&self.ends())
             }
         };
     }
@@ -188,8 +188,8 @@ impl<T: Scalar> Bptt<T> {
                 self.out.head = None;
             }
             None => {
-                let head = case.head.grads(&self.ends());
-                let head = head.expect("invariant: Bptt::run checked the head first");
+                // Bptt::run checked the head first.
+                let head = case.head.grads_of(&self.ends());
                 self.dh.copy_from_slice(head.dl_dh[0].as_slice());
                 self.out.head = head.params;
             }

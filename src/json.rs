@@ -391,13 +391,15 @@ fn required<'a>(
 /// known key of at least 4 letters (`activaton`), two from one of at least 8: reading on
 /// without it would silently leave out the user's array or setting. Any other key is not
 /// refused, since a file may carry more than the tool reads, but it is noted in `ignored` (as
-/// `path: message`), for the command to warn about.
+/// `path: message`), for the command to warn about. Returns how many of those hold an array or
+/// an object: values that may be gradients the user meant to give.
 fn check_keys(
     obj: &Map<String, Value>,
     known: &[&str],
     prefix: &str,
     ignored: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<usize> {
+    let mut containers = 0;
     for key in obj.keys() {
         if known.contains(&key.as_str()) {
             continue;
@@ -412,11 +414,15 @@ fn check_keys(
             "{prefix}{key}: not a key the tool reads here ({}); ignored",
             known.join(", ")
         ));
+        if matches!(obj[key], Value::Array(_) | Value::Object(_)) {
+            containers += 1;
+        }
     }
-    Ok(())
+    Ok(containers)
 }
 
-/// The known key that `key` looks like a misspelling of, as [`check_keys`] decides.
+/// The known key that `key` looks like a misspelling of, as [`check_keys`] decides: the
+/// nearest one (`Target` is `target`, not `targets`), the first listed among equals.
 fn misspelling_of<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let fold = |k: &str| -> Vec<char> {
         k.chars()
@@ -425,31 +431,51 @@ fn misspelling_of<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
             .collect()
     };
     let folded = fold(key);
-    known.iter().copied().find(|k| {
+    let d_prefixed = |a: &[char], b: &[char]| a.first() == Some(&'d') && a[1..] == *b;
+    // How far `key` is from `k`: 0 when they differ only in case, `_` or `-`, 1 for a leading
+    // `d`, and one more than the letters to change for a near spelling of a long key.
+    let distance = |k: &str| -> Option<usize> {
         let k = fold(k);
-        let d_prefixed = |a: &[char], b: &[char]| a.first() == Some(&'d') && a[1..] == *b;
         let letters = edit_distance(&folded, &k);
-        k == folded
-            || d_prefixed(&folded, &k)
-            || d_prefixed(&k, &folded)
-            || (k.len() >= 4 && letters <= 1)
-            || (k.len() >= 8 && letters <= 2)
-    })
+        if k == folded {
+            Some(0)
+        } else if d_prefixed(&folded, &k) || d_prefixed(&k, &folded) {
+            Some(1)
+        } else if (k.len() >= 4 && letters <= 1) || (k.len() >= 8 && letters <= 2) {
+            Some(1 + letters)
+        } else {
+            None
+        }
+    };
+    known
+        .iter()
+        .filter_map(|&k| distance(k).map(|d| (d, k)))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
 }
 
-/// The number of letters to insert, delete or replace to turn `a` into `b` (Levenshtein).
+/// The number of letters to insert, delete or replace, or of neighbours to swap, to turn `a`
+/// into `b` (the optimal-string-alignment distance: `lables` is one swap from `labels`).
 fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let replace = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = replace.min(row[j] + 1).min(row[j + 1] + 1);
+    // d[i][j]: the distance between the first i letters of a and the first j of b.
+    let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let replace = d[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = replace.min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 /// Checks one matrix's shape in numpy terms, naming the field.
@@ -864,7 +890,8 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
         ));
     }
     let mut ignored = Vec::new();
-    check_keys(obj, &["loss", "grads", "steps"], "", &mut ignored)?;
+    // Unread keys holding arrays or objects, anywhere in the file.
+    let mut unread = check_keys(obj, &["loss", "grads", "steps"], "", &mut ignored)?;
     let dims = case.dims();
     let (b, t, f, h) = (dims.batch, dims.steps, dims.features, dims.hidden);
     let mut user = Given {
@@ -914,7 +941,7 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
     match obj.get("grads") {
         None => {}
         Some(Value::Object(grads)) => {
-            check_keys(
+            unread += check_keys(
                 grads,
                 &["w_x", "w_h", "b", "x", "h0", "w_out", "b_out"],
                 "grads.",
@@ -969,7 +996,7 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
                 };
                 let mut known = vec!["t"];
                 known.extend(Quantity::ALL.iter().map(|q| q.name()));
-                check_keys(step, &known, &format!("steps[{i}]."), &mut ignored)?;
+                unread += check_keys(step, &known, &format!("steps[{i}]."), &mut ignored)?;
                 let at = step_number(step.get("t"), &format!("steps[{i}].t"), t)?;
                 if let Some(first) = first_given[at - 1].replace(i) {
                     return Err(Error::invalid(
@@ -1008,10 +1035,10 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
         step.sort_by_key(|(q, _)| Quantity::ALL.iter().position(|k| k == q));
     }
     // An empty comparison would agree with anything: refuse it rather than report a pass. So is
-    // a file whose gradients are all under keys the tool does not read: comparing its loss
-    // alone would report a pass for gradients never looked at.
+    // a file whose arrays all sit under keys the tool does not read: comparing its loss alone
+    // would report a pass for gradients never looked at.
     let no_gradient = user.totals.is_empty() && user.steps.iter().all(Vec::is_empty);
-    if no_gradient && (user.loss.is_none() || !ignored.is_empty()) {
+    if no_gradient && (user.loss.is_none() || unread > 0) {
         let keys: Vec<&String> = obj.keys().collect();
         return Err(Error::invalid(
             "gradient file",
@@ -1157,6 +1184,23 @@ mod tests {
         assert_eq!(edit_distance(&chars("activaton"), &chars("activation")), 1);
         assert_eq!(edit_distance(&chars(""), &chars("dh")), 2);
         assert_eq!(edit_distance(&chars("dw_x"), &chars("dw_x")), 0);
+        assert_eq!(
+            edit_distance(&chars("lables"), &chars("labels")),
+            1,
+            "one swap"
+        );
+        assert_eq!(edit_distance(&chars("ab"), &chars("ba")), 1);
+    }
+
+    #[test]
+    fn the_nearest_known_key_is_suggested() {
+        let loss = LOSS_KEYS;
+        assert_eq!(misspelling_of("Target", &loss), Some("target"));
+        assert_eq!(misspelling_of("target_", &loss), Some("target"));
+        assert_eq!(misspelling_of("Targets", &loss), Some("targets"));
+        assert_eq!(misspelling_of("target", &loss), Some("target"));
+        assert_eq!(misspelling_of("taregts", &loss), Some("targets"));
+        assert_eq!(misspelling_of("lables", &loss), Some("labels"));
     }
 
     #[test]
@@ -1167,6 +1211,12 @@ mod tests {
         assert_eq!(misspelling_of("W_H", &case), Some("w_h"));
         assert_eq!(
             misspelling_of("lsos", &case),
+            Some("loss"),
+            "two letters swapped"
+        );
+        assert_eq!(misspelling_of("lxss", &case), Some("loss"));
+        assert_eq!(
+            misspelling_of("lxsx", &case),
             None,
             "two letters off a 4-letter key"
         );

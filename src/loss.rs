@@ -220,8 +220,10 @@ impl<T: Scalar> Head<T> {
         Ok(self.grads_of(states))
     }
 
-    /// [`Head::grads`] of states that fit.
-    fn grads_of(&self, states: &[Matrix<T>]) -> HeadGrads<T> {
+    /// [`Head::grads`] of states that fit, unchecked: for a caller that checked the head first.
+    /// Every head but `mse_all` reads only the last state, so `states` may be `[h_0, h_T]` for
+    /// them (the result then has one `∂ℓ/∂h_t`, for `h_T`).
+    pub(crate) fn grads_of(&self, states: &[Matrix<T>]) -> HeadGrads<T> {
         let hs = &states[1..];
         let last = &hs[hs.len() - 1];
         let zeros = || Matrix::zeros(last.rows(), last.cols());

@@ -14,6 +14,9 @@ use tapegrad::loss::Head;
 use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
 
+/// The commands, for `help COMMAND`.
+const COMMANDS: [&str; 4] = ["forward", "grads", "check", "graph"];
+
 const USAGE: &str = "\
 tapegrad: see and verify the gradients of a recurrent network
 
@@ -34,7 +37,7 @@ usage:
       against the tape: the step and the equation where they first go wrong
   tapegrad graph   [--case FILE]
       the tape as a Graphviz picture: tapegrad graph | dot -Tsvg > graph.svg
-  tapegrad help
+  tapegrad help [COMMAND]
       this text
   tapegrad --version
       the version of tapegrad
@@ -134,12 +137,27 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         Some(c) => options.command = c.clone(),
         None => return Err(Failure::Usage(format!("a command is required\n\n{USAGE}"))),
     }
-    // `help` and `--version` take nothing: `tapegrad help check` prints the whole text, which
-    // covers every command.
-    if matches!(
-        options.command.as_str(),
-        "help" | "-h" | "--help" | "--version" | "-V"
-    ) {
+    // `help` takes at most a command's name, and prints the whole text, which covers every
+    // command; `--version` takes nothing.
+    let is_help = matches!(options.command.as_str(), "help" | "-h" | "--help");
+    if is_help || matches!(options.command.as_str(), "--version" | "-V") {
+        let extra: Vec<&String> = rest.collect();
+        let fine = match extra.as_slice() {
+            [] => true,
+            [name] => is_help && COMMANDS.contains(&name.as_str()),
+            _ => false,
+        };
+        if !fine {
+            let takes = if is_help {
+                "at most the name of a command (forward, grads, check or graph)"
+            } else {
+                "nothing"
+            };
+            return Err(Failure::Usage(format!(
+                "{} takes {takes}, found {extra:?}\n\n{USAGE}",
+                options.command
+            )));
+        }
         return Ok(options);
     }
     let mut given: Vec<String> = Vec::new();
@@ -176,12 +194,18 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
             }
         }
     }
+    if options.against.is_some() && options.steps.is_some() {
+        return Err(Failure::Usage(
+            "--steps chooses the steps of the finite-difference check; --against compares \
+             every step given in the file"
+                .into(),
+        ));
+    }
     // An option the command does not use would be silently ignored: refuse it instead.
     let allowed: &[&str] = match options.command.as_str() {
         "forward" => &["--case", "--json"],
         "grads" => &["--case", "--method", "--json"],
-        // `--steps` with `--against` gets its own, more specific message later.
-        "check" if options.against.is_some() => &["--case", "--against", "--json", "--steps"],
+        "check" if options.against.is_some() => &["--case", "--against", "--json"],
         "check" => &["--case", "--mode", "--seed", "--steps", "--json"],
         "graph" => &["--case"],
         _ => return Ok(options),
@@ -192,15 +216,9 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         } else {
             options.command.clone()
         };
-        // `--steps` is let through with `--against` only to be refused with a better message.
-        let listed: Vec<&str> = allowed
-            .iter()
-            .copied()
-            .filter(|o| !(options.against.is_some() && *o == "--steps"))
-            .collect();
         return Err(Failure::Usage(format!(
             "{extra} is not an option of {what} (its options: {})\n\n{USAGE}",
-            listed.join(", ")
+            allowed.join(", ")
         )));
     }
     Ok(options)
@@ -483,13 +501,6 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "check" => {
             let case = load_case(options.case.as_deref())?;
             if let Some(path) = &options.against {
-                if options.steps.is_some() {
-                    return Err(Failure::Usage(
-                        "--steps chooses the steps of the finite-difference check; --against \
-                         compares every step given in the file"
-                            .into(),
-                    ));
-                }
                 return check_against(&case, path, options.json);
             }
             let mode = match options.mode.as_str() {

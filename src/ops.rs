@@ -373,15 +373,16 @@ fn rnn_cell_accumulate_vjp<T: Scalar>(
     phi: Activation,
     inputs: &[&Matrix<T>],
     parents: &[NodeId],
-    (h, g): (&Matrix<T>, &Matrix<T>),
+    h: &Matrix<T>,
+    g: &Matrix<T>,
     sums: &mut [Option<Matrix<T>>],
     transposes: &mut Transposes<T>,
 ) {
     let ([x, h_prev, w_x, w_h, _], [_, _, w_x_id, w_h_id, _]) = (inputs, parents) else {
-        unreachable!("rnn_cell has five inputs")
+        unreachable!("invariant: rnn_cell has five inputs")
     };
     let [x_bar, h_bar, w_x_bar, w_h_bar, b_bar] = sums else {
-        unreachable!("rnn_cell has five inputs")
+        unreachable!("invariant: rnn_cell has five inputs")
     };
     let mut da = Matrix::zeros(h.rows(), h.cols());
     phi.backward_in_place(g.as_slice(), h.as_slice(), da.as_mut_slice());
@@ -418,7 +419,8 @@ impl<T: Scalar> Transposes<T> {
     /// Makes `valueᵀ`, the value of node `id` transposed, for products `A·valueᵀ` with `rows`
     /// rows, unless it is made already or those products are left to the plain loop.
     fn prepare(&mut self, id: NodeId, value: &Matrix<T>, rows: usize) {
-        let packed = rows * value.len() > kernel::KERNEL_MIN_WORK;
+        // Only the packed kernel gains from a copy; without the `gemm` feature there is none.
+        let packed = cfg!(feature = "gemm") && rows * value.len() > kernel::KERNEL_MIN_WORK;
         if packed && !self.made.iter().any(|(made, _)| *made == id) {
             self.made.push((id, value.transpose()));
         }
@@ -547,7 +549,8 @@ impl<T: Scalar> Op<T> {
     /// numbers are exactly those of `vjp` followed by a sum.
     pub(crate) fn accumulate_vjp(
         &self,
-        (inputs, parents): (&[&Matrix<T>], &[NodeId]),
+        inputs: &[&Matrix<T>],
+        parents: &[NodeId],
         out: &Matrix<T>,
         g: &Matrix<T>,
         sums: &mut [Option<Matrix<T>>],
@@ -555,7 +558,7 @@ impl<T: Scalar> Op<T> {
     ) {
         match self {
             Op::RnnCell(phi) => {
-                rnn_cell_accumulate_vjp(*phi, inputs, parents, (out, g), sums, transposes)
+                rnn_cell_accumulate_vjp(*phi, inputs, parents, out, g, sums, transposes)
             }
             _ => {
                 for (sum, contribution) in sums.iter_mut().zip(self.vjp(inputs, out, g)) {

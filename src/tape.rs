@@ -170,9 +170,9 @@ impl<T: Scalar> Tape<T> {
             }
             let lent = &mut sums[..node.parents.len()];
             with_values(&nodes, &node.parents, |inputs| {
-                let inputs = (inputs, node.parents.as_slice());
-                node.op
-                    .accumulate_vjp(inputs, &node.value, adjoint, lent, &mut transposes)
+                let parents = node.parents.as_slice();
+                let op = &node.op;
+                op.accumulate_vjp(inputs, parents, &node.value, adjoint, lent, &mut transposes)
             });
             for (sum, parent) in lent.iter_mut().zip(&node.parents) {
                 let Some(sum) = sum.take() else { continue };
@@ -277,7 +277,8 @@ impl<'t, T: Scalar> Var<'t, T> {
         self.tape.backward(self.id)
     }
 
-    /// `∂self/∂v` for every *leaf* `v` (an input or a parameter, recorded by [`Tape::var`]) by
+    /// `∂self/∂v` for every *leaf* `v` (an input or a parameter, recorded by [`Tape::var`] or
+    /// [`Tape::named_var`]) by
     /// a faster sweep, the one a training step wants (used by [`crate::fast::tape_totals`]):
     /// each op adds into its parents' adjoints in place, and a computed node's adjoint is
     /// dropped once it has been passed on, as PyTorch drops those of non-leaf tensors. The

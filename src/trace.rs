@@ -126,7 +126,8 @@ pub fn fd_trace<T: Scalar>(case: &Case<T>, g: &Gradients<T>) -> String {
     let _ = writeln!(
         out,
         "Central finite differences, {}\nEach entry is (L(v + ε) − L(v − ε)) / 2ε, with v \
-         that entry of step t's value alone (h_t, a_t, x_t, or step t's copy of W_x, W_h, b)",
+         that entry alone: of step t's h_t, a_t, x_t or copy of W_x, W_h, b; of h_0; of a \
+         whole weight (totals); of the head's parameters",
         case_header(case)
     );
     steps_and_totals(&mut out, case, g, false);

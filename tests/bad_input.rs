@@ -283,6 +283,15 @@ fn unknown_keys_are_read_past_with_a_warning() {
         err.contains("steps[0].dh_extra: not a key the tool reads here"),
         "{err}"
     );
+    // A note beside a loss leaves the loss to compare; arrays under unread keys would not.
+    let noted_loss = r#"{"loss": 3.30857053, "notes": "from my notebook"}"#;
+    let out = run_with_file("noted_loss", "--against", noted_loss, &["check"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("notes: not a key the tool reads here"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -662,8 +671,6 @@ fn absurd_nesting_depth() {
     );
 }
 
-/// A gradient file with nothing the diagnosis can compare would agree with anything: it is
-/// refused instead of passing.
 /// The two files given the other way round: each reader says what the file looks like.
 #[test]
 fn a_case_and_a_gradient_file_swapped() {
@@ -680,6 +687,8 @@ fn a_case_and_a_gradient_file_swapped() {
     );
 }
 
+/// A gradient file with nothing the diagnosis can compare would agree with anything: it is
+/// refused instead of passing.
 #[test]
 fn a_gradient_file_with_nothing_to_compare() {
     bad_grads(
@@ -992,9 +1001,6 @@ mod edges {
         assert!(check_steps(&case, &hand, Mode::Exhaustive, &[7]).is_err());
     }
 
-    /// A long sequence, T = 10 000 with H = 4, through both backward paths and a sampled check,
-    /// in the debug profile the tests run in. (`examples/long_sequence.rs` measures T = 100 000
-    /// in a release build, with timings and peak memory.)
     /// Gradients that vanish over thousands of steps pass through the subnormal floats, where
     /// hand BPTT and the tape, both correct, differ in the first digit: the check must not call
     /// that a failure (it measures differences there against the smallest normal float).
@@ -1030,6 +1036,9 @@ mod edges {
         assert!(report.passed(), "{:?}", report.first_failure());
     }
 
+    /// A long sequence, T = 10 000 with H = 4, through both backward paths and a sampled check,
+    /// in the debug profile the tests run in. (`examples/long_sequence.rs` measures T = 100 000
+    /// in a release build, with timings and peak memory.)
     #[test]
     fn ten_thousand_steps_on_both_paths_and_a_sampled_check() {
         let dims = Dims {

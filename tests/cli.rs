@@ -76,8 +76,6 @@ fn forward_json_has_every_step() {
     assert!((h3 - 0.85584174).abs() < 1e-8);
 }
 
-/// `grads --json` has exactly the documented keys and shapes, and every method gives the
-/// reference numbers (fd to its own accuracy).
 /// Finite differences are not computed by BPTT's equations: their trace does not print them.
 #[test]
 fn grads_by_finite_differences_are_labelled_as_such() {
@@ -97,6 +95,8 @@ fn grads_by_finite_differences_are_labelled_as_such() {
     );
 }
 
+/// `grads --json` has exactly the documented keys and shapes, and every method gives the
+/// reference numbers (fd to its own accuracy).
 #[test]
 fn grads_json_matches_the_documented_shape_and_reference() {
     let reference: Value =
@@ -204,6 +204,8 @@ fn usage_errors_exit_2_and_help_exits_0() {
         &["check", "--mode"],
         &["check", "--seed", "-1"],
         &["check", "--case", "no/such/file.json"],
+        &["help", "frobnicate"],
+        &["--version", "--bogus"],
     ] {
         let out = tapegrad(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
