@@ -387,8 +387,9 @@ fn required<'a>(
 /// Checks the keys of one object of a file against those the tool reads there (`known`).
 ///
 /// A key that looks like a misspelling of a known one is refused: one that differs only in
-/// case, `_`, `-` or a leading `d` (`W_x`, `wx`, `H0`, `dW_h`, `dh0`), or by one letter from a
-/// known key of at least 4 letters (`activaton`), two from one of at least 8: reading on
+/// case, `_`, `-` or a leading `d` (`W_x`, `wx`, `H0`, `dW_h`, `dh0`), or by one letter (or two
+/// neighbours swapped) from a known key of at least 4 letters (`activaton`, `lables`), by two
+/// from one of at least 8: reading on
 /// without it would silently leave out the user's array or setting. Any other key is not
 /// refused, since a file may carry more than the tool reads, but it is noted in `ignored` (as
 /// `path: message`), for the command to warn about. Returns how many of those hold an array or
@@ -623,7 +624,7 @@ pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
     };
     let head = match obj.get("loss") {
         None | Some(Value::Null) => Head::SumLast,
-        Some(Value::Object(loss)) => parse_head(loss, (batch, steps, hidden), &mut ignored)?,
+        Some(Value::Object(loss)) => parse_head(loss, batch, steps, hidden, &mut ignored)?,
         Some(other) => {
             return Err(Error::invalid(
                 "loss",
@@ -650,7 +651,9 @@ const LOSS_KEYS: [&str; 6] = ["kind", "w_out", "b_out", "labels", "targets", "ta
 /// Reads the `loss` object of a case file.
 fn parse_head(
     loss: &Map<String, Value>,
-    (batch, steps, hidden): (usize, usize, usize),
+    batch: usize,
+    steps: usize,
+    hidden: usize,
     ignored: &mut Vec<String>,
 ) -> Result<Head<f64>> {
     check_keys(loss, &LOSS_KEYS, "loss.", ignored)?;

@@ -278,12 +278,11 @@ impl<'t, T: Scalar> Var<'t, T> {
     }
 
     /// `∂self/∂v` for every *leaf* `v` (an input or a parameter, recorded by [`Tape::var`] or
-    /// [`Tape::named_var`]) by
-    /// a faster sweep, the one a training step wants (used by [`crate::fast::tape_totals`]):
-    /// each op adds into its parents' adjoints in place, and a computed node's adjoint is
-    /// dropped once it has been passed on, as PyTorch drops those of non-leaf tensors. The
-    /// leaves' gradients are those of [`Var::backward`] to round-off; asking the result for a
-    /// computed node's gradient panics.
+    /// [`Tape::named_var`]) by a faster sweep, the one a training step wants (used by
+    /// [`crate::fast::tape_totals`]): each op adds into its parents' adjoints in place, and a
+    /// computed node's adjoint is dropped once it has been passed on, as PyTorch drops those of
+    /// non-leaf tensors. The leaves' gradients are those of [`Var::backward`] to round-off;
+    /// asking the result for a computed node's gradient panics.
     pub fn backward_leaves(&self) -> Grads<T> {
         self.tape.backward_leaves(self.id)
     }
