@@ -12,6 +12,7 @@ use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::rnn::{Activation, Forward, Gradients, Rnn};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// The first character of the string that stands in for a number JSON cannot hold (`NaN`,
 /// `Infinity`, `-Infinity`, or a literal too large for a float64) once [`mark_non_numbers`] has
@@ -405,14 +406,15 @@ fn check_keys(
         if known.contains(&key.as_str()) {
             continue;
         }
+        let shown = shown_key(key);
         if let Some(meant) = misspelling_of(key, known) {
             return Err(Error::invalid(
-                format!("{prefix}{key}"),
+                format!("{prefix}{shown}"),
                 format!("unknown key; did you mean {meant:?}? (keys are case-sensitive)"),
             ));
         }
         ignored.push(format!(
-            "{prefix}{key}: not a key the tool reads here ({}); ignored",
+            "{prefix}{shown}: not a key the tool reads here ({}); ignored",
             known.join(", ")
         ));
         if matches!(obj[key], Value::Array(_) | Value::Object(_)) {
@@ -420,6 +422,16 @@ fn check_keys(
         }
     }
     Ok(containers)
+}
+
+/// A key of the user's file as messages print it: as it is, or quoted with its escapes if it
+/// holds a control character (a newline in a key would break the one-line message).
+fn shown_key(key: &str) -> Cow<'_, str> {
+    if key.chars().any(char::is_control) {
+        Cow::Owned(format!("{key:?}"))
+    } else {
+        Cow::Borrowed(key)
+    }
 }
 
 /// The known key that `key` looks like a misspelling of, as [`check_keys`] decides: the
@@ -553,8 +565,9 @@ pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
             "target" => r#"{"kind": "mse_last", "target": …}"#,
             _ => r#"{"kind": "softmax_ce", "w_out": …, "b_out": …, "labels": …}"#,
         };
+        let key = shown_key(key);
         return Err(Error::invalid(
-            key,
+            key.as_ref(),
             format!(
                 "belongs inside the \"loss\" object, e.g. {{\"loss\": {example}}}; without it \
                  the loss is sum_last and {key} would be ignored"

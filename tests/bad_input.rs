@@ -232,6 +232,12 @@ fn misspelled_keys_are_named() {
         &with("W_out", json!([[1, 2, 3]])),
         &["W_out: belongs inside the \"loss\" object"],
     );
+    // A control character in a key is shown escaped, so the message stays on one line.
+    bad_case(
+        "newline_in_key",
+        &with("activatio\n", json!("sigmoid")),
+        &["\"activatio\\n\": unknown key; did you mean \"activation\"?"],
+    );
     // One letter off a long key: running on would silently use tanh.
     bad_case(
         "one_letter_off",
