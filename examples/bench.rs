@@ -6,7 +6,7 @@
 //!
 //! - `bptt`: `fast::Bptt::run`, hand BPTT with the products hoisted out of the time loop, on a
 //!   workspace made once per size (as a training loop would).
-//! - `tape`: `fast::tape_totals`, a fresh tape per run with one fused `rnn_cell` node per step,
+//! - `tape`: `fast::tape_totals`, a fresh tape per run with one fused `rnn_step` node per step,
 //!   then one backward sweep that keeps the leaves' gradients (`Var::backward_leaves`).
 //!
 //! Each figure is the median of repeated runs (at least 7, and at least 0.5 s per path), in one
@@ -18,10 +18,11 @@
 
 use std::time::Instant;
 use tapegrad::Scalar;
+use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
+use tapegrad::cells::Rnn;
 use tapegrad::check::{Mode, check_case};
 use tapegrad::fast::{self, Bptt};
-use tapegrad::rnn::Activation;
 
 /// The five sizes `(B, T, F, H)` and the fastest Python peer's median µs for each in f64
 /// (numpy or JAX, measured on this kind of machine; from the issue).
@@ -86,7 +87,7 @@ struct Row {
 }
 
 fn run<T: Scalar>(dims: Dims, peer_us: Option<f64>, rows: &mut Vec<Row>) {
-    let case = Case::<T>::random(1, dims, HeadKind::SumLast, Activation::Tanh);
+    let case = Case::<T>::random(1, dims, HeadKind::SumLast, Rnn::new(Activation::Tanh));
     let flops =
         6.0 * (dims.batch * dims.steps * (dims.features + dims.hidden) * dims.hidden) as f64;
     let mut work = Bptt::new(dims);
@@ -147,7 +148,12 @@ fn main() {
     let memory: Vec<(Dims, fast::StepMemory)> = sizes
         .iter()
         .map(|&(size, _)| {
-            let case = Case::<f64>::random(1, dims_of(size), HeadKind::SumLast, Activation::Tanh);
+            let case = Case::<f64>::random(
+                1,
+                dims_of(size),
+                HeadKind::SumLast,
+                Rnn::new(Activation::Tanh),
+            );
             (case.dims(), fast::step_memory(&case).expect("valid case"))
         })
         .collect();
@@ -160,7 +166,7 @@ fn main() {
         1,
         dims_of((32, 64, 32, 128)),
         HeadKind::SumLast,
-        Activation::Tanh,
+        Rnn::new(Activation::Tanh),
     );
     let t = Instant::now();
     let report = check_case(&big, Mode::Directional { seed: 0 }).expect("valid case");

@@ -19,12 +19,13 @@ use serde_json::{Value, json};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 use tapegrad::case::Case;
+use tapegrad::cells::Rnn;
 use tapegrad::check::{Mode, check_case, check_steps};
 use tapegrad::diagnose::diagnose;
+use tapegrad::gradients::Gradients;
 use tapegrad::json::{
     diagnosis_json, forward_json, gradients_json, parse_case, parse_given, report_json,
 };
-use tapegrad::rnn::Gradients;
 use tapegrad::trace::{self, CheckStyle};
 
 /// What a fuzzing run saw.
@@ -373,14 +374,8 @@ fn message_problem(message: &str) -> Option<String> {
 }
 
 fn finite(g: &Gradients<f64>) -> bool {
-    let mut all = vec![&g.dh0, &g.w_x, &g.w_h, &g.b];
-    if let Some((w, b)) = &g.head {
-        all.extend([w, b]);
-    }
-    for s in &g.steps {
-        all.extend([&s.dh, &s.da, &s.dx, &s.dw_x, &s.dw_h, &s.db]);
-    }
-    g.loss.is_finite() && all.iter().all(|m| m.first_non_finite().is_none())
+    let mut all = g.totals.iter().chain(g.steps.iter().flatten());
+    g.loss.is_finite() && all.all(|(_, m)| m.first_non_finite().is_none())
 }
 
 /// Everything the command line does with a case that loaded. Returns a problem, if any.
@@ -400,7 +395,7 @@ fn pipeline(case: &Case<f64>, tally: &mut Tally) -> Option<String> {
     );
     let _ = (
         trace::backward_trace(case, &hand, "hand"),
-        gradients_json(&tape),
+        gradients_json::<Rnn>(&tape),
     );
     // Exhaustive mode when small, else a sample of steps in directional mode: either way a
     // few milliseconds.
@@ -420,7 +415,7 @@ fn pipeline(case: &Case<f64>, tally: &mut Tally) -> Option<String> {
     );
     tally.checks += 1;
     let everything_finite = fwd.states().iter().all(|h| h.first_non_finite().is_none())
-        && (1..=fwd.steps()).all(|t| fwd.a(t).first_non_finite().is_none())
+        && (1..=fwd.steps()).all(|t| fwd.internal(0, t).first_non_finite().is_none())
         && finite(&hand)
         && finite(&tape);
     match (report.passed(), report.first_non_finite, everything_finite) {
@@ -445,7 +440,7 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
     tally.inputs += 1;
     let started = Instant::now();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match grads_for {
-        None => match parse_case(text) {
+        None => match parse_case::<Rnn>(text) {
             Err(e) => {
                 tally.refused += 1;
                 message_problem(&e.to_string())
@@ -463,7 +458,7 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
             Ok(given) => {
                 tally.grads_loaded += 1;
                 let tape = case.tape_gradients().ok()?;
-                let d = diagnose(&tape, &given.value, case.rnn.activation);
+                let d = diagnose(&tape, &given.value, &case.cell);
                 let _ = (diagnosis_json(&d), trace::diagnosis(&d));
                 None
             }

@@ -11,9 +11,11 @@
 
 use std::process::Command;
 use std::time::Instant;
+use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
-use tapegrad::check::{Mode, check_steps, check_totals, relative_error};
-use tapegrad::rnn::Activation;
+use tapegrad::cells::Rnn;
+use tapegrad::check::{Mode, check_steps, check_totals};
+use tapegrad::fd::relative_error;
 
 /// The peak resident memory of this process so far, in bytes (`None` off Linux).
 fn peak_rss() -> Option<u64> {
@@ -53,7 +55,7 @@ fn run(steps: usize) {
         "T = {steps}, batch 1, 2 features, 4 hidden, tanh, loss mse_all (a target at every step)"
     );
     let case = timed("building the case", || {
-        Case::<f64>::random(11, dims, HeadKind::MseAll, Activation::Tanh)
+        Case::<f64>::random(11, dims, HeadKind::MseAll, Rnn::new(Activation::Tanh))
     });
     let before = peak_rss();
     timed("forward pass", || {
@@ -68,8 +70,8 @@ fn run(steps: usize) {
     let after = peak_rss();
     println!(
         "  hand vs tape: rel(dW_h) = {:.1e}, rel(dh_0) = {:.1e}",
-        relative_error(&hand.w_h, &tape.w_h),
-        relative_error(&hand.dh0, &tape.dh0)
+        relative_error(hand.total("w_h").unwrap(), tape.total("w_h").unwrap()),
+        relative_error(hand.dh(0), tape.dh(0))
     );
     if let (Some(before), Some(after)) = (before, after) {
         println!(

@@ -1,30 +1,37 @@
-//! A case: everything one gradient check needs, i.e. the inputs `x_1 … x_T` and `h_0`, the RNN's
-//! parameters and the head. The canonical example of the seed notebooks is one; seeded random
-//! cases are others; the command-line tool reads users' own from JSON.
+//! A case: everything one gradient check needs, i.e. a cell, its parameters, the inputs
+//! `x_1 … x_T`, the initial state and the head. The canonical example of the seed notebooks is
+//! one; seeded random cases are others; the command-line tool reads users' own from JSON.
 //!
 //! A `Case` computes its gradients two ways, [`Case::bptt`] (by hand) and
 //! [`Case::tape_gradients`] (on the tape); [`crate::check`] adds the third, finite differences.
 
 use crate::bptt;
-use crate::error::{Error, Result};
+use crate::cell::{Cell, Dim, quantities};
+use crate::cells::Rnn;
+use crate::error::{Error, Result, shape_str};
+use crate::gradients::Gradients;
+use crate::init;
 use crate::loss::{Head, TapeHead};
 use crate::matrix::Matrix;
-use crate::rnn::{Activation, Forward, Gradients, Rnn, StepGrads, TapeRnn};
 use crate::scalar::Scalar;
+use crate::sequence::{self, Forward, Recording};
 use crate::tape::Tape;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
 
-/// One complete problem: inputs, parameters and loss.
+/// One complete problem: a cell and its parameters, inputs, initial state and loss. `C` is the
+/// cell; without it, `Case<f64>` is a case of the vanilla [`Rnn`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Case<T> {
-    /// The parameters `W_x`, `W_h`, `b` and the activation.
-    pub rnn: Rnn<T>,
+pub struct Case<T, C = Rnn> {
+    /// The cell (for the RNN, its activation).
+    pub cell: C,
+    /// The cell's parameters, in the order of [`Cell::PARAMS`] (`W_x`, `W_h`, `b`).
+    pub params: Vec<Matrix<T>>,
     /// `x_1 … x_T` at indices `0 … T−1`, each `batch × features`.
     pub x: Vec<Matrix<T>>,
-    /// The initial state `h_0`, `batch × hidden`.
-    pub h0: Matrix<T>,
+    /// The initial state, one matrix per part of the state ([`Cell::STATES`]: `h_0`), each
+    /// `batch × hidden`.
+    pub initial: Vec<Matrix<T>>,
     /// The loss on top of the states.
     pub head: Head<T>,
 }
@@ -55,14 +62,6 @@ pub enum HeadKind {
     MseLast,
 }
 
-/// A `rows × cols` matrix of independent `N(0, std²)` draws.
-fn normal_matrix<T: Scalar>(rng: &mut ChaCha8Rng, rows: usize, cols: usize, std: f64) -> Matrix<T> {
-    Matrix::from_fn(rows, cols, |_, _| {
-        let z: f64 = StandardNormal.sample(rng);
-        T::from_f64(std * z)
-    })
-}
-
 /// Refuses NaN and infinity in `m`, naming `what` and the entry.
 fn check_finite<T: Scalar>(what: &str, m: &Matrix<T>) -> Result<()> {
     match m.first_non_finite() {
@@ -74,87 +73,176 @@ fn check_finite<T: Scalar>(what: &str, m: &Matrix<T>) -> Result<()> {
     }
 }
 
-impl<T: Scalar> Case<T> {
-    /// Checks every shape against every other and every value for NaN or infinity, then
-    /// builds the case. `h0 = None` means zeros.
+/// The number of hidden units the parameters of `C` imply: read from the first parameter whose
+/// columns are a multiple of `H` (the RNN's `W_x`, `features × hidden`).
+fn hidden_of<T: Scalar, C: Cell>(params: &[Matrix<T>]) -> Result<usize> {
+    let (param, value, k) = C::PARAMS
+        .iter()
+        .zip(params)
+        .find_map(|(p, v)| match p.cols {
+            Dim::Hidden(k) => Some((p, v, k)),
+            Dim::Features | Dim::One => None,
+        })
+        .expect("invariant: a cell has a parameter of hidden columns");
+    let hidden = value.cols() / k;
+    if hidden == 0 || value.cols() % k != 0 {
+        return Err(Error::bad_shape(
+            param.key,
+            format!(
+                "{} with hidden ≥ 1 (columns a multiple of {k})",
+                param.words()
+            ),
+            shape_str(value.shape()),
+        ));
+    }
+    Ok(hidden)
+}
+
+/// Checks the parameters of `C` against each other and the inputs `x_1 … x_T` (at least one
+/// step, every `x_t` of one shape `batch × features`, batch ≥ 1), and returns
+/// `(batch, features, hidden)`.
+fn sizes<T: Scalar, C: Cell>(
+    params: &[Matrix<T>],
+    x: &[Matrix<T>],
+) -> Result<(usize, usize, usize)> {
+    if params.len() != C::PARAMS.len() {
+        let keys: Vec<&str> = C::PARAMS.iter().map(|p| p.key).collect();
+        return Err(Error::bad_shape(
+            "parameters",
+            format!("{} ({})", keys.len(), keys.join(", ")),
+            params.len().to_string(),
+        ));
+    }
+    let Some(first) = x.first() else {
+        return Err(Error::bad_shape("x", "at least one time step", "0 steps"));
+    };
+    let (batch, features) = first.shape();
+    if batch == 0 {
+        return Err(Error::bad_shape(
+            "x",
+            "a batch of at least one sequence",
+            "batch 0",
+        ));
+    }
+    let hidden = hidden_of::<T, C>(params)?;
+    for (p, value) in C::PARAMS.iter().zip(params) {
+        let want = p.shape(features, hidden);
+        if value.shape() != want || features == 0 {
+            return Err(Error::bad_shape(
+                p.key,
+                format!(
+                    "{} {} (features from x, hidden = {hidden})",
+                    shape_str(want),
+                    p.words()
+                ),
+                shape_str(value.shape()),
+            ));
+        }
+    }
+    for (i, x_t) in x.iter().enumerate() {
+        if x_t.shape() != (batch, features) {
+            return Err(Error::bad_shape(
+                format!("x (step t = {})", i + 1),
+                format!("{batch}×{features} (batch × features, as x_1)"),
+                shape_str(x_t.shape()),
+            ));
+        }
+    }
+    Ok((batch, features, hidden))
+}
+
+impl<T: Scalar, C: Cell> Case<T, C> {
+    /// Checks every shape against every other and every value for NaN or infinity, then builds
+    /// the case. `params` are the cell's in the order of [`Cell::PARAMS`]; `initial` holds the
+    /// initial state's parts in the order of [`Cell::STATES`], where a missing or `None` part
+    /// means zeros (`vec![]` for a zero state, `vec![Some(h0)]` for a given `h_0`).
     pub fn new(
-        rnn: Rnn<T>,
+        cell: C,
+        params: Vec<Matrix<T>>,
         x: Vec<Matrix<T>>,
-        h0: Option<Matrix<T>>,
+        initial: Vec<Option<Matrix<T>>>,
         head: Head<T>,
-    ) -> Result<Case<T>> {
-        let batch = x.first().map_or(0, Matrix::rows);
-        let h0 = h0.unwrap_or_else(|| Matrix::zeros(batch, rnn.hidden()));
-        rnn.check_inputs(&x, &h0)?;
-        head.check(batch, rnn.hidden(), x.len())?;
-        check_finite("w_x", &rnn.w_x)?;
-        check_finite("w_h", &rnn.w_h)?;
-        check_finite("b", &rnn.b)?;
-        check_finite("h0", &h0)?;
-        for (t, x_t) in x.iter().enumerate() {
+    ) -> Result<Case<T, C>> {
+        let (batch, _, hidden) = sizes::<T, C>(&params, &x)?;
+        if initial.len() > C::STATES.len() {
+            return Err(Error::bad_shape(
+                "initial state",
+                format!("at most {} parts", C::STATES.len()),
+                initial.len().to_string(),
+            ));
+        }
+        let mut given = initial.into_iter();
+        let initial = C::STATES
+            .iter()
+            .map(|_| {
+                given
+                    .next()
+                    .flatten()
+                    .unwrap_or_else(|| Matrix::zeros(batch, hidden))
+            })
+            .collect();
+        let case = Case {
+            cell,
+            params,
+            x,
+            initial,
+            head,
+        };
+        case.check()?;
+        for (p, value) in C::PARAMS.iter().zip(&case.params) {
+            check_finite(p.key, value)?;
+        }
+        for (s, s0) in C::STATES.iter().zip(&case.initial) {
+            check_finite(s.initial, s0)?;
+        }
+        for (t, x_t) in case.x.iter().enumerate() {
             check_finite(&format!("x (step t = {})", t + 1), x_t)?;
         }
-        match &head {
-            Head::SumLast => {}
-            Head::SoftmaxCe { w_out, b_out, .. } => {
-                check_finite("loss.w_out", w_out)?;
-                check_finite("loss.b_out", b_out)?;
-            }
+        for (p, value) in case.head.params() {
+            check_finite(&format!("loss.{}", p.key), value)?;
+        }
+        match &case.head {
             Head::MseAll { targets } => {
                 for (t, y) in targets.iter().enumerate() {
                     check_finite(&format!("loss.targets (step t = {})", t + 1), y)?;
                 }
             }
             Head::MseLast { target } => check_finite("loss.target", target)?,
+            Head::SumLast | Head::SoftmaxCe { .. } => {}
         }
-        Ok(Case { rnn, x, h0, head })
+        Ok(case)
     }
 
-    /// The example every seed notebook has: `x = [[[1,2],[2,3],[3,4]]]/100`,
-    /// `W_x = [[1,3,5,7],[3,5,7,8]]/100`, `W_h = [[1,3,5,7],[2,4,6,8],[3,5,7,8],[4,6,8,10]]/100`,
-    /// `b = [1,1,1,1]`, `h_0 = 0`, tanh, `L = Σ h_3`. Its final state is
-    /// `h_3 = [[0.79494228 0.81839002 0.83939649 0.85584174]]`.
-    pub fn canonical() -> Case<T> {
-        let hundredths = |rows: &[&[f64]]| {
-            Matrix::from_fn(rows.len(), rows[0].len(), |i, j| {
-                T::from_f64(rows[i][j] / 100.0)
-            })
-        };
-        let w_x = hundredths(&[&[1.0, 3.0, 5.0, 7.0], &[3.0, 5.0, 7.0, 8.0]]);
-        let w_h = hundredths(&[
-            &[1.0, 3.0, 5.0, 7.0],
-            &[2.0, 4.0, 6.0, 8.0],
-            &[3.0, 5.0, 7.0, 8.0],
-            &[4.0, 6.0, 8.0, 10.0],
-        ]);
-        let b = Matrix::filled(1, 4, T::one());
-        let x = vec![
-            hundredths(&[&[1.0, 2.0]]),
-            hundredths(&[&[2.0, 3.0]]),
-            hundredths(&[&[3.0, 4.0]]),
-        ];
-        let rnn = Rnn::new(w_x, w_h, b, Activation::Tanh).expect("canonical shapes fit");
-        Case::new(rnn, x, None, Head::SumLast).expect("the canonical case is valid")
-    }
-
-    /// A seeded random case: `x ~ N(0, 1)`, `W_x ~ N(0, 1/F)`, `W_h ~ N(0, 1/H)`,
-    /// `b, h_0 ~ N(0, 0.1²)`, and for the heads `W_out ~ N(0, 1/H)`, `b_out ~ N(0, 0.1²)`,
-    /// labels uniform, targets `~ N(0, 0.5²)`. The same seed gives the same case on every
-    /// machine (ChaCha8).
-    pub fn random(seed: u64, dims: Dims, head: HeadKind, activation: Activation) -> Case<T> {
+    /// A seeded random case of `cell`: `x ~ N(0, 1)`, each weight `~ N(0, 1/fan_in)` (its rows:
+    /// `1/F` for `W_x`, `1/H` for `W_h`), each bias and initial state `~ N(0, 0.1²)`, and for the
+    /// heads `W_out ~ N(0, 1/H)`, `b_out ~ N(0, 0.1²)`, labels uniform, targets `~ N(0, 0.5²)`.
+    /// The same seed gives the same case on every machine (ChaCha8).
+    pub fn random(seed: u64, dims: Dims, head: HeadKind, cell: C) -> Case<T, C> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut normal =
-            |rows: usize, cols: usize, std: f64| normal_matrix(&mut rng, rows, cols, std);
+            |rows: usize, cols: usize, std: f64| init::normal::<T>(&mut rng, rows, cols, std);
         let Dims {
             batch,
             steps,
             features,
             hidden,
         } = dims;
-        let w_x = normal(features, hidden, 1.0 / (features as f64).sqrt());
-        let w_h = normal(hidden, hidden, 1.0 / (hidden as f64).sqrt());
-        let b = normal(1, hidden, 0.1);
-        let h0 = normal(batch, hidden, 0.1);
+        let params = C::PARAMS
+            .iter()
+            .map(|p| {
+                let (rows, cols) = p.shape(features, hidden);
+                let std = if p.is_row() {
+                    0.1
+                } else {
+                    1.0 / (rows as f64).sqrt()
+                };
+                normal(rows, cols, std)
+            })
+            .collect();
+        let initial = C::STATES
+            .iter()
+            .map(|_| Some(normal(batch, hidden, 0.1)))
+            .collect();
         let x = (0..steps).map(|_| normal(batch, features, 1.0)).collect();
         let head = match head {
             HeadKind::SumLast => Head::SumLast,
@@ -178,23 +266,76 @@ impl<T: Scalar> Case<T> {
                 target: normal(batch, hidden, 0.5),
             },
         };
-        let rnn = Rnn::new(w_x, w_h, b, activation).expect("random shapes fit");
-        Case::new(rnn, x, Some(h0), head).expect("a random case is valid")
+        Case::new(cell, params, x, initial, head).expect("a random case is valid")
     }
 
     /// The sizes of the case.
     pub fn dims(&self) -> Dims {
+        let (batch, hidden) = self.initial[0].shape();
         Dims {
-            batch: self.h0.rows(),
+            batch,
             steps: self.x.len(),
-            features: self.rnn.features(),
-            hidden: self.rnn.hidden(),
+            features: self.x[0].cols(),
+            hidden,
         }
     }
 
-    /// The plain forward pass.
+    /// The parameter called `key` (`"w_h"`).
+    ///
+    /// # Panics
+    /// If the cell has no such parameter: the keys are the cell's own, known when the program
+    /// is written.
+    pub fn param(&self, key: &str) -> &Matrix<T> {
+        let i = C::PARAMS
+            .iter()
+            .position(|p| p.key == key)
+            .unwrap_or_else(|| panic!("the {} cell has no parameter {key:?}", C::KIND));
+        &self.params[i]
+    }
+
+    /// The parameters as the steps take them.
+    pub fn param_refs(&self) -> Vec<&Matrix<T>> {
+        self.params.iter().collect()
+    }
+
+    /// The initial state `h_0`.
+    pub fn h0(&self) -> &Matrix<T> {
+        &self.initial[0]
+    }
+
+    /// Checks every shape against every other: the parameters against each other and the
+    /// inputs, the initial state and the head against the inputs. [`Case::new`] checks it, and
+    /// so do the passes, because the fields are public and a case may be built by hand.
+    fn check(&self) -> Result<()> {
+        let (batch, _, hidden) = sizes::<T, C>(&self.params, &self.x)?;
+        if self.initial.len() != C::STATES.len() {
+            return Err(Error::bad_shape(
+                "initial state",
+                format!("{} parts", C::STATES.len()),
+                self.initial.len().to_string(),
+            ));
+        }
+        for (s, s0) in C::STATES.iter().zip(&self.initial) {
+            if s0.shape() != (batch, hidden) {
+                return Err(Error::bad_shape(
+                    s.initial,
+                    format!("{batch}×{hidden} (batch × hidden)"),
+                    shape_str(s0.shape()),
+                ));
+            }
+        }
+        self.head.check(batch, hidden, self.x.len())
+    }
+
+    /// The plain forward pass, keeping every state and internal value.
     pub fn forward(&self) -> Result<Forward<T>> {
-        self.rnn.forward(&self.x, &self.h0)
+        self.check()?;
+        Ok(sequence::forward(
+            &self.cell,
+            &self.param_refs(),
+            &self.x,
+            &self.initial,
+        ))
     }
 
     /// The loss `L`, after checking the head against the inputs.
@@ -207,44 +348,77 @@ impl<T: Scalar> Case<T> {
         let fwd = self.forward()?;
         let loss = self.head.loss(fwd.states())?;
         let head = self.head.grads(fwd.states())?;
-        Ok(bptt::backward(&self.rnn, &self.x, &fwd, head, loss))
+        Ok(bptt::backward(self, &fwd, head, loss))
     }
 
     /// Records the forward pass and the head on `tape`.
-    pub fn record<'t>(&self, tape: &'t Tape<T>) -> Result<(TapeRnn<'t, T>, TapeHead<'t, T>)> {
-        // The fields are public, so a case may not have come through `Case::new`.
-        self.head
-            .check(self.h0.rows(), self.rnn.hidden(), self.x.len())?;
-        let rnn = self.rnn.forward_on_tape(tape, &self.x, &self.h0)?;
-        let head = self.head.on_tape(&rnn.h)?;
-        Ok((rnn, head))
+    pub fn record<'t>(&self, tape: &'t Tape<T>) -> Result<(Recording<'t, T>, TapeHead<'t, T>)> {
+        self.check()?;
+        let rec = sequence::record(&self.cell, tape, &self.params, &self.x, &self.initial)?;
+        let head = self.head.on_tape(&rec.h())?;
+        Ok((rec, head))
     }
 
-    /// Every gradient from one backward sweep of the tape, read back by handle: `dh[t]` from
-    /// the node `h_t`, `da[t]` from `a_t`, `dx[t]` from the leaf `x_t`, and step t's weight
-    /// contributions from step t's aliases of `W_x`, `W_h`, `b`.
+    /// Every gradient from one backward sweep of the tape, read back by handle: each per-step
+    /// quantity from the node it is the gradient of (`dh[t]` from `h_t`, `da[t]` from `a_t`,
+    /// `dx[t]` from the leaf `x_t`, step t's weight contributions from step t's aliases).
     pub fn tape_gradients(&self) -> Result<Gradients<T>> {
         let tape = Tape::new();
-        let (rnn, head) = self.record(&tape)?;
+        let (rec, head) = self.record(&tape)?;
         let grads = head.loss.backward();
-        let steps = (0..self.x.len())
-            .map(|i| StepGrads {
-                dh: grads.wrt(rnn.h[i + 1]),
-                da: grads.wrt(rnn.a[i]),
-                dx: grads.wrt(rnn.x[i]),
-                dw_x: grads.wrt(rnn.w_x_t[i]),
-                dw_h: grads.wrt(rnn.w_h_t[i]),
-                db: grads.wrt(rnn.b_t[i]),
+        let qs = quantities::<C>();
+        let steps = (1..=self.x.len())
+            .map(|t| {
+                qs.iter()
+                    .map(|q| (q.name, grads.wrt(rec.node(q, t))))
+                    .collect()
             })
             .collect();
+        let mut totals: Vec<_> = C::PARAMS
+            .iter()
+            .zip(&rec.params)
+            .map(|(p, &v)| (p.key, grads.wrt(v)))
+            .collect();
+        totals.extend(
+            C::STATES
+                .iter()
+                .zip(&rec.states[0])
+                .map(|(s, &v)| (s.initial, grads.wrt(v))),
+        );
+        totals.extend(head.params.iter().map(|&(key, v)| (key, grads.wrt(v))));
         Ok(Gradients {
             loss: head.loss.value()[(0, 0)],
             steps,
-            dh0: grads.wrt(rnn.h[0]),
-            w_x: grads.wrt(rnn.w_x),
-            w_h: grads.wrt(rnn.w_h),
-            b: grads.wrt(rnn.b),
-            head: head.params.map(|(w, b)| (grads.wrt(w), grads.wrt(b))),
+            totals,
         })
+    }
+}
+
+impl<T: Scalar> Case<T, Rnn> {
+    /// The example every seed notebook has: `x = [[[1,2],[2,3],[3,4]]]/100`,
+    /// `W_x = [[1,3,5,7],[3,5,7,8]]/100`, `W_h = [[1,3,5,7],[2,4,6,8],[3,5,7,8],[4,6,8,10]]/100`,
+    /// `b = [1,1,1,1]`, `h_0 = 0`, tanh, `L = Σ h_3`. Its final state is
+    /// `h_3 = [[0.79494228 0.81839002 0.83939649 0.85584174]]`.
+    pub fn canonical() -> Case<T, Rnn> {
+        let hundredths = |rows: &[&[f64]]| {
+            Matrix::from_fn(rows.len(), rows[0].len(), |i, j| {
+                T::from_f64(rows[i][j] / 100.0)
+            })
+        };
+        let w_x = hundredths(&[&[1.0, 3.0, 5.0, 7.0], &[3.0, 5.0, 7.0, 8.0]]);
+        let w_h = hundredths(&[
+            &[1.0, 3.0, 5.0, 7.0],
+            &[2.0, 4.0, 6.0, 8.0],
+            &[3.0, 5.0, 7.0, 8.0],
+            &[4.0, 6.0, 8.0, 10.0],
+        ]);
+        let b = Matrix::filled(1, 4, T::one());
+        let x = vec![
+            hundredths(&[&[1.0, 2.0]]),
+            hundredths(&[&[2.0, 3.0]]),
+            hundredths(&[&[3.0, 4.0]]),
+        ];
+        Case::new(Rnn::default(), vec![w_x, w_h, b], x, vec![], Head::SumLast)
+            .expect("the canonical case is valid")
     }
 }

@@ -1,319 +1,77 @@
-//! Finite differences, and the one way tapegrad compares two gradients.
+//! The per-step three-way check: every per-step quantity and every total of a case, by hand
+//! BPTT, by the tape, and by central finite differences taken where the quantity lives.
 //!
-//! A central difference estimates a directional derivative from two evaluations:
-//!
-//! ```text
-//! ⟨∇f(x), v⟩ ≈ (f(x + εv) − f(x − εv)) / 2ε
-//! ```
-//!
-//! Its error has two sources. Truncation: the Taylor terms it ignores, `ε²·f'''/6`, shrink as `ε`
-//! does. Round-off: `f` is only known to about `ε_mach·|f|`, and that error is divided by `2ε`,
-//! so it grows as `ε` shrinks. The sum is smallest near `ε = ∛ε_mach` (about 6e-6 for `f64`,
-//! 5e-3 for `f32`), which is [`default_step`].
-//!
-//! Two modes: *exhaustive* ([`fd_gradient`]) perturbs every coordinate, `x ± ε·e_i`, and so
-//! estimates the whole gradient; *directional* ([`fd_directional`]) perturbs along one random
-//! unit direction `v` ([`random_direction`]) and is compared with `⟨g, v⟩`, as
-//! `torch.autograd.gradcheck(fast_mode=True)` does: two evaluations instead of `2n`.
-//!
-//! Every comparison uses [`relative_error`] and ends in a [`Verdict`].
+//! A finite difference of a per-step quantity perturbs its *site* inside the forward pass (the
+//! state `h_t`, an internal value such as `a_t`, the input `x_t`, or step t's copy of a weight)
+//! and recomputes only the steps after it. The sites are the cell's own
+//! ([`crate::cell::Site`]), so the check is written once for every cell. The tools it uses,
+//! finite differences, the relative error and verdicts, are in [`crate::fd`].
 
 use crate::case::Case;
+use crate::cell::{Cell, Quantity, Site, quantities};
 use crate::error::{Error, Result, shape_str};
-use crate::loss::Head;
+use crate::fd::{
+    Comparison, Verdict, abs_error_of, default_step, fd_directional, fd_gradient, random_direction,
+    resolution, rng,
+};
+use crate::gradients::Gradients;
 use crate::matrix::Matrix;
-use crate::rnn::{Forward, Gradients, StepGrads};
 use crate::scalar::Scalar;
-use rand::SeedableRng;
-use rand::rngs::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
+use crate::sequence::Forward;
 use std::borrow::Cow;
 use std::fmt;
 
-/// The finite-difference step `ε = ∛ε_mach` (≈ 6.06e-6 for `f64`, ≈ 4.92e-3 for `f32`).
-pub fn default_step<T: Scalar>() -> T {
-    T::epsilon().cbrt()
-}
-
-/// The relative error between two arrays, the one formula used everywhere in tapegrad:
-///
-/// ```text
-/// rel(a, b) = max_i |a_i − b_i| / max(max_i |a_i|, max_i |b_i|, f_min)
-/// ```
-///
-/// i.e. the largest difference measured against the largest magnitude of either side (the
-/// ∞-norm relative error). `f_min` is the smallest normal number of the float type (2.2e-308
-/// for f64, 1.2e-38 for f32): a gradient that has vanished below it is *subnormal* and keeps
-/// fewer significant digits, down to one, so two correct computations of it differ in their
-/// first digit; against `f_min` such differences measure as the round-off they are. It is 0
-/// when both are all zeros, and +∞ when either side holds NaN or infinity, or when the shapes
-/// differ, so that such a gradient can never pass.
-pub fn relative_error<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>) -> f64 {
-    if a.shape() != b.shape() {
-        return f64::INFINITY;
-    }
-    relative_error_of(a.as_slice(), b.as_slice())
-}
-
-/// [`relative_error`] on plain slices (+∞ when their lengths differ: they cannot agree).
-pub fn relative_error_of<T: Scalar>(a: &[T], b: &[T]) -> f64 {
-    if a.len() != b.len() {
-        return f64::INFINITY;
-    }
-    let (mut diff, mut scale) = (0.0f64, 0.0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (x.as_f64(), y.as_f64());
-        if !x.is_finite() || !y.is_finite() {
-            return f64::INFINITY;
-        }
-        diff = diff.max((x - y).abs());
-        scale = scale.max(x.abs()).max(y.abs());
-    }
-    diff / scale.max(T::min_positive_value().as_f64())
-}
-
-/// The largest absolute difference `max_i |a_i − b_i|` (+∞ if either side is not finite, or
-/// if the lengths differ).
-pub fn abs_error_of<T: Scalar>(a: &[T], b: &[T]) -> f64 {
-    if a.len() != b.len() {
-        return f64::INFINITY;
-    }
-    let mut diff = 0.0f64;
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (x.as_f64(), y.as_f64());
-        if !x.is_finite() || !y.is_finite() {
-            return f64::INFINITY;
-        }
-        diff = diff.max((x - y).abs());
-    }
-    diff
-}
-
-/// How many rounding errors of `f` a central difference is assumed to divide by `2ε`.
-///
-/// The loss is a long chain of operations, so its computed value can be off by several units
-/// in the last place; 16 is a generous count that still keeps the floor far below any gradient
-/// worth checking.
-const NOISE_ULPS: f64 = 16.0;
-
-/// The smallest absolute error a central difference with step `eps` can resolve on a function
-/// whose value is about `f_value`: `δ = 16·ε_mach·max(|f|, 1) / 2ε`.
-///
-/// A difference between a finite-difference estimate and a gradient that is no larger than
-/// this is round-off of the estimate, not evidence against the gradient.
-pub fn resolution<T: Scalar>(f_value: T, eps: T) -> f64 {
-    NOISE_ULPS * T::epsilon().as_f64() * f_value.as_f64().abs().max(1.0) / (2.0 * eps.as_f64())
-}
-
-/// The outcome of one comparison.
+/// What a total is the gradient of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Agreement within the tolerance.
-    Ok,
-    /// The two differ by more than the tolerance and by more than finite differences can
-    /// explain, or one of them is NaN or infinite.
-    Fail,
-    /// Finite differences differ by more than the tolerance but by no more than their own
-    /// noise floor ([`resolution`]): they can neither confirm nor refute the gradient.
-    BelowResolution,
+pub enum TotalOf {
+    /// Parameter `i` of the cell, over every step at once (`dW_h = Σ_t dW_h[t]`).
+    Param(usize),
+    /// Part `s` of the initial state (`∂L/∂h_0`); `grad` is its per-step key (`dh`), under
+    /// which tables show it at `t = 0`.
+    Initial {
+        /// The part of the state.
+        state: usize,
+        /// Its per-step key, `dh`.
+        grad: &'static str,
+    },
+    /// Parameter `i` of the head (`W_out`).
+    Head(usize),
 }
 
-impl Verdict {
-    /// Decides a comparison: `rel` and `abs` are [`relative_error`] and [`abs_error_of`] of the
-    /// pair, `tol` the relative tolerance, `floor` the finite-difference [`resolution`] (0 when
-    /// neither side is a finite-difference estimate).
-    pub fn decide(rel: f64, abs: f64, tol: f64, floor: f64) -> Verdict {
-        if !rel.is_finite() || !abs.is_finite() {
-            Verdict::Fail
-        } else if rel <= tol {
-            Verdict::Ok
-        } else if abs <= floor {
-            Verdict::BelowResolution
-        } else {
-            Verdict::Fail
-        }
-    }
-
-    /// True unless the verdict is [`Verdict::Fail`].
-    pub fn passed(self) -> bool {
-        self != Verdict::Fail
-    }
+/// A gradient that is not per step: a shared weight's total, an initial state's gradient, or a
+/// head parameter's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Total {
+    /// Its key in `grads --json` and `check --json`: `w_x`, `h0`, `w_out`.
+    pub key: &'static str,
+    /// What it is the gradient of.
+    pub of: TotalOf,
 }
 
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Verdict::Ok => "ok",
-            Verdict::Fail => "FAIL",
-            Verdict::BelowResolution => "below-res",
-        })
-    }
-}
-
-/// Exhaustive central differences: `G_ij ≈ (f(X + εE_ij) − f(X − εE_ij)) / 2ε` for every entry,
-/// where `E_ij` is 1 at `(i, j)` and 0 elsewhere. Costs `2·rows·cols` evaluations of `f`.
-pub fn fd_gradient<T: Scalar>(
-    x: &Matrix<T>,
-    eps: T,
-    mut f: impl FnMut(&Matrix<T>) -> T,
-) -> Matrix<T> {
-    let mut probe = x.clone();
-    let two_eps = eps + eps;
-    Matrix::from_fn(x.rows(), x.cols(), |i, j| {
-        let original = probe[(i, j)];
-        probe[(i, j)] = original + eps;
-        let plus = f(&probe);
-        probe[(i, j)] = original - eps;
-        let minus = f(&probe);
-        probe[(i, j)] = original;
-        (plus - minus) / two_eps
-    })
-}
-
-/// Directional central difference `(f(X + εV) − f(X − εV)) / 2ε ≈ ⟨∇f(X), V⟩`.
-pub fn fd_directional<T: Scalar>(
-    x: &Matrix<T>,
-    v: &Matrix<T>,
-    eps: T,
-    mut f: impl FnMut(&Matrix<T>) -> T,
-) -> T {
-    let shifted = |sign: T| {
-        x.zip_map(v, "fd_directional", |x, v| x + sign * eps * v)
-            .expect("fd_directional: the direction must have the shape of the point")
-    };
-    let plus = f(&shifted(T::one()));
-    let minus = f(&shifted(-T::one()));
-    (plus - minus) / (eps + eps)
-}
-
-/// A random direction of unit Frobenius norm: standard normal entries, divided by their norm,
-/// so every direction is equally likely.
-pub fn random_direction<T: Scalar>(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Matrix<T> {
-    let v = Matrix::from_fn(rows, cols, |_, _| {
-        let z: f64 = StandardNormal.sample(rng);
-        T::from_f64(z)
+/// The totals of `case`, in the order of `grads --json`: the cell's parameters, the initial
+/// state, the head's parameters.
+pub fn totals<T: Scalar, C: Cell>(case: &Case<T, C>) -> Vec<Total> {
+    let params = C::PARAMS.iter().enumerate().map(|(i, p)| Total {
+        key: p.key,
+        of: TotalOf::Param(i),
     });
-    let n = v.norm();
-    if n > T::zero() {
-        v.scale(T::one() / n)
-    } else {
-        v
-    }
-}
-
-/// The seeded, portable random stream used for directions: the same seed gives the same
-/// directions on every machine.
-pub fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed)
-}
-
-// =============================================================================================
-// The per-step three-way check (DESIGN §2).
-
-/// The per-step quantities, in the order errors are looked for within a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Quantity {
-    /// `dh[t] = ∂L/∂h_t` (total derivative).
-    Dh,
-    /// `da[t] = ∂L/∂a_t`.
-    Da,
-    /// `dx[t] = ∂L/∂x_t`.
-    Dx,
-    /// Step t's contribution `dW_x[t]`.
-    DwX,
-    /// Step t's contribution `dW_h[t]`.
-    DwH,
-    /// Step t's contribution `db[t]`.
-    Db,
-}
-
-impl Quantity {
-    /// All per-step quantities, in checking order.
-    pub const ALL: [Quantity; 6] = [
-        Quantity::Dh,
-        Quantity::Da,
-        Quantity::Dx,
-        Quantity::DwX,
-        Quantity::DwH,
-        Quantity::Db,
-    ];
-
-    /// The key used in JSON and tables: `dh`, `da`, `dx`, `dw_x`, `dw_h`, `db`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantity::Dh => "dh",
-            Quantity::Da => "da",
-            Quantity::Dx => "dx",
-            Quantity::DwX => "dw_x",
-            Quantity::DwH => "dw_h",
-            Quantity::Db => "db",
-        }
-    }
-
-    /// This quantity's value in step t's record.
-    pub fn of<T>(self, step: &StepGrads<T>) -> &Matrix<T> {
-        match self {
-            Quantity::Dh => &step.dh,
-            Quantity::Da => &step.da,
-            Quantity::Dx => &step.dx,
-            Quantity::DwX => &step.dw_x,
-            Quantity::DwH => &step.dw_h,
-            Quantity::Db => &step.db,
-        }
-    }
-}
-
-/// A gradient that is not per step: a total of a shared weight, `∂L/∂h_0`, or a head parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Total {
-    /// `dW_x = Σ_t dW_x[t]`.
-    WX,
-    /// `dW_h = Σ_t dW_h[t]`.
-    WH,
-    /// `db = Σ_t db[t]`.
-    B,
-    /// `dh[0] = ∂L/∂h_0`.
-    H0,
-    /// `∂L/∂W_out` (softmax head).
-    WOut,
-    /// `∂L/∂b_out` (softmax head).
-    BOut,
-}
-
-impl Total {
-    /// Every total, in the order of `grads --json`.
-    pub const ALL: [Total; 6] = [
-        Total::WX,
-        Total::WH,
-        Total::B,
-        Total::H0,
-        Total::WOut,
-        Total::BOut,
-    ];
-
-    /// The key used in JSON (`grads.w_x`, …) and tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Total::WX => "w_x",
-            Total::WH => "w_h",
-            Total::B => "b",
-            Total::H0 => "h0",
-            Total::WOut => "w_out",
-            Total::BOut => "b_out",
-        }
-    }
-
-    /// This total in a set of gradients, if the case has it.
-    pub fn of<T>(self, g: &Gradients<T>) -> Option<&Matrix<T>> {
-        match self {
-            Total::WX => Some(&g.w_x),
-            Total::WH => Some(&g.w_h),
-            Total::B => Some(&g.b),
-            Total::H0 => Some(&g.dh0),
-            Total::WOut => g.head.as_ref().map(|(w, _)| w),
-            Total::BOut => g.head.as_ref().map(|(_, b)| b),
-        }
-    }
+    let initial = C::STATES.iter().enumerate().map(|(s, state)| Total {
+        key: state.initial,
+        of: TotalOf::Initial {
+            state: s,
+            grad: state.grad,
+        },
+    });
+    let head = case
+        .head
+        .params()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (p, _))| Total {
+            key: p.key,
+            of: TotalOf::Head(i),
+        });
+    params.chain(initial).chain(head).collect()
 }
 
 /// Exhaustive (every coordinate) or directional (one random unit direction per quantity).
@@ -339,7 +97,7 @@ impl Mode {
     }
 }
 
-/// The two tolerances of DESIGN §2, for one number type.
+/// The two tolerances of the check, for one number type.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerances {
     /// Hand BPTT against the tape: the same arithmetic in another order, so round-off only.
@@ -362,32 +120,6 @@ impl Tolerances {
                 hand_tape: 1e-5,
                 fd: 1e-2,
             }
-        }
-    }
-}
-
-/// One comparison of two gradients: [`relative_error`], the largest absolute difference, and
-/// the verdict.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Comparison {
-    /// [`relative_error`] of the pair.
-    pub rel: f64,
-    /// `max_i |a_i − b_i|`.
-    pub abs: f64,
-    /// What the numbers mean against the tolerance and the resolution.
-    pub verdict: Verdict,
-}
-
-impl Comparison {
-    /// Compares `a` with `b` (same length) at tolerance `tol` and finite-difference floor
-    /// `floor` (0 when neither side is a finite-difference estimate).
-    pub fn of<T: Scalar>(a: &[T], b: &[T], tol: f64, floor: f64) -> Comparison {
-        let rel = relative_error_of(a, b);
-        let abs = abs_error_of(a, b);
-        Comparison {
-            rel,
-            abs,
-            verdict: Verdict::decide(rel, abs, tol, floor),
         }
     }
 }
@@ -437,10 +169,10 @@ pub struct Report {
     pub resolution: f64,
     /// The tolerances applied.
     pub tolerances: Tolerances,
-    /// One row per step, `t = 1..=T` at index `t − 1`: each quantity checked three ways. The
-    /// row of a step that was not checked (see [`check_steps`]) is empty.
-    pub steps: Vec<Vec<(Quantity, Triple)>>,
-    /// The totals, `∂L/∂h_0`, and the head's parameters.
+    /// One row per step, `t = 1..=T` at index `t − 1`: each quantity, by key, checked three
+    /// ways. The row of a step that was not checked (see [`check_steps`]) is empty.
+    pub steps: Vec<Vec<(&'static str, Triple)>>,
+    /// The totals, the initial state's gradient, and the head's parameters.
     pub totals: Vec<(Total, Triple)>,
     /// The first NaN or infinity met in the forward pass, the loss, or either backward pass
     /// ([`first_non_finite`]); a report that has one never passes.
@@ -469,9 +201,9 @@ impl Report {
             .collect()
     }
 
-    /// The first failure walking backward from `t = T`, and in a step in the order of
-    /// [`Quantity::ALL`]: where an error in a backward pass *enters*.
-    pub fn first_failure(&self) -> Option<(usize, Quantity)> {
+    /// The first failure walking backward from `t = T`, and in a step in the cell's order of
+    /// quantities: where an error in a backward pass *enters*.
+    pub fn first_failure(&self) -> Option<(usize, &'static str)> {
         (1..=self.steps.len()).rev().find_map(|t| {
             self.steps[t - 1]
                 .iter()
@@ -483,138 +215,126 @@ impl Report {
 
 /// Where a finite-difference perturbation is applied inside the forward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Site {
-    /// The state `h_t` (`t = 0..=T`): steps `t+1..` are recomputed from it.
-    H(usize),
-    /// The pre-activation `a_t`: `h_t = φ(a_t)`, then steps `t+1..`.
-    A(usize),
-    /// The input `x_t`: steps `t..`.
-    X(usize),
-    /// Step t's copy of `W_x`: steps `t..`, only step t using the copy.
-    WxAt(usize),
-    /// Step t's copy of `W_h`.
-    WhAt(usize),
-    /// Step t's copy of `b`.
-    BAt(usize),
-    /// A whole total (every step's copy at once) or a head parameter.
-    Total(Total),
+enum At {
+    /// A per-step quantity's site at step t: the steps from t (an input or a weight's copy) or
+    /// from t + 1 (a state, an internal value) on are recomputed.
+    Step(usize, Site),
+    /// A whole total (every step's copy at once), an initial state, or a head parameter.
+    Total(TotalOf),
 }
 
-/// What every finite-difference evaluation of one case shares: the case, its plain forward
-/// pass, and each step's `x_t·W_x`, which a perturbation elsewhere leaves unchanged.
-struct Context<'a, T> {
-    case: &'a Case<T>,
-    fwd: &'a Forward<T>,
-    /// `x_t·W_x` at index `t − 1`.
-    x_w_x: Vec<Matrix<T>>,
-}
-
-impl<'a, T: Scalar> Context<'a, T> {
-    fn new(case: &'a Case<T>, fwd: &'a Forward<T>) -> Context<'a, T> {
-        let invariant = "invariant: the case's shapes were checked";
-        let x_w_x = case
-            .x
-            .iter()
-            .map(|x_t| x_t.matmul(&case.rnn.w_x).expect(invariant))
-            .collect();
-        Context { case, fwd, x_w_x }
-    }
-}
-
-/// The loss with the value at `site` replaced by `v`, recomputing only the steps after it.
+/// The loss of `case`, whose plain forward pass is `fwd`, with the value at `at` replaced by
+/// `v`, recomputing only the steps after it.
 ///
-/// Each recomputed step is `a = x_s·W_x + h_{s−1}·W_h + b`, `h_s = φ(a)`, summed in that order
-/// as [`crate::rnn::Rnn::step_with`] sums it, with `x_s·W_x` taken from the context unless the
-/// perturbation reaches it. Only the state being carried forward is kept, unless the head
-/// reads every state (`mse_all`).
-fn loss_at<T: Scalar>(ctx: &Context<'_, T>, site: Site, v: &Matrix<T>) -> T {
-    let (case, fwd) = (ctx.case, ctx.fwd);
-    let rnn = &case.rnn;
+/// Each recomputed step is the cell's own `pre` then `post`. Only the state being carried
+/// forward is kept, unless the head reads every state (`mse_all`).
+fn loss_at<T: Scalar, C: Cell>(case: &Case<T, C>, fwd: &Forward<T>, at: At, v: &Matrix<T>) -> T {
+    let cell = &case.cell;
     let steps = case.x.len();
-    let invariant = "invariant: a perturbation keeps the quantity's shape";
-    // The state h_{first−1} the recomputation starts from; the steps before it are unchanged.
-    let (start, first) = match site {
-        Site::H(t) => (Cow::Borrowed(v), t + 1),
-        Site::A(t) => {
-            let mut h = v.clone();
-            rnn.activation.apply_in_place(h.as_mut_slice());
-            (Cow::Owned(h), t + 1)
+    let shared = case.param_refs();
+    // The state the recomputation starts from, and the first step recomputed.
+    let (start, first) = match at {
+        At::Step(t, Site::State(s)) => (replaced(fwd.state_at(t), s, v), t + 1),
+        At::Step(t, Site::Internal(i)) => {
+            let mut inside = fwd.internals_at(t);
+            inside[i] = v;
+            let prev = fwd.state_at(t - 1);
+            let state = cell.post(&shared, &inside, &prev);
+            (state.into_iter().map(Cow::Owned).collect(), t + 1)
         }
-        Site::X(t) | Site::WxAt(t) | Site::WhAt(t) | Site::BAt(t) => {
-            (Cow::Borrowed(fwd.h(t - 1)), t)
-        }
-        Site::Total(Total::H0) => (Cow::Borrowed(v), 1),
-        Site::Total(Total::WX | Total::WH | Total::B) => (Cow::Borrowed(&case.h0), 1),
-        Site::Total(Total::WOut | Total::BOut) => (Cow::Borrowed(fwd.h(steps)), steps + 1),
+        At::Step(t, Site::Input | Site::Param(_)) => (borrowed(fwd.state_at(t - 1)), t),
+        At::Total(TotalOf::Initial { state, .. }) => (replaced(fwd.state_at(0), state, v), 1),
+        At::Total(TotalOf::Param(_)) => (borrowed(fwd.state_at(0)), 1),
+        At::Total(TotalOf::Head(_)) => (borrowed(fwd.state_at(steps)), steps + 1),
     };
-    // Every head but mse_all reads h_T alone.
-    let keep_all = match case.head {
-        Head::MseAll { .. } => true,
-        Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => false,
-    };
-    let mut states = if keep_all {
+    let keep_all = case.head.reads_every_state();
+    let mut hs: Vec<Matrix<T>> = if keep_all {
         fwd.states()[..first - 1].to_vec()
     } else {
         Vec::new()
     };
-    let mut h_prev = start;
+    let mut prev = start;
     for s in first..=steps {
         // Step s uses the perturbed value where the site says so, the case's own elsewhere.
-        let pick = |hit: bool, own| if hit { v } else { own };
-        let x_hit = site == Site::X(s);
-        let w_x_hit = site == Site::WxAt(s) || site == Site::Total(Total::WX);
-        let w_h = pick(
-            site == Site::WhAt(s) || site == Site::Total(Total::WH),
-            &rnn.w_h,
-        );
-        let b = pick(
-            site == Site::BAt(s) || site == Site::Total(Total::B),
-            &rnn.b,
-        );
-        let x_w_x = if x_hit || w_x_hit {
-            let x_s = pick(x_hit, &case.x[s - 1]);
-            let w_x = pick(w_x_hit, &rnn.w_x);
-            Cow::Owned(x_s.matmul(w_x).expect(invariant))
+        let p: Vec<&Matrix<T>> = shared
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let hit = at == At::Step(s, Site::Param(i)) || at == At::Total(TotalOf::Param(i));
+                if hit { v } else { w }
+            })
+            .collect();
+        let x_s = if at == At::Step(s, Site::Input) {
+            v
         } else {
-            Cow::Borrowed(&ctx.x_w_x[s - 1])
+            &case.x[s - 1]
         };
-        let mut h = h_prev.matmul(w_h).expect(invariant);
-        // h_{s−1}·W_h + x_s·W_x is x_s·W_x + h_{s−1}·W_h: addition is commutative, bit for bit.
-        h.add_assign(&x_w_x).expect(invariant);
-        h.add_row_in_place(b).expect(invariant);
-        rnn.activation.apply_in_place(h.as_mut_slice());
+        let before: Vec<&Matrix<T>> = prev.iter().map(|m| m.as_ref()).collect();
+        let inside = cell.pre(&p, x_s, &before);
+        let next = cell.post(&p, &inside.iter().collect::<Vec<_>>(), &before);
         if keep_all {
-            states.push(h_prev.into_owned());
+            hs.push(prev.swap_remove(0).into_owned());
         }
-        h_prev = Cow::Owned(h);
+        prev = next.into_iter().map(Cow::Owned).collect();
     }
-    states.push(h_prev.into_owned());
+    hs.push(prev.swap_remove(0).into_owned());
     // The head fits the states: the check verified it before taking any difference, and this
     // runs once per probe, where checking again would cost a tenth of a small case's time.
-    match (site, &case.head) {
-        (Site::Total(Total::WOut), Head::SoftmaxCe { b_out, labels, .. }) => Head::SoftmaxCe {
-            w_out: v.clone(),
-            b_out: b_out.clone(),
-            labels: labels.clone(),
-        }
-        .loss_of(&states),
-        (Site::Total(Total::BOut), Head::SoftmaxCe { w_out, labels, .. }) => Head::SoftmaxCe {
-            w_out: w_out.clone(),
-            b_out: v.clone(),
-            labels: labels.clone(),
-        }
-        .loss_of(&states),
-        (_, head) => head.loss_of(&states),
+    match at {
+        At::Total(TotalOf::Head(i)) => case.head.with_param(i, v).loss_of(&hs),
+        _ => case.head.loss_of(&hs),
+    }
+}
+
+/// A state, borrowed.
+fn borrowed<T: Scalar>(state: Vec<&Matrix<T>>) -> Vec<Cow<'_, Matrix<T>>> {
+    state.into_iter().map(Cow::Borrowed).collect()
+}
+
+/// A state with its part `s` replaced by `v`.
+fn replaced<'a, T: Scalar>(
+    state: Vec<&'a Matrix<T>>,
+    s: usize,
+    v: &'a Matrix<T>,
+) -> Vec<Cow<'a, Matrix<T>>> {
+    state
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| Cow::Borrowed(if i == s { v } else { m }))
+        .collect()
+}
+
+/// The value at a quantity's site at step t: where its finite difference perturbs.
+fn site_value<'a, T: Scalar, C: Cell>(
+    case: &'a Case<T, C>,
+    fwd: &'a Forward<T>,
+    site: Site,
+    t: usize,
+) -> &'a Matrix<T> {
+    match site {
+        Site::State(s) => fwd.state(s, t),
+        Site::Internal(i) => fwd.internal(i, t),
+        Site::Input => &case.x[t - 1],
+        Site::Param(i) => &case.params[i],
+    }
+}
+
+/// The value a total is the gradient of.
+fn total_value<T: Scalar, C: Cell>(case: &Case<T, C>, of: TotalOf) -> &Matrix<T> {
+    match of {
+        TotalOf::Param(i) => &case.params[i],
+        TotalOf::Initial { state, .. } => &case.initial[state],
+        TotalOf::Head(i) => case.head.params()[i].1,
     }
 }
 
 /// Checks every per-step quantity and every total of `case` three ways: hand BPTT, the tape,
-/// and central finite differences taken where each quantity lives (DESIGN §2).
+/// and central finite differences taken where each quantity lives.
 ///
 /// Finite differences perturb `h_t`, `a_t` or `x_t` inside the forward pass, or step t's copy
 /// of a weight, and recompute only the steps after the perturbation. Exhaustive mode costs
 /// `2n` partial forward passes for a quantity of `n` entries; directional mode costs two.
-pub fn check_case<T: Scalar>(case: &Case<T>, mode: Mode) -> Result<Report> {
+pub fn check_case<T: Scalar, C: Cell>(case: &Case<T, C>, mode: Mode) -> Result<Report> {
     check_gradients(case, &case.bptt()?, mode)
 }
 
@@ -655,13 +375,48 @@ const NOISE_SAMPLE_STEPS: usize = 8;
 ///
 /// Every step is checked. A finite difference at step t reruns the sequence from t on, so
 /// the cost grows as `T²`: for long sequences, check a sample of steps with [`check_steps`].
-pub fn check_gradients<T: Scalar>(
-    case: &Case<T>,
+pub fn check_gradients<T: Scalar, C: Cell>(
+    case: &Case<T, C>,
     hand: &Gradients<T>,
     mode: Mode,
 ) -> Result<Report> {
     let every: Vec<usize> = (1..=case.x.len()).collect();
     check_steps(case, hand, mode, &every)
+}
+
+/// Refuses `hand` when it does not have the tape's steps and shapes: it could not be compared.
+fn check_fits<T: Scalar>(hand: &Gradients<T>, tape: &Gradients<T>) -> Result<()> {
+    if hand.steps.len() != tape.steps.len() {
+        return Err(Error::bad_shape(
+            "gradients to check",
+            format!("{} steps, as the case", tape.steps.len()),
+            format!("{} steps", hand.steps.len()),
+        ));
+    }
+    for t in 1..=tape.steps.len() {
+        for (name, want) in tape.step(t) {
+            let got = hand.get(t, name).map(Matrix::shape);
+            if got != Some(want.shape()) {
+                return Err(Error::bad_shape(
+                    format!("{name} at step t = {t}"),
+                    shape_str(want.shape()),
+                    got.map_or("nothing".into(), shape_str),
+                ));
+            }
+        }
+    }
+    for (key, want) in &tape.totals {
+        if let Some(got) = hand.total(key)
+            && want.shape() != got.shape()
+        {
+            return Err(Error::bad_shape(
+                format!("the total {key}"),
+                shape_str(want.shape()),
+                shape_str(got.shape()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The check of [`check_gradients`] on the chosen steps only (`t = 1..=T`, in any order,
@@ -671,20 +426,14 @@ pub fn check_gradients<T: Scalar>(
 /// sample of a long sequence (its first, middle and last steps, say) is checked in time linear
 /// in `T`. In directional mode the directions are drawn for the chosen steps only, so they
 /// differ from those of a full check with the same seed.
-pub fn check_steps<T: Scalar>(
-    case: &Case<T>,
+pub fn check_steps<T: Scalar, C: Cell>(
+    case: &Case<T, C>,
     hand: &Gradients<T>,
     mode: Mode,
     steps: &[usize],
 ) -> Result<Report> {
     let tape = case.tape_gradients()?;
-    if hand.steps.len() != tape.steps.len() {
-        return Err(Error::bad_shape(
-            "gradients to check",
-            format!("{} steps, as the case", tape.steps.len()),
-            format!("{} steps", hand.steps.len()),
-        ));
-    }
+    check_fits(hand, &tape)?;
     let count = tape.steps.len();
     if let Some(bad) = steps.iter().find(|&&t| t == 0 || t > count) {
         return Err(Error::invalid(
@@ -696,31 +445,7 @@ pub fn check_steps<T: Scalar>(
     for &t in steps {
         chosen[t - 1] = true;
     }
-    for t in 1..=count {
-        for q in Quantity::ALL {
-            let (want, got) = (q.of(tape.step(t)).shape(), q.of(hand.step(t)).shape());
-            if want != got {
-                return Err(Error::bad_shape(
-                    format!("{} at step t = {t}", q.name()),
-                    shape_str(want),
-                    shape_str(got),
-                ));
-            }
-        }
-    }
-    for total in Total::ALL {
-        if let (Some(want), Some(got)) = (total.of(&tape), total.of(hand))
-            && want.shape() != got.shape()
-        {
-            return Err(Error::bad_shape(
-                format!("the total {}", total.name()),
-                shape_str(want.shape()),
-                shape_str(got.shape()),
-            ));
-        }
-    }
     let fwd = case.forward()?;
-    let ctx = Context::new(case, &fwd);
     let eps = default_step::<T>();
     let tolerances = Tolerances::for_type::<T>();
     // Where the 2ε estimates are taken (see check_gradients): every checked step in exhaustive
@@ -738,82 +463,68 @@ pub fn check_steps<T: Scalar>(
     };
 
     // Pass 1: every estimate.
-    let mut probe =
-        |site: Site, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, noise: bool| {
-            let hand_tape = Comparison::of(
-                by_hand.as_slice(),
-                by_tape.as_slice(),
-                tolerances.hand_tape,
-                0.0,
-            );
-            let loss = |v: &Matrix<T>| loss_at(&ctx, site, v);
-            match directions.as_mut() {
-                None => Probe {
+    let mut probe = |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>| {
+        let noise = match at {
+            At::Step(t, _) => noise_at(t),
+            At::Total(_) => true,
+        };
+        let hand_tape = Comparison::of(
+            by_hand.as_slice(),
+            by_tape.as_slice(),
+            tolerances.hand_tape,
+            0.0,
+        );
+        let loss = |v: &Matrix<T>| loss_at(case, &fwd, at, v);
+        match directions.as_mut() {
+            None => Probe {
+                hand_tape,
+                by_hand: by_hand.as_slice().to_vec(),
+                by_tape: by_tape.as_slice().to_vec(),
+                fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
+                coarse: Some(fd_gradient(point, eps + eps, loss).as_slice().to_vec()),
+            },
+            Some(stream) => {
+                let v = random_direction(point.rows(), point.cols(), stream);
+                let along =
+                    |g: &Matrix<T>| vec![g.dot(&v).expect("invariant: v has the gradient's shape")];
+                Probe {
                     hand_tape,
-                    by_hand: by_hand.as_slice().to_vec(),
-                    by_tape: by_tape.as_slice().to_vec(),
-                    fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
-                    coarse: Some(fd_gradient(point, eps + eps, loss).as_slice().to_vec()),
-                },
-                Some(stream) => {
-                    let v = random_direction(point.rows(), point.cols(), stream);
-                    let along = |g: &Matrix<T>| {
-                        vec![g.dot(&v).expect("invariant: v has the gradient's shape")]
-                    };
-                    Probe {
-                        hand_tape,
-                        by_hand: along(by_hand),
-                        by_tape: along(by_tape),
-                        fd: vec![fd_directional(point, &v, eps, loss)],
-                        coarse: noise.then(|| vec![fd_directional(point, &v, eps + eps, loss)]),
-                    }
+                    by_hand: along(by_hand),
+                    by_tape: along(by_tape),
+                    fd: vec![fd_directional(point, &v, eps, loss)],
+                    coarse: noise.then(|| vec![fd_directional(point, &v, eps + eps, loss)]),
                 }
             }
-        };
-    let rnn = &case.rnn;
-    let mut step_probes = Vec::with_capacity(case.x.len());
-    for t in 1..=case.x.len() {
+        }
+    };
+    let qs = quantities::<C>();
+    let mut step_probes = Vec::with_capacity(count);
+    for t in 1..=count {
         if !chosen[t - 1] {
             step_probes.push(Vec::new());
             continue;
         }
-        let row: Vec<(Quantity, Probe<T>)> = Quantity::ALL
+        let row: Vec<(&'static str, Probe<T>)> = qs
             .iter()
-            .map(|&q| {
-                let (site, point) = match q {
-                    Quantity::Dh => (Site::H(t), fwd.h(t)),
-                    Quantity::Da => (Site::A(t), fwd.a(t)),
-                    Quantity::Dx => (Site::X(t), &case.x[t - 1]),
-                    Quantity::DwX => (Site::WxAt(t), &rnn.w_x),
-                    Quantity::DwH => (Site::WhAt(t), &rnn.w_h),
-                    Quantity::Db => (Site::BAt(t), &rnn.b),
-                };
-                let (by_hand, by_tape) = (q.of(hand.step(t)), q.of(tape.step(t)));
-                let p = probe(site, point, by_hand, by_tape, noise_at(t));
-                (q, p)
+            .map(|q: &Quantity| {
+                let point = site_value(case, &fwd, q.site, t);
+                let by_hand = hand.get(t, q.name).expect("invariant: check_fits found it");
+                let by_tape = tape.get(t, q.name).expect("invariant: the tape has it");
+                (q.name, probe(At::Step(t, q.site), point, by_hand, by_tape))
             })
             .collect();
         step_probes.push(row);
     }
-    let head_params = match &case.head {
-        Head::SoftmaxCe { w_out, b_out, .. } => vec![(Total::WOut, w_out), (Total::BOut, b_out)],
-        _ => Vec::new(),
-    };
-    let shared = [
-        (Total::WX, &rnn.w_x),
-        (Total::WH, &rnn.w_h),
-        (Total::B, &rnn.b),
-        (Total::H0, &case.h0),
-    ];
     let mut total_probes = Vec::new();
-    for (total, point) in shared.into_iter().chain(head_params) {
-        let Some(by_tape) = total.of(&tape) else {
+    for total in totals(case) {
+        let Some(by_tape) = tape.total(total.key) else {
             continue;
         };
-        // Gradients that lack the head's parameters cannot pass a check of a case that has them.
+        // Gradients that lack a total of the case (a head's parameters) cannot pass its check.
         let missing = Matrix::filled(by_tape.rows(), by_tape.cols(), T::nan());
-        let by_hand = total.of(hand).unwrap_or(&missing);
-        let p = probe(Site::Total(total), point, by_hand, by_tape, true);
+        let by_hand = hand.total(total.key).unwrap_or(&missing);
+        let point = total_value(case, total.of);
+        let p = probe(At::Total(total.of), point, by_hand, by_tape);
         total_probes.push((total, p));
     }
 
@@ -845,24 +556,67 @@ pub fn check_steps<T: Scalar>(
             .map(|row| row.iter().map(|(q, p)| (*q, judge(p))).collect())
             .collect(),
         totals: total_probes.iter().map(|(t, p)| (*t, judge(p))).collect(),
-        first_non_finite: first_non_finite(&fwd, tape.loss, &[("hand", hand), ("tape", &tape)]),
+        first_non_finite: first_non_finite(
+            case,
+            &fwd,
+            tape.loss,
+            &[("hand", hand), ("tape", &tape)],
+        ),
     })
 }
 
-/// The check of [`check_gradients`] on the totals only (`dW_x`, `dW_h`, `db`, `∂L/∂h_0` and
-/// the head's parameters): each costs a few whole sequences per finite difference, so this is
+/// The check of [`check_gradients`] on the totals only (each weight's, the initial state's and
+/// the head's parameters'): each costs a few whole sequences per finite difference, so this is
 /// the cheapest check of a long sequence, though it cannot say at which step an error enters.
-pub fn check_totals<T: Scalar>(case: &Case<T>, hand: &Gradients<T>, mode: Mode) -> Result<Report> {
+pub fn check_totals<T: Scalar, C: Cell>(
+    case: &Case<T, C>,
+    hand: &Gradients<T>,
+    mode: Mode,
+) -> Result<Report> {
     check_steps(case, hand, mode, &[])
+}
+
+/// Roughly how many multiply-adds a check of `steps` chosen steps of `case` costs, to refuse
+/// one that would run for hours. Every finite-difference evaluation reruns the sequence (the
+/// steps before the perturbation are copied, those after it recomputed): about `T` steps of
+/// `B` times the parameters' entries multiply-adds (`B·H·(F + H + 1)` for the RNN), plus a
+/// fixed cost per step for its small allocations. Each quantity takes four evaluations per
+/// entry (±ε at ε and at 2ε) in exhaustive mode, four in all in directional mode.
+pub fn cost<T: Scalar, C: Cell>(case: &Case<T, C>, mode: Mode, steps: usize) -> f64 {
+    let evaluations = |entries: usize| match mode {
+        Mode::Exhaustive => 4.0 * entries as f64,
+        Mode::Directional { .. } => 4.0,
+    };
+    let d = case.dims();
+    let per_step: f64 = quantities::<C>()
+        .iter()
+        .map(|q| {
+            evaluations(match q.site {
+                Site::State(_) => d.batch * d.hidden,
+                Site::Internal(i) => d.batch * C::INTERNALS[i].cols.size(d.features, d.hidden),
+                Site::Input => d.batch * d.features,
+                Site::Param(i) => case.params[i].len(),
+            })
+        })
+        .sum();
+    let all: f64 = totals(case)
+        .iter()
+        .map(|t| evaluations(total_value(case, t.of).len()))
+        .sum();
+    let batch = d.batch as f64;
+    let step_work: f64 = batch * case.params.iter().map(|p| p.len() as f64).sum::<f64>();
+    const PER_STEP_OVERHEAD: f64 = 64.0;
+    (steps as f64 * per_step + all) * case.x.len() as f64 * (step_work + PER_STEP_OVERHEAD)
 }
 
 /// Where a computation first produced NaN or infinity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NonFiniteAt {
-    /// The step, `1..=T`; 0 for `∂L/∂h_0` and for the totals, which belong to no one step.
+    /// The step, `1..=T`; 0 for the initial state's gradient and for the totals, which belong to
+    /// no one step.
     pub t: usize,
-    /// What went non-finite: `a` or `h` (the forward pass, `a_t`, `h_t`), `loss`, a per-step
-    /// gradient (`dh`, `da`, `dx`, `dw_x`, `dw_h`, `db`) or a total (`w_x`, …, `h0`).
+    /// What went non-finite: a value of the forward pass (the RNN's `a` or `h`), `loss`, a
+    /// per-step gradient (`dh`, `da`, …) or a total (`w_x`, …, `h0`).
     pub quantity: &'static str,
     /// Which computation: `forward`, or the name given to a set of gradients (`hand`, `tape`).
     pub source: &'static str,
@@ -892,14 +646,17 @@ impl fmt::Display for NonFiniteAt {
     }
 }
 
-/// The first NaN or infinity in a forward pass, its loss, and sets of gradients of it, in the
-/// order they are computed: `a_t` then `h_t` for `t = 1..=T`; the loss; then the gradients
-/// from `t = T` down to 1, within a step each set in turn in the order of [`Quantity::ALL`];
-/// then each set's totals. `grads` pairs each set with a name for the report (`"tape"`).
+/// The first NaN or infinity in the forward pass `fwd` of `case`, its loss, and sets of
+/// gradients of it, in the
+/// order they are computed: each step's internal values then its state (`a_t` then `h_t`) for
+/// `t = 1..=T`; the loss; then the gradients from `t = T` down to 1, within a step each set in
+/// turn in the cell's order of quantities; then each set's initial-state gradients and other
+/// totals. `grads` pairs each set with a name for the report (`"tape"`).
 ///
 /// One pass over everything computed, linear in `T`: the way to learn *where* a long
 /// sequence overflowed, which a comparison that reads `inf` as a failure does not say.
-pub fn first_non_finite<T: Scalar>(
+pub fn first_non_finite<T: Scalar, C: Cell>(
+    _case: &Case<T, C>,
     fwd: &Forward<T>,
     loss: T,
     grads: &[(&'static str, &Gradients<T>)],
@@ -913,11 +670,15 @@ pub fn first_non_finite<T: Scalar>(
         })
     };
     for t in 1..=fwd.steps() {
-        if bad(fwd.a(t)) {
-            return at(t, "a", "forward");
+        for (i, v) in C::INTERNALS.iter().enumerate() {
+            if bad(fwd.internal(i, t)) {
+                return at(t, v.key, "forward");
+            }
         }
-        if bad(fwd.h(t)) {
-            return at(t, "h", "forward");
+        for (s, state) in C::STATES.iter().enumerate() {
+            if bad(fwd.state(s, t)) {
+                return at(t, state.key, "forward");
+            }
         }
     }
     if !loss.is_finite() {
@@ -925,24 +686,16 @@ pub fn first_non_finite<T: Scalar>(
     }
     for t in (1..=fwd.steps()).rev() {
         for &(source, g) in grads {
-            if let Some(q) = Quantity::ALL.into_iter().find(|q| bad(q.of(g.step(t)))) {
-                return at(t, q.name(), source);
+            if let Some((name, _)) = g.step(t).iter().find(|(_, m)| bad(m)) {
+                return at(t, name, source);
             }
         }
     }
+    let initial = |key: &str| C::STATES.iter().any(|s| s.initial == key);
     for &(source, g) in grads {
-        let totals = [
-            Total::H0,
-            Total::WX,
-            Total::WH,
-            Total::B,
-            Total::WOut,
-            Total::BOut,
-        ];
-        for total in totals {
-            if total.of(g).is_some_and(bad) {
-                return at(0, total.name(), source);
-            }
+        let (first, rest): (Vec<_>, Vec<_>) = g.totals.iter().partition(|(k, _)| initial(k));
+        if let Some((name, _)) = first.into_iter().chain(rest).find(|(_, m)| bad(m)) {
+            return at(0, name, source);
         }
     }
     None
@@ -950,91 +703,33 @@ pub fn first_non_finite<T: Scalar>(
 
 /// Every gradient of `case` by exhaustive central differences alone, each per-step quantity
 /// perturbed where it lives: the third method, usable without the other two.
-pub fn fd_gradients<T: Scalar>(case: &Case<T>) -> Result<Gradients<T>> {
+pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T>> {
     let fwd = case.forward()?;
     let eps = default_step::<T>();
-    let ctx = Context::new(case, &fwd);
-    let fd = |site: Site, point: &Matrix<T>| fd_gradient(point, eps, |v| loss_at(&ctx, site, v));
-    let rnn = &case.rnn;
+    let fd = |at: At, point: &Matrix<T>| fd_gradient(point, eps, |v| loss_at(case, &fwd, at, v));
+    let qs = quantities::<C>();
     let steps = (1..=case.x.len())
-        .map(|t| StepGrads {
-            dh: fd(Site::H(t), fwd.h(t)),
-            da: fd(Site::A(t), fwd.a(t)),
-            dx: fd(Site::X(t), &case.x[t - 1]),
-            dw_x: fd(Site::WxAt(t), &rnn.w_x),
-            dw_h: fd(Site::WhAt(t), &rnn.w_h),
-            db: fd(Site::BAt(t), &rnn.b),
+        .map(|t| {
+            qs.iter()
+                .map(|q| {
+                    let point = site_value(case, &fwd, q.site, t);
+                    (q.name, fd(At::Step(t, q.site), point))
+                })
+                .collect()
         })
         .collect();
-    let head = match &case.head {
-        Head::SoftmaxCe { w_out, b_out, .. } => Some((
-            fd(Site::Total(Total::WOut), w_out),
-            fd(Site::Total(Total::BOut), b_out),
-        )),
-        _ => None,
-    };
+    let totals = totals(case)
+        .into_iter()
+        .map(|total| {
+            (
+                total.key,
+                fd(At::Total(total.of), total_value(case, total.of)),
+            )
+        })
+        .collect();
     Ok(Gradients {
         loss: case.head.loss(fwd.states())?,
         steps,
-        dh0: fd(Site::Total(Total::H0), &case.h0),
-        w_x: fd(Site::Total(Total::WX), &rnn.w_x),
-        w_h: fd(Site::Total(Total::WH), &rnn.w_h),
-        b: fd(Site::Total(Total::B), &rnn.b),
-        head,
+        totals,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_error_is_scale_free_and_never_passes_nan() {
-        let a = Matrix::row_vector(&[1.0, -2.0]);
-        let b = Matrix::row_vector(&[1.0, -2.002]);
-        assert!((relative_error(&a, &b) - 0.002 / 2.002).abs() < 1e-15);
-        let tiny = 2f64.powi(-40);
-        assert_eq!(
-            relative_error(&a.scale(tiny), &b.scale(tiny)),
-            relative_error(&a, &b)
-        );
-        assert_eq!(
-            relative_error(&Matrix::<f64>::zeros(1, 2), &Matrix::zeros(1, 2)),
-            0.0
-        );
-        let nan = Matrix::row_vector(&[f64::NAN, -2.0]);
-        assert_eq!(relative_error(&nan, &nan), f64::INFINITY);
-        assert_eq!(
-            Verdict::decide(relative_error(&nan, &nan), 0.0, 1.0, 1.0),
-            Verdict::Fail
-        );
-    }
-
-    #[test]
-    fn verdicts() {
-        assert_eq!(Verdict::decide(1e-9, 1e-9, 1e-6, 1e-10), Verdict::Ok);
-        assert_eq!(
-            Verdict::decide(1e-3, 1e-11, 1e-6, 1e-10),
-            Verdict::BelowResolution
-        );
-        assert_eq!(Verdict::decide(1e-3, 1e-9, 1e-6, 1e-10), Verdict::Fail);
-        assert_eq!(Verdict::decide(f64::NAN, 0.0, 1e-6, 1e-10), Verdict::Fail);
-    }
-
-    #[test]
-    fn central_differences_of_a_cubic() {
-        // f(X) = Σ x³, ∇f = 3x².
-        let x = Matrix::from_rows(&[[0.5, -1.0], [2.0, 0.1]]).unwrap();
-        let g = fd_gradient(&x, default_step(), |x| {
-            x.as_slice().iter().map(|v| v * v * v).sum()
-        });
-        let exact = x.map(|v| 3.0 * v * v);
-        assert!(relative_error(&g, &exact) < 1e-9, "{g} vs {exact}");
-        let v: Matrix<f64> = random_direction(2, 2, &mut rng(7));
-        assert!((v.norm() - 1.0).abs() < 1e-15);
-        let d = fd_directional(&x, &v, default_step(), |x| {
-            x.as_slice().iter().map(|v| v * v * v).sum()
-        });
-        assert!((d - exact.dot(&v).unwrap()).abs() < 1e-9);
-    }
 }

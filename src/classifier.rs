@@ -12,20 +12,22 @@
 //! BPTT or tape) applies.
 
 use crate::case::Case;
+use crate::cells::Rnn;
 use crate::error::{Error, Result, shape_str};
 use crate::init::Init;
 use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::ops::softmax;
-use crate::rnn::{Activation, Rnn};
 use crate::train::{History, TrainConfig, train};
 use rand::rngs::ChaCha8Rng;
 
 /// A sequence classifier: the RNN's last state through a dense softmax layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RnnClassifier {
-    /// The recurrent layer (`W_x`, `W_h`, `b`, tanh).
-    pub rnn: Rnn<f64>,
+    /// The recurrent cell (tanh unless built otherwise).
+    pub cell: Rnn,
+    /// The recurrent layer's parameters `W_x`, `W_h`, `b`.
+    pub params: Vec<Matrix<f64>>,
     /// Output weights, `hidden × classes`.
     pub w_out: Matrix<f64>,
     /// Output bias, `1 × classes`.
@@ -45,21 +47,29 @@ impl RnnClassifier {
         let w_x = init.matrix(rng, features, hidden);
         let w_h = init.matrix(rng, hidden, hidden);
         let w_out = init.matrix(rng, hidden, classes);
-        let rnn = Rnn::new(w_x, w_h, Matrix::zeros(1, hidden), Activation::Tanh)?;
-        RnnClassifier::from_parts(rnn, w_out, Matrix::zeros(1, classes))
+        let params = vec![w_x, w_h, Matrix::zeros(1, hidden)];
+        RnnClassifier::from_parts(Rnn::default(), params, w_out, Matrix::zeros(1, classes))
     }
 
-    /// A classifier from given parameters; checks that `W_out` is `hidden × classes` (classes ≥ 1)
-    /// and `b_out` is `1 × classes`.
+    /// A classifier from given parameters (`params` are `W_x`, `W_h`, `b`); checks them as a
+    /// case would, and that `W_out` is `hidden × classes` (classes ≥ 1) and `b_out` is
+    /// `1 × classes`.
     pub fn from_parts(
-        rnn: Rnn<f64>,
+        cell: Rnn,
+        params: Vec<Matrix<f64>>,
         w_out: Matrix<f64>,
         b_out: Matrix<f64>,
     ) -> Result<RnnClassifier> {
-        if w_out.rows() != rnn.hidden() || w_out.cols() == 0 {
+        let features = params.first().map_or(0, Matrix::rows);
+        // A one-step, one-sequence case checks the recurrent layer's shapes.
+        let probe = vec![Matrix::zeros(1, features)];
+        let hidden = Case::new(cell, params.clone(), probe, vec![], Head::SumLast)?
+            .dims()
+            .hidden;
+        if w_out.rows() != hidden || w_out.cols() == 0 {
             return Err(Error::bad_shape(
                 "w_out",
-                format!("{}×classes (hidden × classes, classes ≥ 1)", rnn.hidden()),
+                format!("{hidden}×classes (hidden × classes, classes ≥ 1)"),
                 shape_str(w_out.shape()),
             ));
         }
@@ -70,7 +80,12 @@ impl RnnClassifier {
                 shape_str(b_out.shape()),
             ));
         }
-        Ok(RnnClassifier { rnn, w_out, b_out })
+        Ok(RnnClassifier {
+            cell,
+            params,
+            w_out,
+            b_out,
+        })
     }
 
     /// Number of classes (columns of `W_out`).
@@ -85,15 +100,23 @@ impl RnnClassifier {
             b_out: self.b_out.clone(),
             labels: labels.to_vec(),
         };
-        Case::new(self.rnn.clone(), x.to_vec(), None, head)
+        Case::new(self.cell, self.params.clone(), x.to_vec(), vec![], head)
     }
 
     /// The logits `z = h_T·W_out + b_out` (`batch × classes`), from `h_0 = 0`.
     pub fn logits(&self, x: &[Matrix<f64>]) -> Result<Matrix<f64>> {
         let batch = x.first().map_or(0, Matrix::rows);
-        let fwd = self
-            .rnn
-            .forward(x, &Matrix::zeros(batch, self.rnn.hidden()))?;
+        // Built by hand rather than by `Case::new`, which refuses NaN weights: those of a
+        // diverged run must reach `predict`, which says what they mean. The forward pass still
+        // checks every shape.
+        let case = Case {
+            cell: self.cell,
+            params: self.params.clone(),
+            x: x.to_vec(),
+            initial: vec![Matrix::zeros(batch, self.w_out.rows())],
+            head: Head::SumLast,
+        };
+        let fwd = case.forward()?;
         fwd.h(fwd.steps()).matmul(&self.w_out)?.add_row(&self.b_out)
     }
 
@@ -157,7 +180,8 @@ impl RnnClassifier {
             unreachable!("invariant: training keeps the case's softmax head")
         };
         *self = RnnClassifier {
-            rnn: case.rnn,
+            cell: case.cell,
+            params: case.params,
             w_out,
             b_out,
         };

@@ -2,13 +2,16 @@
 //! `vanishing`), as functions that return the text the examples print. The examples only
 //! print it, and the snapshot tests in `tests/traces.rs` check the very same text.
 
+use crate::activation::Activation;
 use crate::case::{Case, Dims, HeadKind};
-use crate::check::{Mode, Quantity, check_case, relative_error};
-use crate::diagnose::{Given, diagnose};
+use crate::cells::Rnn;
+use crate::check::{Mode, check_case};
+use crate::diagnose::diagnose;
 use crate::error::Result;
+use crate::fd::relative_error;
+use crate::gradients::Given;
 use crate::loss::Head;
 use crate::matrix::Matrix;
-use crate::rnn::{Activation, Rnn};
 use crate::tape::Tape;
 use crate::trace::{self, CheckStyle};
 use crate::zoo::{Bug, buggy_backward};
@@ -36,16 +39,7 @@ pub fn bptt_trace() -> Result<String> {
         .steps
         .iter()
         .zip(&tape.steps)
-        .flat_map(|(h, t)| {
-            [
-                relative_error(&h.dh, &t.dh),
-                relative_error(&h.da, &t.da),
-                relative_error(&h.dx, &t.dx),
-                relative_error(&h.dw_x, &t.dw_x),
-                relative_error(&h.dw_h, &t.dw_h),
-                relative_error(&h.db, &t.db),
-            ]
-        })
+        .flat_map(|(h, t)| h.iter().zip(t).map(|((_, h), (_, t))| relative_error(h, t)))
         .fold(0.0, f64::max);
     let _ = writeln!(
         out,
@@ -68,7 +62,7 @@ pub fn softmax_case() -> Case<f64> {
         features: 3,
         hidden: 5,
     };
-    Case::random(7, dims, HeadKind::SoftmaxCe(3), Activation::Tanh)
+    Case::random(7, dims, HeadKind::SoftmaxCe(3), Rnn::new(Activation::Tanh))
 }
 
 /// The per-step three-way check of the canonical example and of [`softmax_case`], exhaustive.
@@ -144,13 +138,14 @@ pub fn vanishing() -> Result<String> {
     );
     for activation in [Activation::Identity, Activation::Tanh] {
         for rho in [0.5, 1.0, 1.5] {
-            let rnn = Rnn::new(
-                w_x.clone(),
-                q.scale(rho),
-                Matrix::zeros(1, hidden),
-                activation,
+            let params = vec![w_x.clone(), q.scale(rho), Matrix::zeros(1, hidden)];
+            let case = Case::new(
+                Rnn::new(activation),
+                params,
+                x.clone(),
+                vec![],
+                Head::SumLast,
             )?;
-            let case = Case::new(rnn, x.clone(), None, Head::SumLast)?;
             let g = case.bptt()?;
             let rows: Vec<(String, f64)> = (1..=steps)
                 .rev()
@@ -183,9 +178,9 @@ pub fn bug_zoo() -> Result<String> {
         let case = bug.case();
         let tape = case.tape_gradients()?;
         let buggy = buggy_backward(&case, bug)?;
-        let d = diagnose(&tape, &Given::all(&buggy), case.rnn.activation);
-        let place = |p: Option<(usize, Quantity)>| match p {
-            Some((t, q)) => format!("{} at t = {t}", q.name()),
+        let d = diagnose(&tape, &Given::all(&buggy), &case.cell);
+        let place = |p: Option<(usize, &str)>| match p {
+            Some((t, q)) => format!("{q} at t = {t}"),
             None => "nowhere".to_string(),
         };
         let _ = writeln!(out, "== {} ==", bug.name());
@@ -199,14 +194,14 @@ pub fn bug_zoo() -> Result<String> {
         );
         let _ = writeln!(out, "{}", trace::wrap(&d.explanation, 96));
         let _ = write!(out, "‖given − tape‖ per step:\n{:>4}", "t");
-        for q in Quantity::ALL {
-            let _ = write!(out, " {:>9}", q.name());
+        for q in &d.quantities {
+            let _ = write!(out, " {q:>9}");
         }
         out.push('\n');
         for t in (1..=tape.steps.len()).rev() {
             let _ = write!(out, "{t:>4}");
-            for q in Quantity::ALL {
-                let f = d.findings.iter().find(|f| f.t == t && f.name == q.name());
+            for q in &d.quantities {
+                let f = d.findings.iter().find(|f| f.t == t && f.name == *q);
                 let cell = match f {
                     Some(f) if !f.ok => trace::short(f.error_norm),
                     _ => "·".to_string(),
@@ -225,7 +220,10 @@ pub fn bug_zoo() -> Result<String> {
 /// for `ε` from 1e-1 down to 1e-12, computed in f64 and in f32. The exact value is hand BPTT's,
 /// in f64.
 pub fn step_sweep() -> Result<String> {
-    let exact = Case::<f64>::canonical().bptt()?.w_h[(0, 0)];
+    let exact = Case::<f64>::canonical()
+        .bptt()?
+        .total("w_h")
+        .map_or(f64::NAN, |g| g[(0, 0)]);
     let mut out = String::from("    ε     error (f64)  error (f32)\n");
     for k in 1..=12 {
         let eps = 10f64.powi(-k);
@@ -246,8 +244,8 @@ pub fn step_sweep() -> Result<String> {
 fn central_w_h00<T: crate::Scalar>(eps: f64) -> Result<f64> {
     let loss = |sign: f64| -> Result<T> {
         let mut case = Case::<T>::canonical();
-        let w = case.rnn.w_h[(0, 0)];
-        case.rnn.w_h[(0, 0)] = w + T::from_f64(sign * eps);
+        let w_h = &mut case.params[1];
+        w_h[(0, 0)] += T::from_f64(sign * eps);
         case.loss()
     };
     let (plus, minus) = (loss(1.0)?.as_f64(), loss(-1.0)?.as_f64());

@@ -11,19 +11,24 @@
 //!   (`CHUNK` = 8 steps). What remains in the loop is `h_(t-1)·W_h` forward and `da_t·W_hᵀ`,
 //!   `da_t·W_xᵀ` backward, written into buffers allocated once.
 //! - [`tape_totals`], the tape: the forward pass recorded with one fused node per step
-//!   ([`crate::tape::Var::rnn_cell`]), so the tape keeps only `x_t` and `h_t`, then the
+//!   ([`crate::cells::Rnn::record_fused`]), so the tape keeps only `x_t` and `h_t`, then the
 //!   ordinary [`crate::tape::Tape`]'s sweep for training, [`crate::tape::Var::backward_leaves`],
 //!   which keeps the gradients of the inputs and weights only.
 //!
-//! Both return [`Totals`]; tests hold them to [`crate::bptt::backward`] at 1e-12 in f64.
+//! Both return [`Gradients`] with `dx` alone at each step and every total; tests hold them to
+//! [`crate::bptt::backward`] at 1e-12 in f64. Both are the RNN's: they are what the benchmark
+//! times against numpy and JAX.
 
 use crate::case::{Case, Dims};
+use crate::cell::{Cell, DX};
+use crate::cells::Rnn;
 use crate::error::{Error, Result};
+use crate::gradients::Gradients;
 use crate::kernel::{self, View};
 use crate::loss::Head;
 use crate::matrix::Matrix;
-use crate::rnn::Totals;
 use crate::scalar::Scalar;
+use crate::sequence;
 use crate::tape::Tape;
 
 /// The weight gradients `dW_x = Σ_t x_tᵀ·da_t` and `dW_h = Σ_t h_(t-1)ᵀ·da_t` are summed as one
@@ -49,9 +54,14 @@ pub struct Bptt<T> {
     /// `W_xᵀ` and `W_hᵀ`, copied once per run so the loop's products read rows in order.
     w_x_t: Matrix<T>,
     w_h_t: Matrix<T>,
-    /// The results, overwritten by each run.
-    out: Totals<T>,
+    /// The results, overwritten by each run: `dx` at every step, then the totals `W_x`, `W_h`,
+    /// `b`, `h0` and the head's.
+    out: Gradients<T>,
 }
+
+/// Where [`Bptt`]'s results keep `∂L/∂h_0`: after the totals of `W_x`, `W_h`, `b`; the head's
+/// follow it.
+const H0: usize = 3;
 
 impl<T: Scalar> Bptt<T> {
     /// Buffers for cases of size `dims`.
@@ -70,20 +80,24 @@ impl<T: Scalar> Bptt<T> {
             dh: vec![T::zero(); bs * h],
             w_x_t: Matrix::zeros(h, f),
             w_h_t: Matrix::zeros(h, h),
-            out: Totals {
+            out: Gradients {
                 loss: T::zero(),
-                dx: (0..steps).map(|_| Matrix::zeros(bs, f)).collect(),
-                dh0: Matrix::zeros(bs, h),
-                w_x: Matrix::zeros(f, h),
-                w_h: Matrix::zeros(h, h),
-                b: Matrix::zeros(1, h),
-                head: None,
+                steps: (0..steps)
+                    .map(|_| vec![(DX, Matrix::zeros(bs, f))])
+                    .collect(),
+                totals: vec![
+                    ("w_x", Matrix::zeros(f, h)),
+                    ("w_h", Matrix::zeros(h, h)),
+                    ("b", Matrix::zeros(1, h)),
+                    ("h0", Matrix::zeros(bs, h)),
+                ],
             },
         }
     }
 
-    /// The loss and every total gradient of `case`, which must have this workspace's size.
-    pub fn run(&mut self, case: &Case<T>) -> Result<&Totals<T>> {
+    /// The loss, every `dx_t` and every total gradient of `case`, which must have this
+    /// workspace's size.
+    pub fn run(&mut self, case: &Case<T>) -> Result<&Gradients<T>> {
         self.check(case)?;
         self.forward(case);
         self.backward(case);
@@ -91,7 +105,6 @@ impl<T: Scalar> Bptt<T> {
     }
 
     fn check(&self, case: &Case<T>) -> Result<()> {
-        case.rnn.check_inputs(&case.x, &case.h0)?;
         let dims = case.dims();
         case.head.check(dims.batch, dims.hidden, dims.steps)?;
         if dims != self.dims {
@@ -114,29 +127,32 @@ impl<T: Scalar> Bptt<T> {
             features: f,
             steps,
         } = self.dims;
-        let rnn = &case.rnn;
+        let [w_x, w_h, b] = &case.params[..] else {
+            unreachable!("invariant: an RNN case has three parameters")
+        };
+        let phi = case.cell.activation;
         for (rows, x_t) in self.xs.chunks_exact_mut(bs * f).zip(&case.x) {
             rows.copy_from_slice(x_t.as_slice());
         }
         let (h0, states) = self.hs.split_at_mut(bs * h);
-        h0.copy_from_slice(case.h0.as_slice());
+        h0.copy_from_slice(case.h0().as_slice());
         // x_t·W_x for every step at once: one product.
         let xs = View::row_major(&self.xs, steps * bs, f);
-        kernel::matmul_into(xs, rnn.w_x.view(), states, false);
+        kernel::matmul_into(xs, w_x.view(), states, false);
         for t in 1..=steps {
             let (before, after) = self.hs.split_at_mut(t * bs * h);
             let h_prev = View::row_major(&before[(t - 1) * bs * h..], bs, h);
             let a_t = &mut after[..bs * h];
-            kernel::matmul_into(h_prev, rnn.w_h.view(), a_t, true);
+            kernel::matmul_into(h_prev, w_h.view(), a_t, true);
             // + b, here rather than before the product above, while a_t is in cache.
             kernel::wide(|| {
                 for row in a_t.chunks_exact_mut(h) {
-                    for (a, &b) in row.iter_mut().zip(rnn.b.as_slice()) {
+                    for (a, &b) in row.iter_mut().zip(b.as_slice()) {
                         *a += b;
                     }
                 }
             });
-            rnn.activation.apply_in_place(a_t);
+            phi.apply_in_place(a_t);
         }
         self.out.loss = match &case.head {
             Head::MseAll { targets } => {
@@ -175,7 +191,10 @@ impl<T: Scalar> Bptt<T> {
             features: f,
             steps,
         } = self.dims;
-        let rnn = &case.rnn;
+        let [w_x, w_h, _] = &case.params[..] else {
+            unreachable!("invariant: an RNN case has three parameters")
+        };
+        let phi = case.cell.activation;
         let targets = match &case.head {
             Head::MseAll { targets } => Some(targets),
             Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => None,
@@ -185,31 +204,35 @@ impl<T: Scalar> Bptt<T> {
             Some(y) => {
                 let h_last = &self.hs[steps * bs * h..];
                 head_term(&mut self.dh, h_last, &y[steps - 1], false);
-                self.out.head = None;
+                self.out.totals.truncate(H0 + 1);
             }
             None => {
                 // Bptt::run checked the head first.
                 let head = case.head.grads_of(&self.ends());
                 self.dh.copy_from_slice(head.dl_dh[0].as_slice());
-                self.out.head = head.params;
+                self.out.totals.truncate(H0 + 1);
+                self.out.totals.extend(head.params);
             }
         }
-        transpose_into(&rnn.w_x, &mut self.w_x_t);
-        transpose_into(&rnn.w_h, &mut self.w_h_t);
+        w_x.transpose_into(&mut self.w_x_t);
+        w_h.transpose_into(&mut self.w_h_t);
         let out = &mut self.out;
-        for m in [&mut out.w_x, &mut out.w_h, &mut out.b] {
+        for (_, m) in &mut out.totals[..H0] {
             m.as_mut_slice().fill(T::zero());
         }
+        let [(_, dw_x), (_, dw_h), (_, db), ..] = &mut out.totals[..] else {
+            unreachable!("invariant: the totals start with W_x, W_h, b")
+        };
         for t in (1..=steps).rev() {
             let t0 = (t - 1) / CHUNK * CHUNK + 1;
             let slot = (t - t0) * bs * h;
             let h_t = &self.hs[t * bs * h..(t + 1) * bs * h];
             // da_t = dh_t ⊙ φ'(a_t), φ' written in terms of h_t.
             let da_t = &mut self.das[slot..slot + bs * h];
-            rnn.activation.backward_in_place(&self.dh, h_t, da_t);
+            phi.backward_in_place(&self.dh, h_t, da_t);
             let da = View::row_major(&self.das[slot..], bs, h);
             // dx_t = da_t · W_xᵀ.
-            let dx_t = out.dx[t - 1].as_mut_slice();
+            let dx_t = out.steps[t - 1][0].1.as_mut_slice();
             kernel::matmul_into(da, self.w_x_t.view(), dx_t, false);
             // dW_x += Xᵀ · dA, dW_h += H_prevᵀ · dA over the chunk's steps, once the chunk is
             // complete; db += Σ_batch da_t.
@@ -217,13 +240,13 @@ impl<T: Scalar> Bptt<T> {
                 let len = (t0 + CHUNK - 1).min(steps) - t0 + 1;
                 let das = View::row_major(&self.das, len * bs, h);
                 let xs = View::row_major(&self.xs[(t - 1) * bs * f..], len * bs, f);
-                kernel::matmul_into(xs.t(), das, out.w_x.as_mut_slice(), true);
+                kernel::matmul_into(xs.t(), das, dw_x.as_mut_slice(), true);
                 let h_prevs = View::row_major(&self.hs[(t - 1) * bs * h..], len * bs, h);
-                kernel::matmul_into(h_prevs.t(), das, out.w_h.as_mut_slice(), true);
+                kernel::matmul_into(h_prevs.t(), das, dw_h.as_mut_slice(), true);
             }
             kernel::wide(|| {
                 for row in self.das[slot..slot + bs * h].chunks_exact(h) {
-                    for (s, &v) in out.b.as_mut_slice().iter_mut().zip(row) {
+                    for (s, &v) in db.as_mut_slice().iter_mut().zip(row) {
                         *s += v;
                     }
                 }
@@ -239,18 +262,10 @@ impl<T: Scalar> Bptt<T> {
                 );
             }
         }
-        self.out.dh0.as_mut_slice().copy_from_slice(&self.dh);
-    }
-}
-
-/// `to ← fromᵀ`, into a matrix of the transposed shape.
-fn transpose_into<T: Scalar>(from: &Matrix<T>, to: &mut Matrix<T>) {
-    let (rows, cols) = from.shape();
-    let to = to.as_mut_slice();
-    for (i, row) in from.as_slice().chunks_exact(cols.max(1)).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            to[j * rows + i] = v;
-        }
+        self.out.totals[H0]
+            .1
+            .as_mut_slice()
+            .copy_from_slice(&self.dh);
     }
 }
 
@@ -261,27 +276,33 @@ fn head_term<T: Scalar>(dh: &mut [T], h_t: &[T], y_t: &Matrix<T>, add: bool) {
     }
 }
 
-/// Hand BPTT's totals for one case, with a workspace made for it (see [`Bptt`]).
-pub fn bptt_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
+/// Hand BPTT's `dx_t` and totals for one case, with a workspace made for it (see [`Bptt`]).
+pub fn bptt_totals<T: Scalar>(case: &Case<T>) -> Result<Gradients<T>> {
     Bptt::new(case.dims()).run(case).cloned()
 }
 
-/// The totals by the tape: the forward pass recorded with one fused [`crate::tape::Var::rnn_cell`]
-/// node per step ([`crate::rnn::Rnn::forward_on_tape_fused`]), the head on top, and one backward
-/// sweep that keeps the gradients of the leaves ([`crate::tape::Var::backward_leaves`]).
-pub fn tape_totals<T: Scalar>(case: &Case<T>) -> Result<Totals<T>> {
+/// The same by the tape: the forward pass recorded with one fused node per step
+/// ([`Rnn::record_fused`]), the head on top, and one backward sweep that keeps the gradients of
+/// the leaves ([`crate::tape::Var::backward_leaves`]).
+pub fn tape_totals<T: Scalar>(case: &Case<T>) -> Result<Gradients<T>> {
     let tape = Tape::new();
-    let cells = case.rnn.forward_on_tape_fused(&tape, &case.x, &case.h0)?;
-    let head = case.head.on_tape(&cells.h)?;
+    let rec = case
+        .cell
+        .record_fused(&tape, &case.params, &case.x, case.h0())?;
+    let head = case.head.on_tape(&rec.h)?;
     let mut grads = head.loss.backward_leaves();
-    Ok(Totals {
+    let steps = rec.x.iter().map(|&x| vec![(DX, grads.take(x))]).collect();
+    let mut totals: Vec<_> = Rnn::PARAMS
+        .iter()
+        .zip(&rec.params)
+        .map(|(p, &w)| (p.key, grads.take(w)))
+        .collect();
+    totals.push(("h0", grads.take(rec.h[0])));
+    totals.extend(head.params.iter().map(|&(key, w)| (key, grads.take(w))));
+    Ok(Gradients {
         loss: head.loss.value()[(0, 0)],
-        dx: cells.x.iter().map(|&x| grads.take(x)).collect(),
-        dh0: grads.take(cells.h[0]),
-        w_x: grads.take(cells.w_x),
-        w_h: grads.take(cells.w_h),
-        b: grads.take(cells.b),
-        head: head.params.map(|(w, b)| (grads.take(w), grads.take(b))),
+        steps,
+        totals,
     })
 }
 
@@ -309,10 +330,12 @@ pub fn step_memory<T: Scalar>(case: &Case<T>) -> Result<StepMemory> {
     };
     let steps = case.x.len();
     let fused = Tape::new();
-    let cells = case.rnn.forward_on_tape_fused(&fused, &case.x, &case.h0)?;
-    let fused_tape = bytes_from(&fused, cells.x[0].id().0) / steps;
+    let rec = case
+        .cell
+        .record_fused(&fused, &case.params, &case.x, case.h0())?;
+    let fused_tape = bytes_from(&fused, rec.x[0].id().0) / steps;
     let teaching = Tape::new();
-    let rec = case.rnn.forward_on_tape(&teaching, &case.x, &case.h0)?;
+    let rec = sequence::record(&case.cell, &teaching, &case.params, &case.x, &case.initial)?;
     let teaching_tape = bytes_from(&teaching, rec.x[0].id().0) / steps;
     let dims = case.dims();
     Ok(StepMemory {

@@ -12,11 +12,12 @@
 //! | [`small_normal`] | `N(0, 0.01²)` | nothing: every signal shrinks ~100× per layer (the seed notebooks' `randn * 0.01`) |
 //! | [`zeros`], [`ones`] | constant | — (biases) |
 //!
-//! Every draw comes from a [`ChaCha8Rng`] (see [`crate::check::rng`]), whose stream is the same on
+//! Every draw comes from a [`ChaCha8Rng`] (see [`crate::fd::rng`]), whose stream is the same on
 //! every machine, so a seed fixes a training run everywhere. Entries are drawn row by row, as
 //! numpy's `randn(fan_in, fan_out)` fills its array.
 
 use crate::matrix::Matrix;
+use crate::scalar::Scalar;
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -60,11 +61,13 @@ impl Init {
     }
 }
 
-/// `rows × cols` independent draws `W_ij ~ N(0, std²)`, i.e. `std · z` with `z ~ N(0, 1)`.
-pub fn normal(rng: &mut ChaCha8Rng, rows: usize, cols: usize, std: f64) -> Matrix<f64> {
+/// `rows × cols` independent draws `W_ij ~ N(0, std²)`, i.e. `std · z` with `z ~ N(0, 1)`
+/// drawn in f64 and rounded to `T`: the one normal stream of the crate, so the same seed gives
+/// the same numbers in every use.
+pub fn normal<T: Scalar>(rng: &mut ChaCha8Rng, rows: usize, cols: usize, std: f64) -> Matrix<T> {
     Matrix::from_fn(rows, cols, |_, _| {
         let z: f64 = StandardNormal.sample(rng);
-        std * z
+        T::from_f64(std * z)
     })
 }
 
@@ -99,7 +102,7 @@ pub fn ones(rows: usize, cols: usize) -> Matrix<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::rng;
+    use crate::fd::rng;
 
     /// Sample mean and standard deviation of all entries.
     fn mean_std(m: &Matrix<f64>) -> (f64, f64) {

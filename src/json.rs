@@ -5,12 +5,15 @@
 //! `x[0][1]`), the shape expected and the shape found, in numpy's `(a, b, c)` notation.
 
 use crate::case::Case;
-use crate::check::{NonFiniteAt, Quantity, Report, Total, Triple, Verdict};
-use crate::diagnose::{Diagnosis, Given};
+use crate::cell::{Cell, DX, Dim, Site, quantities};
+use crate::check::{NonFiniteAt, Report, Triple};
+use crate::diagnose::Diagnosis;
 use crate::error::{Error, Result};
-use crate::loss::Head;
+use crate::fd::Verdict;
+use crate::gradients::{Given, Gradients};
+use crate::loss::{HEAD_PARAMS, Head};
 use crate::matrix::Matrix;
-use crate::rnn::{Activation, Forward, Gradients, Rnn};
+use crate::sequence::Forward;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 
@@ -533,14 +536,17 @@ pub struct Parsed<T> {
     pub ignored: Vec<String>,
 }
 
-/// Reads a case file (DESIGN §5) into a [`Case`], checking every field.
-pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
+/// Reads a case file into a [`Case`] of the cell `C`, checking every field: `x`, the cell's
+/// parameters (`w_x`, `w_h`, `b`), its initial state (`h0`, optional), its options
+/// (`activation`) and the `loss`.
+pub fn parse_case<C: Cell>(text: &str) -> Result<Parsed<Case<f64, C>>> {
     let value = parse_json(text, "case file")?;
     let Value::Object(obj) = &value else {
         return Err(Error::invalid(
             "case file",
             format!(
-                "expected a JSON object {{\"x\": …, \"w_x\": …}}, found {}",
+                "expected a JSON object {{\"x\": …, \"{}\": …}}, found {}",
+                C::PARAMS[0].key,
                 describe(&value)
             ),
         ));
@@ -552,7 +558,11 @@ pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
              give it with --against, and the case with --case",
         ));
     }
-    let case_keys = ["x", "w_x", "w_h", "b", "h0", "activation", "loss"];
+    let mut case_keys = vec!["x"];
+    case_keys.extend(C::PARAMS.iter().map(|p| p.key));
+    case_keys.extend(C::STATES.iter().map(|s| s.initial));
+    case_keys.extend(C::OPTIONS.iter().map(|&(key, _)| key));
+    case_keys.push("loss");
     let head_key = obj
         .keys()
         .filter(|key| !case_keys.contains(&key.as_str()))
@@ -582,62 +592,89 @@ pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
         "(batch, steps, features)",
     )?;
     let (batch, features) = x[0].shape();
-    let w_x = matrix(
-        required(obj, "w_x", "", "an array of shape (features, hidden)")?,
-        "w_x",
-        "(features, hidden)",
-    )?;
-    let hidden = w_x.cols();
     let steps = x.len();
-    if w_x.rows() != features {
-        return Err(Error::bad_shape(
-            "w_x",
-            format!("({features}, hidden) with features = {features} from x"),
-            numpy_shape(&[w_x.rows(), w_x.cols()]),
-        ));
+    // The parameters in the cell's order; the first whose columns count hidden units says how
+    // many there are, and the others are checked against it.
+    let mut hidden: Option<(usize, &str)> = None;
+    let mut params = Vec::with_capacity(C::PARAMS.len());
+    for p in C::PARAMS {
+        let meaning = p.words();
+        let v = required(obj, p.key, "", &format!("an array of shape {meaning}"))?;
+        let m = if p.is_row() {
+            row(v, p.key, &meaning)?
+        } else {
+            matrix(v, p.key, &meaning)?
+        };
+        match (hidden, p.cols) {
+            (None, Dim::Hidden(k)) => {
+                if m.cols() % k != 0 {
+                    return Err(Error::bad_shape(
+                        p.key,
+                        format!("{meaning}: columns a multiple of {k}"),
+                        numpy_shape(&[m.rows(), m.cols()]),
+                    ));
+                }
+                if p.rows == Dim::Features && m.rows() != features {
+                    return Err(Error::bad_shape(
+                        p.key,
+                        format!(
+                            "({features}, {}) with features = {features} from x",
+                            p.cols.words()
+                        ),
+                        numpy_shape(&[m.rows(), m.cols()]),
+                    ));
+                }
+                hidden = Some((m.cols() / k, p.key));
+            }
+            (Some((h, from)), _) => {
+                let (rows, cols) = p.shape(features, h);
+                let meaning = format!("{meaning}, hidden from {from}");
+                if p.is_row() {
+                    expect_len(&m, p.key, cols, &meaning)?;
+                } else {
+                    expect_shape(&m, p.key, rows, cols, &meaning)?;
+                }
+            }
+            (None, _) => unreachable!("invariant: a cell's first parameter has hidden columns"),
+        }
+        params.push(m);
     }
-    let w_h = matrix(
-        required(obj, "w_h", "", "an array of shape (hidden, hidden)")?,
-        "w_h",
-        "(hidden, hidden)",
-    )?;
-    expect_shape(
-        &w_h,
-        "w_h",
-        hidden,
-        hidden,
-        "(hidden, hidden), hidden from w_x",
-    )?;
-    let b = row(
-        required(obj, "b", "", "an array of shape (hidden,)")?,
-        "b",
-        "(hidden,)",
-    )?;
-    expect_len(&b, "b", hidden, "(hidden,), hidden from w_x")?;
-    let h0 = match obj.get("h0") {
-        None | Some(Value::Null) => None,
-        Some(v) => {
-            let h0 = matrix(v, "h0", "(batch, hidden)")?;
-            expect_shape(&h0, "h0", batch, hidden, "(batch, hidden), from x and w_x")?;
-            Some(h0)
+    let (hidden, from) = hidden.expect("invariant: a cell has a parameter of hidden columns");
+    let mut initial = Vec::with_capacity(C::STATES.len());
+    for s in C::STATES {
+        initial.push(match obj.get(s.initial) {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let s0 = matrix(v, s.initial, "(batch, hidden)")?;
+                let meaning = format!("(batch, hidden), from x and {from}");
+                expect_shape(&s0, s.initial, batch, hidden, &meaning)?;
+                Some(s0)
+            }
+        });
+    }
+    let mut options: Vec<(&str, String)> = Vec::new();
+    for &(key, choices) in C::OPTIONS {
+        match obj.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(value)) => options.push((key, value.clone())),
+            Some(other) => {
+                return Err(Error::invalid(
+                    key,
+                    format!("expected a string ({choices}), found {}", describe(other)),
+                ));
+            }
         }
+    }
+    let option = |key: &str| {
+        options
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     };
-    let activation = match obj.get("activation") {
-        None | Some(Value::Null) => Activation::Tanh,
-        Some(Value::String(name)) => Activation::parse(name)?,
-        Some(other) => {
-            return Err(Error::invalid(
-                "activation",
-                format!(
-                    "expected a string (\"tanh\", \"sigmoid\" or \"identity\"), found {}",
-                    describe(other)
-                ),
-            ));
-        }
-    };
+    let cell = C::from_options(&option)?;
     let head = match obj.get("loss") {
         None | Some(Value::Null) => Head::SumLast,
-        Some(Value::Object(loss)) => parse_head(loss, batch, steps, hidden, &mut ignored)?,
+        Some(Value::Object(loss)) => parse_head(loss, (batch, steps, hidden), from, &mut ignored)?,
         Some(other) => {
             return Err(Error::invalid(
                 "loss",
@@ -648,9 +685,8 @@ pub fn parse_case(text: &str) -> Result<Parsed<Case<f64>>> {
             ));
         }
     };
-    let rnn = Rnn::new(w_x, w_h, b, activation)?;
     Ok(Parsed {
-        value: Case::new(rnn, x, h0, head)?,
+        value: Case::new(cell, params, x, initial, head)?,
         ignored,
     })
 }
@@ -661,12 +697,12 @@ const KINDS: &str = "\"sum_last\", \"softmax_ce\", \"mse_all\" or \"mse_last\"";
 /// The keys of the `loss` object.
 const LOSS_KEYS: [&str; 6] = ["kind", "w_out", "b_out", "labels", "targets", "target"];
 
-/// Reads the `loss` object of a case file.
+/// Reads the `loss` object of a case file, for states of `(batch, steps, hidden)`, with
+/// `hidden` read from the parameter `from`.
 fn parse_head(
     loss: &Map<String, Value>,
-    batch: usize,
-    steps: usize,
-    hidden: usize,
+    (batch, steps, hidden): (usize, usize, usize),
+    from: &str,
     ignored: &mut Vec<String>,
 ) -> Result<Head<f64>> {
     check_keys(loss, &LOSS_KEYS, "loss.", ignored)?;
@@ -695,7 +731,7 @@ fn parse_head(
             if w_out.rows() != hidden {
                 return Err(Error::bad_shape(
                     "loss.w_out",
-                    format!("({hidden}, classes) with hidden = {hidden} from w_x"),
+                    format!("({hidden}, classes) with hidden = {hidden} from {from}"),
                     numpy_shape(&[w_out.rows(), w_out.cols()]),
                 ));
             }
@@ -760,7 +796,7 @@ fn parse_head(
                 return Err(Error::bad_shape(
                     "loss.targets",
                     format!(
-                        "{} (batch, steps, hidden), from x and w_x",
+                        "{} (batch, steps, hidden), from x and {from}",
                         numpy_shape(&[batch, steps, hidden])
                     ),
                     numpy_shape(&[rows, targets.len(), cols]),
@@ -779,7 +815,7 @@ fn parse_head(
                 "loss.target",
                 batch,
                 hidden,
-                "(batch, hidden), from x and w_x",
+                &format!("(batch, hidden), from x and {from}"),
             )?;
             Ok(Head::MseLast { target })
         }
@@ -840,20 +876,25 @@ fn to_json(m: &Matrix<f64>, one_d: bool) -> Value {
     }
 }
 
-/// `grads --json` (DESIGN §5): `{"loss", "grads": {w_x, w_h, b, x, h0[, w_out, b_out]},
-/// "steps": [{"t", "dh", "da", "dx", "dw_x", "dw_h", "db"}, …]}`.
-pub fn gradients_json(g: &Gradients<f64>) -> Value {
+/// Whether the total `key` of `case` is a row that numpy stores 1-D (`b`, `b_out`).
+fn total_is_row<C: Cell>(key: &str) -> bool {
+    C::PARAMS.iter().any(|p| p.key == key && p.is_row())
+        || HEAD_PARAMS.iter().any(|p| p.key == key && p.row)
+}
+
+/// `grads --json`: `{"loss", "grads": {each parameter, x, h0[, w_out, b_out]}, "steps": [{"t",
+/// each per-step quantity}, …]}` (for the RNN, `w_x, w_h, b` and `dh, da, dx, dw_x, dw_h,
+/// db`). Rows that numpy stores 1-D (`b`, `db`) are written 1-D.
+pub fn gradients_json<C: Cell>(g: &Gradients<f64>) -> Value {
     let mut grads = Map::new();
-    grads.insert("w_x".into(), to_json(&g.w_x, false));
-    grads.insert("w_h".into(), to_json(&g.w_h, false));
-    grads.insert("b".into(), to_json(&g.b, true));
-    let dx: Vec<Matrix<f64>> = g.steps.iter().map(|s| s.dx.clone()).collect();
-    grads.insert("x".into(), batch_major(&dx));
-    grads.insert("h0".into(), to_json(&g.dh0, false));
-    if let Some((w_out, b_out)) = &g.head {
-        grads.insert("w_out".into(), to_json(w_out, false));
-        grads.insert("b_out".into(), to_json(b_out, true));
+    for (key, m) in &g.totals {
+        grads.insert((*key).into(), to_json(m, total_is_row::<C>(key)));
     }
+    let dx: Vec<Matrix<f64>> = (1..=g.steps.len())
+        .filter_map(|t| g.get(t, DX).cloned())
+        .collect();
+    grads.insert("x".into(), batch_major(&dx));
+    let row_quantity = |name: &str| C::PARAMS.iter().any(|p| p.grad == name && p.is_row());
     let steps: Vec<Value> = g
         .steps
         .iter()
@@ -861,8 +902,8 @@ pub fn gradients_json(g: &Gradients<f64>) -> Value {
         .map(|(i, s)| {
             let mut step = Map::new();
             step.insert("t".into(), json!(i + 1));
-            for q in Quantity::ALL {
-                step.insert(q.name().into(), to_json(q.of(s), q == Quantity::Db));
+            for (name, m) in s {
+                step.insert((*name).into(), to_json(m, row_quantity(name)));
             }
             Value::Object(step)
         })
@@ -870,24 +911,38 @@ pub fn gradients_json(g: &Gradients<f64>) -> Value {
     json!({"loss": g.loss, "grads": grads, "steps": steps})
 }
 
-/// `forward --json`: `{"loss", "h0", "steps": [{"t", "x", "a", "h"}, …]}`.
-pub fn forward_json(case: &Case<f64>, fwd: &Forward<f64>, loss: f64) -> Value {
+/// `forward --json`: `{"loss", "h0", "steps": [{"t", "x", each internal value, each state},
+/// …]}` (for the RNN `"a"` and `"h"`).
+pub fn forward_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, loss: f64) -> Value {
     let steps: Vec<Value> = (1..=fwd.steps())
         .map(|t| {
-            json!({
-                "t": t,
-                "x": case.x[t - 1].to_rows(),
-                "a": fwd.a(t).to_rows(),
-                "h": fwd.h(t).to_rows(),
-            })
+            let mut step = Map::new();
+            step.insert("t".into(), json!(t));
+            step.insert("x".into(), json!(case.x[t - 1].to_rows()));
+            for (i, v) in C::INTERNALS.iter().enumerate() {
+                step.insert(v.key.into(), json!(fwd.internal(i, t).to_rows()));
+            }
+            for (s, state) in C::STATES.iter().enumerate() {
+                step.insert(state.key.into(), json!(fwd.state(s, t).to_rows()));
+            }
+            Value::Object(step)
         })
         .collect();
-    json!({"loss": loss, "h0": fwd.h(0).to_rows(), "steps": steps})
+    let mut out = Map::new();
+    out.insert("loss".into(), json!(loss));
+    for (s, state) in C::STATES.iter().enumerate() {
+        out.insert(state.initial.into(), json!(fwd.state(s, 0).to_rows()));
+    }
+    out.insert("steps".into(), Value::Array(steps));
+    Value::Object(out)
 }
+
+/// The shape a gradient file's array must have: rows, columns, and whether numpy stores it 1-D.
+type Expected = (usize, usize, bool);
 
 /// Reads a gradient file in the `grads --json` format in which any key may be missing, and
 /// checks every shape that is there against `case`.
-pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
+pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Given>> {
     let value = parse_json(text, "gradient file")?;
     let Value::Object(obj) = &value else {
         return Err(Error::invalid(
@@ -898,11 +953,14 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
             ),
         ));
     };
-    if obj.contains_key("x") || obj.contains_key("w_x") {
+    let first_param = C::PARAMS[0].key;
+    if obj.contains_key("x") || obj.contains_key(first_param) {
         return Err(Error::invalid(
             "gradient file",
-            "this looks like a case file (it has \"x\" or \"w_x\"): give it with --case, and \
-             the gradients (as grads --json writes them) with --against",
+            format!(
+                "this looks like a case file (it has \"x\" or \"{first_param}\"): give it with \
+                 --case, and the gradients (as grads --json writes them) with --against"
+            ),
         ));
     }
     let mut ignored = Vec::new();
@@ -927,54 +985,53 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
             }
         });
     }
-    let classes = match &case.head {
-        Head::SoftmaxCe { w_out, .. } => Some(w_out.cols()),
-        _ => None,
-    };
-    // Each key, the shape it must have (numpy's), and whether numpy stores it 1-D.
-    let shape_of_total = |total: Total| -> Option<(usize, usize, bool)> {
-        match total {
-            Total::WX => Some((f, h, false)),
-            Total::WH => Some((h, h, false)),
-            Total::B => Some((1, h, true)),
-            Total::H0 => Some((b, h, false)),
-            Total::WOut => classes.map(|c| (h, c, false)),
-            Total::BOut => classes.map(|c| (1, c, true)),
+    // Each total, the shape it must have (numpy's) and whether numpy stores it 1-D; `None` for
+    // a head parameter the case's head does not have.
+    let head_params = case.head.params();
+    let mut total_shapes: Vec<(&'static str, Option<Expected>)> = Vec::new();
+    for p in C::PARAMS {
+        let (rows, cols) = p.shape(f, h);
+        total_shapes.push((p.key, Some((rows, cols, p.is_row()))));
+    }
+    for s in C::STATES {
+        total_shapes.push((s.initial, Some((b, h, false))));
+    }
+    for p in HEAD_PARAMS {
+        let of_case = head_params.iter().find(|(q, _)| q.key == p.key);
+        total_shapes.push((p.key, of_case.map(|(_, m)| (m.rows(), m.cols(), p.row))));
+    }
+    let read = |v: &Value, path: &str, (rows, cols, one_d): Expected| -> Result<Matrix<f64>> {
+        if one_d {
+            let m = row(v, path, &numpy_shape(&[cols]))?;
+            expect_len(&m, path, cols, "(as in the case)")?;
+            Ok(m)
+        } else {
+            let m = matrix(v, path, &numpy_shape(&[rows, cols]))?;
+            expect_shape(&m, path, rows, cols, "(as in the case)")?;
+            Ok(m)
         }
     };
-    let read =
-        |v: &Value, path: &str, (rows, cols, one_d): (usize, usize, bool)| -> Result<Matrix<f64>> {
-            if one_d {
-                let m = row(v, path, &numpy_shape(&[cols]))?;
-                expect_len(&m, path, cols, "(as in the case)")?;
-                Ok(m)
-            } else {
-                let m = matrix(v, path, &numpy_shape(&[rows, cols]))?;
-                expect_shape(&m, path, rows, cols, "(as in the case)")?;
-                Ok(m)
-            }
-        };
+    let mut grads_keys: Vec<&str> = C::PARAMS.iter().map(|p| p.key).collect();
+    grads_keys.push("x");
+    grads_keys.extend(C::STATES.iter().map(|s| s.initial));
     match obj.get("grads") {
         None => {}
         Some(Value::Object(grads)) => {
-            unread += check_keys(
-                grads,
-                &["w_x", "w_h", "b", "x", "h0", "w_out", "b_out"],
-                "grads.",
-                &mut ignored,
-            )?;
-            for total in Total::ALL {
-                let Some(v) = grads.get(total.name()) else {
+            let mut known = grads_keys.clone();
+            known.extend(HEAD_PARAMS.iter().map(|p| p.key));
+            unread += check_keys(grads, &known, "grads.", &mut ignored)?;
+            for &(key, shape) in &total_shapes {
+                let Some(v) = grads.get(key) else {
                     continue;
                 };
-                let path = format!("grads.{}", total.name());
-                let Some(shape) = shape_of_total(total) else {
+                let path = format!("grads.{key}");
+                let Some(shape) = shape else {
                     return Err(Error::invalid(
                         path,
                         "the case's head has no such parameter",
                     ));
                 };
-                user.totals.push((total, read(v, &path, shape)?));
+                user.totals.push((key, read(v, &path, shape)?));
             }
             if let Some(v) = grads.get("x") {
                 let dx = by_step(v, "grads.x", "(batch, steps, features)")?;
@@ -987,7 +1044,7 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
                     ));
                 }
                 for (step, m) in user.steps.iter_mut().zip(dx) {
-                    step.push((Quantity::Dx, m));
+                    step.push((DX, m));
                 }
             }
         }
@@ -998,6 +1055,18 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
             ));
         }
     }
+    let qs = quantities::<C>();
+    let quantity_shape = |site: Site| -> Expected {
+        match site {
+            Site::State(_) => (b, h, false),
+            Site::Internal(i) => (b, C::INTERNALS[i].cols.size(f, h), false),
+            Site::Input => (b, f, false),
+            Site::Param(i) => {
+                let (rows, cols) = C::PARAMS[i].shape(f, h);
+                (rows, cols, C::PARAMS[i].is_row())
+            }
+        }
+    };
     match obj.get("steps") {
         None => {}
         Some(Value::Array(items)) => {
@@ -1011,7 +1080,7 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
                     ));
                 };
                 let mut known = vec!["t"];
-                known.extend(Quantity::ALL.iter().map(|q| q.name()));
+                known.extend(qs.iter().map(|q| q.name));
                 unread += check_keys(step, &known, &format!("steps[{i}]."), &mut ignored)?;
                 let at = step_number(step.get("t"), &format!("steps[{i}].t"), t)?;
                 if let Some(first) = first_given[at - 1].replace(i) {
@@ -1022,21 +1091,15 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
                         ),
                     ));
                 }
-                for q in Quantity::ALL {
-                    let Some(v) = step.get(q.name()) else {
+                for q in &qs {
+                    let Some(v) = step.get(q.name) else {
                         continue;
                     };
-                    let shape = match q {
-                        Quantity::Dh | Quantity::Da => (b, h, false),
-                        Quantity::Dx => (b, f, false),
-                        Quantity::DwX => (f, h, false),
-                        Quantity::DwH => (h, h, false),
-                        Quantity::Db => (1, h, true),
-                    };
-                    let m = read(v, &format!("steps[{i}].{}", q.name()), shape)?;
+                    let path = format!("steps[{i}].{}", q.name);
+                    let m = read(v, &path, quantity_shape(q.site))?;
                     let entry = &mut user.steps[at - 1];
-                    entry.retain(|(known, _)| *known != q);
-                    entry.push((q, m));
+                    entry.retain(|(known, _)| *known != q.name);
+                    entry.push((q.name, m));
                 }
             }
         }
@@ -1048,7 +1111,7 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
         }
     }
     for step in &mut user.steps {
-        step.sort_by_key(|(q, _)| Quantity::ALL.iter().position(|k| k == q));
+        step.sort_by_key(|(name, _)| qs.iter().position(|q| q.name == *name));
     }
     // An empty comparison would agree with anything: refuse it rather than report a pass. So is
     // a file whose arrays all sit under keys the tool does not read: comparing its loss alone
@@ -1059,9 +1122,10 @@ pub fn parse_given(text: &str, case: &Case<f64>) -> Result<Parsed<Given>> {
         return Err(Error::invalid(
             "gradient file",
             format!(
-                "nothing to compare: expected \"loss\", \"grads\" {{w_x, w_h, b, x, h0, …}} or \
-                 \"steps\" [{{\"t\", \"dh\", …}}] as `grads --json` writes them, found the \
-                 keys {keys:?}"
+                "nothing to compare: expected \"loss\", \"grads\" {{{}, …}} or \"steps\" \
+                 [{{\"t\", \"{}\", …}}] as `grads --json` writes them, found the keys {keys:?}",
+                grads_keys.join(", "),
+                qs[0].name
             ),
         ));
     }
@@ -1124,7 +1188,7 @@ pub fn report_json(report: &Report) -> Value {
             let mut step = Map::new();
             step.insert("t".into(), json!(i + 1));
             for (q, c) in row {
-                step.insert(q.name().into(), triple_json(c));
+                step.insert((*q).into(), triple_json(c));
             }
             Value::Object(step)
         })
@@ -1132,7 +1196,7 @@ pub fn report_json(report: &Report) -> Value {
     let totals: Map<String, Value> = report
         .totals
         .iter()
-        .map(|(total, c)| (total.name().to_string(), triple_json(c)))
+        .map(|(total, c)| (total.key.to_string(), triple_json(c)))
         .collect();
     json!({
         "ok": report.passed(),
@@ -1141,7 +1205,7 @@ pub fn report_json(report: &Report) -> Value {
         "loss": report.loss,
         "resolution": report.resolution,
         "tolerances": {"hand_tape": report.tolerances.hand_tape, "fd": report.tolerances.fd},
-        "first_failure": report.first_failure().map(|(t, q)| json!({"t": t, "quantity": q.name()})),
+        "first_failure": report.first_failure().map(|(t, q)| json!({"t": t, "quantity": q})),
         "first_non_finite": non_finite_json(report.first_non_finite),
         "steps_checked": report.checked_steps(),
         "steps": steps,
@@ -1178,7 +1242,7 @@ pub fn diagnosis_json(d: &Diagnosis) -> Value {
         .collect();
     json!({
         "ok": d.ok,
-        "first_mismatch": d.first_mismatch.map(|(t, q)| json!({"t": t, "quantity": q.name()})),
+        "first_mismatch": d.first_mismatch.map(|(t, q)| json!({"t": t, "quantity": q})),
         "explanation": d.explanation,
         "tolerance": crate::diagnose::TOLERANCE,
         "loss": d.loss.map(|(given, tape)| json!({"given": given, "tape": tape})),

@@ -637,7 +637,7 @@ mod tests {
                     let mut got = vec![0.0; m * n];
                     gemm(a.view(), b.view(), &mut got, false);
                     let got = Matrix::new(m, n, got).unwrap();
-                    let rel = crate::check::relative_error(&got, &want);
+                    let rel = crate::fd::relative_error(&got, &want);
                     assert!(rel <= 1e-12, "{m}×{k}·{k}×{n}: rel {rel:e}");
                     // f32, and the transposed operands: Aᵀ·Bᵀ = (B·A)ᵀ.
                     let (a32, b32) = (a.cast::<f32>(), b.cast::<f32>());
@@ -645,7 +645,7 @@ mod tests {
                     gemm(b32.view().t(), a32.view().t(), &mut got, false);
                     let got = Matrix::new(n, m, got).unwrap().transpose();
                     let want = a32.matmul_reference(&b32).unwrap();
-                    let rel = crate::check::relative_error(&got, &want);
+                    let rel = crate::fd::relative_error(&got, &want);
                     assert!(rel <= 1e-5, "f32 {m}×{k}·{k}×{n}: rel {rel:e}");
                 }
             }

@@ -13,12 +13,16 @@
 //! | [`activation`] | `φ`: tanh, sigmoid, identity, with `φ'` from the output `h` |
 //! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list and one reverse loop |
 //! | [`ops`] | each op's forward value beside its vector-Jacobian product |
-//! | [`rnn`] | parameters, the forward pass (plain, and recorded on a tape), per-step gradients |
+//! | [`cell`] | the [`Cell`] trait: a cell's named parameters, state and per-step quantities |
+//! | [`cells`] | the cells, one file each: [`cells::rnn`] |
+//! | [`sequence`] | the unrolled forward pass of any cell, plain and recorded on a tape |
+//! | [`gradients`] | gradients by name: [`gradients::Gradients`], and [`gradients::Given`] for a student's |
 //! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `mse_all`, `mse_last` |
-//! | [`bptt`] | hand-derived backpropagation through time, equation by equation |
-//! | [`case`] | a complete problem (inputs, parameters, head): canonical, random, or the user's |
-//! | [`fast`] | the training step written for speed: hoisted hand BPTT, the tape with fused steps |
-//! | [`check`] | finite differences, the one relative-error formula, the per-step three-way check |
+//! | [`bptt`] | backpropagation through time: the cell's hand-derived backward step, from `T` down |
+//! | [`case`] | a complete problem (cell, parameters, inputs, head): canonical, random, or the user's |
+//! | [`fast`] | the RNN's training step written for speed: hoisted hand BPTT, the tape with fused steps |
+//! | [`fd`] | finite differences on any function, the one relative-error formula, verdicts |
+//! | [`check`] | the per-step three-way check of a case, and what it costs |
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
 //! | [`classifier`] | [`RnnClassifier`]: fit / predict / accuracy with the softmax head |
@@ -36,6 +40,8 @@
 pub mod activation;
 pub mod bptt;
 pub mod case;
+pub mod cell;
+pub mod cells;
 pub mod check;
 pub mod classifier;
 pub mod demo;
@@ -43,6 +49,8 @@ pub mod diagnose;
 pub mod error;
 pub mod experiments;
 pub mod fast;
+pub mod fd;
+pub mod gradients;
 pub mod init;
 #[cfg(feature = "cli")]
 pub mod json;
@@ -50,14 +58,15 @@ pub mod kernel;
 pub mod loss;
 pub mod matrix;
 pub mod ops;
-pub mod rnn;
 pub mod scalar;
+pub mod sequence;
 pub mod tape;
 pub mod trace;
 pub mod train;
 pub mod tutorial;
 pub mod zoo;
 
+pub use cell::Cell;
 pub use classifier::RnnClassifier;
 pub use error::{Error, Result};
 pub use matrix::Matrix;

@@ -11,8 +11,9 @@
 //! total `dh[t]` adds what flows back from later steps; that is BPTT's job (see [`crate::bptt`]).
 
 use crate::error::{Error, Result, shape_str};
+use crate::gradients::Named;
 use crate::matrix::Matrix;
-use crate::ops::{softmax, softmax_cross_entropy};
+use crate::ops::{softmax_cross_entropy, softmax_cross_entropy_vjp};
 use crate::scalar::{Scalar, lit};
 use crate::tape::Var;
 
@@ -48,18 +49,43 @@ pub enum Head<T> {
 pub struct HeadGrads<T> {
     /// `∂ℓ/∂h_t` for `t = 1..=T` (index `t − 1`): the head's direct gradient on each state.
     pub dl_dh: Vec<Matrix<T>>,
-    /// `(∂L/∂W_out, ∂L/∂b_out)` for `softmax_ce`.
-    pub params: Option<(Matrix<T>, Matrix<T>)>,
+    /// The gradients of the head's own parameters, by key (`w_out`, `b_out` for `softmax_ce`).
+    pub params: Named<T>,
 }
 
 /// The head recorded on a tape: the loss node, and the leaves of the head's own parameters.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TapeHead<'t, T> {
     /// The scalar loss `L` (`1×1`).
     pub loss: Var<'t, T>,
-    /// `(W_out, b_out)` leaves for `softmax_ce`.
-    pub params: Option<(Var<'t, T>, Var<'t, T>)>,
+    /// The leaves of the head's parameters, by key (`w_out`, `b_out` for `softmax_ce`).
+    pub params: Vec<(&'static str, Var<'t, T>)>,
 }
+
+/// A head's parameter: its key in case files and `grads.…`, and its name in traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeadParam {
+    /// `"w_out"`.
+    pub key: &'static str,
+    /// `"W_out"`.
+    pub shown: &'static str,
+    /// True for a row that numpy stores as a 1-D array (`b_out`).
+    pub row: bool,
+}
+
+/// Every parameter a head may have: the softmax head's `W_out` and `b_out`.
+pub const HEAD_PARAMS: [HeadParam; 2] = [
+    HeadParam {
+        key: "w_out",
+        shown: "W_out",
+        row: false,
+    },
+    HeadParam {
+        key: "b_out",
+        shown: "b_out",
+        row: true,
+    },
+];
 
 const SHAPES: &str = "invariant: head shapes were checked by Head::check";
 
@@ -74,7 +100,41 @@ impl<T: Scalar> Head<T> {
         }
     }
 
-    /// Checks the head's parameters against the RNN's `batch`, `hidden` and `steps`.
+    /// The head's own parameters, with their values: `W_out`, `b_out` for `softmax_ce`, none
+    /// for the others.
+    pub fn params(&self) -> Vec<(HeadParam, &Matrix<T>)> {
+        match self {
+            Head::SoftmaxCe { w_out, b_out, .. } => {
+                vec![(HEAD_PARAMS[0], w_out), (HEAD_PARAMS[1], b_out)]
+            }
+            Head::SumLast | Head::MseAll { .. } | Head::MseLast { .. } => Vec::new(),
+        }
+    }
+
+    /// The same head with its parameter `i` (in the order of [`Head::params`]) set to `value`.
+    pub fn with_param(&self, i: usize, value: &Matrix<T>) -> Head<T> {
+        let mut head = self.clone();
+        if let Some(p) = head.params_mut().into_iter().nth(i) {
+            *p = value.clone();
+        }
+        head
+    }
+
+    /// The head's parameters, for updating in place (training).
+    pub fn params_mut(&mut self) -> Vec<&mut Matrix<T>> {
+        match self {
+            Head::SoftmaxCe { w_out, b_out, .. } => vec![w_out, b_out],
+            Head::SumLast | Head::MseAll { .. } | Head::MseLast { .. } => Vec::new(),
+        }
+    }
+
+    /// True when the loss reads every state `h_1 … h_T` (`mse_all`); every other head reads
+    /// `h_T` alone.
+    pub fn reads_every_state(&self) -> bool {
+        matches!(self, Head::MseAll { .. })
+    }
+
+    /// Checks the head's parameters against the network's `batch`, `hidden` and `steps`.
     pub fn check(&self, batch: usize, hidden: usize, steps: usize) -> Result<()> {
         match self {
             Head::SumLast => Ok(()),
@@ -233,7 +293,7 @@ impl<T: Scalar> Head<T> {
                 dl_dh[hs.len() - 1] = Matrix::filled(last.rows(), last.cols(), T::one());
                 HeadGrads {
                     dl_dh,
-                    params: None,
+                    params: Vec::new(),
                 }
             }
             Head::SoftmaxCe {
@@ -241,20 +301,17 @@ impl<T: Scalar> Head<T> {
                 b_out,
                 labels,
             } => {
-                // dz = (P − Y)/B, then the dense layer: dW_out = h_Tᵀ·dz, db_out = Σ dz,
-                // ∂ℓ/∂h_T = dz·W_outᵀ.
-                let mut dz = softmax(&Self::logits(w_out, b_out, last));
-                for (i, &label) in labels.iter().enumerate() {
-                    dz[(i, label)] -= T::one();
-                }
-                let dz = dz.scale(T::one() / T::from_f64(last.rows() as f64));
+                // dz = (P − Y)/B (the cross-entropy's own VJP, with ȳ = 1), then the dense
+                // layer: dW_out = h_Tᵀ·dz, db_out = Σ dz, ∂ℓ/∂h_T = dz·W_outᵀ.
+                let z = Self::logits(w_out, b_out, last);
+                let dz = softmax_cross_entropy_vjp(&z, labels, &Matrix::filled(1, 1, T::one()));
                 let dw_out = last.transpose().matmul(&dz).expect(SHAPES);
                 let db_out = dz.sum_rows();
                 let mut dl_dh: Vec<Matrix<T>> = hs.iter().map(|_| zeros()).collect();
                 dl_dh[hs.len() - 1] = dz.matmul(&w_out.transpose()).expect(SHAPES);
                 HeadGrads {
                     dl_dh,
-                    params: Some((dw_out, db_out)),
+                    params: vec![("w_out", dw_out), ("b_out", db_out)],
                 }
             }
             Head::MseAll { targets } => HeadGrads {
@@ -263,7 +320,7 @@ impl<T: Scalar> Head<T> {
                     .zip(targets)
                     .map(|(h, y)| h.sub(y).expect(SHAPES))
                     .collect(),
-                params: None,
+                params: Vec::new(),
             },
             Head::MseLast { target } => {
                 let two_over_b = T::from_f64(2.0 / last.rows() as f64);
@@ -271,7 +328,7 @@ impl<T: Scalar> Head<T> {
                 dl_dh[hs.len() - 1] = last.sub(target).expect(SHAPES).scale(two_over_b);
                 HeadGrads {
                     dl_dh,
-                    params: None,
+                    params: Vec::new(),
                 }
             }
         }
@@ -292,7 +349,7 @@ impl<T: Scalar> Head<T> {
         self.check(batch, hidden, states.len() - 1)?;
         let tape = last.tape();
         let (loss, params) = match self {
-            Head::SumLast => (last.sum(), None),
+            Head::SumLast => (last.sum(), Vec::new()),
             Head::SoftmaxCe {
                 w_out,
                 b_out,
@@ -301,7 +358,10 @@ impl<T: Scalar> Head<T> {
                 let w = tape.named_var("W_out", w_out.clone());
                 let b = tape.named_var("b_out", b_out.clone());
                 let z = last.matmul(w)?.add_bias(b)?.named("z");
-                (z.softmax_cross_entropy(labels)?, Some((w, b)))
+                (
+                    z.softmax_cross_entropy(labels)?,
+                    vec![("w_out", w), ("b_out", b)],
+                )
             }
             Head::MseAll { targets } => {
                 let mut total: Option<Var<'t, T>> = None;
@@ -314,14 +374,17 @@ impl<T: Scalar> Head<T> {
                     });
                 }
                 (
-                    total.expect("invariant: an RNN has at least one step"),
-                    None,
+                    total.expect("invariant: a sequence has at least one step"),
+                    Vec::new(),
                 )
             }
             Head::MseLast { target } => {
                 let y = tape.named_var("y", target.clone());
                 let batch = T::from_f64(target.rows() as f64);
-                (last.sub(y)?.square().sum().scale(T::one() / batch), None)
+                (
+                    last.sub(y)?.square().sum().scale(T::one() / batch),
+                    Vec::new(),
+                )
             }
         };
         Ok(TapeHead {

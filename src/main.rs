@@ -6,11 +6,11 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use tapegrad::case::Case;
-use tapegrad::check::{Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
+use tapegrad::cells::Rnn;
+use tapegrad::check::{self, Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
 use tapegrad::json;
-use tapegrad::loss::Head;
 use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
 
@@ -279,8 +279,8 @@ fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Fail
         .map(|parsed| warn_ignored(path, parsed))
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
     let tape = case.tape_gradients()?;
-    let non_finite = first_non_finite(&case.forward()?, tape.loss, &[("tape", &tape)]);
-    let mut d = diagnose(&tape, &given, case.rnn.activation);
+    let non_finite = first_non_finite(case, &case.forward()?, tape.loss, &[("tape", &tape)]);
+    let mut d = diagnose(&tape, &given, &case.cell);
     if let Some(at) = non_finite {
         d.ok = false;
         d.explanation = format!(
@@ -306,43 +306,6 @@ fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Fail
     } else {
         Err(Failure::CheckFailed)
     }
-}
-
-/// Roughly how many multiply-adds a check of `steps` chosen steps of `case` costs, to refuse
-/// one that would run for hours. Every finite-difference evaluation reruns the sequence (the
-/// steps before the perturbation are copied, those after it recomputed): about `T` steps of
-/// `B·H·(F + H)` multiply-adds, plus a fixed cost per step for its small allocations. Each
-/// quantity takes four evaluations per entry (±ε at ε and at 2ε) in exhaustive mode, four in
-/// all in directional mode.
-fn check_cost(case: &Case<f64>, mode: Mode, steps: usize) -> f64 {
-    let d = case.dims();
-    let (b, t, f, h) = (
-        d.batch as f64,
-        d.steps as f64,
-        d.features as f64,
-        d.hidden as f64,
-    );
-    let evaluations = |entries: f64| match mode {
-        Mode::Exhaustive => 4.0 * entries,
-        Mode::Directional { .. } => 4.0,
-    };
-    let per_step = 2.0 * evaluations(b * h)
-        + evaluations(b * f)
-        + evaluations(f * h)
-        + evaluations(h * h)
-        + evaluations(h);
-    let classes = match &case.head {
-        Head::SoftmaxCe { w_out, .. } => w_out.cols() as f64,
-        _ => 0.0,
-    };
-    let totals = evaluations(f * h)
-        + evaluations(h * h)
-        + evaluations(h)
-        + evaluations(b * h)
-        + evaluations(h * classes)
-        + evaluations(classes);
-    const PER_STEP_OVERHEAD: f64 = 64.0;
-    (steps as f64 * per_step + totals) * t * (b * h * (f + h + 1.0) + PER_STEP_OVERHEAD)
 }
 
 /// The steps a `check` covers: those `--steps` names (checked against the case's length), or
@@ -372,12 +335,12 @@ fn steps_to_check(
             Ok(chosen)
         }
         None => {
-            let cost = check_cost(case, mode, count);
+            let cost = check::cost(case, mode, count);
             if cost <= CHECK_BUDGET {
                 return Ok(every());
             }
             let sample = format!("--steps 1,{},{count}", count.div_ceil(2));
-            let advice = if check_cost(case, mode, 3) <= CHECK_BUDGET {
+            let advice = if check::cost(case, mode, 3) <= CHECK_BUDGET {
                 format!(
                     "check a sample with {sample}, the totals only with --steps none, a cheaper \
                      --mode directional, or insist with --steps all"
@@ -456,7 +419,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             } else {
                 emit(&trace::forward_trace(&case, &fwd, loss));
             }
-            refuse_non_finite(first_non_finite(&fwd, loss, &[]), &options)
+            refuse_non_finite(first_non_finite(&case, &fwd, loss, &[]), &options)
         }
         "grads" => {
             let case = load_case(options.case.as_deref())?;
@@ -465,7 +428,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 "tape" => (case.tape_gradients()?, "tape"),
                 "fd" => {
                     // fd_gradients takes two evaluations per entry where a check takes four.
-                    let cost = check_cost(&case, Mode::Exhaustive, case.x.len()) / 2.0;
+                    let cost = check::cost(&case, Mode::Exhaustive, case.x.len()) / 2.0;
                     if cost > CHECK_BUDGET {
                         return Err(Failure::Usage(format!(
                             "grads --method fd: finite differences at every one of the {} steps \
@@ -484,7 +447,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 }
             };
             if options.json {
-                print_json(&json::gradients_json(&grads));
+                print_json(&json::gradients_json::<Rnn>(&grads));
             } else {
                 emit(&if options.method == "fd" {
                     trace::fd_trace(&case, &grads)
@@ -494,7 +457,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
             let fwd = case.forward()?;
             refuse_non_finite(
-                first_non_finite(&fwd, grads.loss, &[(method, &grads)]),
+                first_non_finite(&case, &fwd, grads.loss, &[(method, &grads)]),
                 &options,
             )
         }

@@ -213,7 +213,26 @@ impl<T: Scalar> Matrix<T> {
 
     /// The transpose `Aᵀ`, numpy's `A.T`.
     pub fn transpose(&self) -> Matrix<T> {
-        Matrix::from_fn(self.cols, self.rows, |i, j| self[(j, i)])
+        let mut t = Matrix::zeros(self.cols, self.rows);
+        self.transpose_into(&mut t);
+        t
+    }
+
+    /// `out ← Aᵀ`, into a matrix allocated once (a training loop's buffers).
+    ///
+    /// # Panics
+    /// If `out` is not `cols × rows`: a bug in the caller's buffers.
+    pub fn transpose_into(&self, out: &mut Matrix<T>) {
+        assert_eq!(
+            out.shape(),
+            (self.cols, self.rows),
+            "transpose_into: the buffer must have the transposed shape"
+        );
+        for (i, row) in self.data.chunks_exact(self.cols.max(1)).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                out.data[j * self.rows + i] = v;
+            }
+        }
     }
 
     /// Applies `f` to every entry.

@@ -8,20 +8,20 @@
 //! backward equations in the doc comment, then its VJP (and its forward, where it is more than
 //! one call on [`Matrix`]). `Op::forward` and `Op::vjp` at the end only dispatch to them.
 //!
-//! One op is not elementary: `rnn_cell`, a whole RNN step as one node, kept for the fast tape
-//! path ([`crate::fast`]), which needs only the activations per step. It is the one place below
-//! the `rnn` module that knows the RNN's step; the teaching recording
-//! ([`crate::rnn::Rnn::forward_on_tape`]) never uses it.
+//! A cell may add an op of its own, a whole step as one node, through the [`Fused`] trait: the
+//! op layer knows no cell.
 
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::kernel::{self, View};
 use crate::matrix::Matrix;
 use crate::scalar::{Scalar, lit};
-use crate::tape::{NodeId, Var};
+use crate::tape::Var;
+use std::fmt;
+use std::rc::Rc;
 
 /// What produced a node: the kind of operation and any constant it carries.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Op<T> {
     /// An input: a value handed to the tape, with no parents.
     Leaf,
@@ -51,8 +51,8 @@ pub enum Op<T> {
     Scale(T),
     /// `y = (1/B) Σ_i −log softmax(Z_i)[label_i]`, for logits `Z` of shape `B × classes`.
     SoftmaxCrossEntropy(Vec<usize>),
-    /// `H = φ(X·W_x + H_prev·W_h + b)`: a whole RNN step as one node (inputs in that order).
-    RnnCell(Activation),
+    /// A cell's whole step as one node, defined with the cell (see [`Fused`]).
+    Fused(Rc<dyn Fused<T>>),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +312,9 @@ pub(crate) fn softmax_cross_entropy<T: Scalar>(
     Ok(Matrix::row_vector(&[total / T::from_f64(z.rows() as f64)]))
 }
 
-fn softmax_cross_entropy_vjp<T: Scalar>(
+/// The VJP of [`Var::softmax_cross_entropy`], `Z̄ = ȳ · (P − onehot(labels)) / B`; the softmax
+/// head's hand gradient is this with `ȳ = 1`.
+pub(crate) fn softmax_cross_entropy_vjp<T: Scalar>(
     z: &Matrix<T>,
     labels: &[usize],
     g: &Matrix<T>,
@@ -325,118 +327,50 @@ fn softmax_cross_entropy_vjp<T: Scalar>(
 }
 
 // ---------------------------------------------------------------------------------------------
-// rnn_cell: H = φ(A), A = X·W_x + H_prev·W_h + b;
-//   Ā = H̄ ⊙ φ'(A),  X̄ = Ā·W_xᵀ,  H̄_prev = Ā·W_hᵀ,  W̄_x = Xᵀ·Ā,  W̄_h = H_prevᵀ·Ā,  b̄ = Σ_rows Ā
+// fused: a cell's whole step as one node, defined with the cell
+
+/// An op a cell defines for itself: a whole step recorded as one node, so that the tape keeps
+/// only what the step's backward pass needs (the RNN's fused step keeps `h_t` alone). Like every
+/// op, it is its forward value beside its vector-Jacobian product; it lives in the cell's file
+/// ([`crate::cells::rnn`]), and the tape's sweep reaches it through [`Op::Fused`] knowing
+/// nothing of the cell.
+pub trait Fused<T: Scalar>: fmt::Debug {
+    /// The op's name as traces print it (`"rnn_step"`).
+    fn name(&self) -> &'static str;
+
+    /// The forward value on the inputs' values.
+    fn forward(&self, inputs: &[&Matrix<T>]) -> Result<Matrix<T>>;
+
+    /// The adjoints of the inputs, given the inputs, the output and its adjoint `g`.
+    fn vjp(&self, inputs: &[&Matrix<T>], out: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>>;
+
+    /// [`Fused::vjp`] added into `sums`, the inputs' adjoints so far (`None` where nothing has
+    /// been added yet). The default forms each contribution and adds it; a fused step
+    /// overrides it to sum its weight products in place (see [`add_product`]).
+    fn accumulate_vjp(
+        &self,
+        inputs: &[&Matrix<T>],
+        out: &Matrix<T>,
+        g: &Matrix<T>,
+        sums: &mut [Option<Matrix<T>>],
+    ) {
+        for (sum, contribution) in sums.iter_mut().zip(self.vjp(inputs, out, g)) {
+            add_into(sum, contribution);
+        }
+    }
+}
 
 impl<'t, T: Scalar> Var<'t, T> {
-    /// One RNN step `H = φ(X·W_x + H_prev·W_h + b)` as a single node, `self` being `X`.
-    ///
-    /// The same numbers as recording the matmuls, the adds and `φ` one by one (the forward pass
-    /// does the same arithmetic in the same order), but the tape keeps only `H`: the backward
-    /// pass needs no other value of the step, because `φ'(A)` is written in terms of `H` (see
-    /// [`Activation::derivative_from_output`]). That is how a framework's fused RNN cell keeps
-    /// its memory to the activations. Backward: with `Ā = H̄ ⊙ φ'(A)`, `X̄ = Ā·W_xᵀ`,
-    /// `H̄_prev = Ā·W_hᵀ`, `W̄_x = Xᵀ·Ā`, `W̄_h = H_prevᵀ·Ā`, `b̄ = Σ_i Ā_i`.
-    pub fn rnn_cell(
-        self,
-        h_prev: Var<'t, T>,
-        w_x: Var<'t, T>,
-        w_h: Var<'t, T>,
-        b: Var<'t, T>,
-        activation: Activation,
-    ) -> Result<Var<'t, T>> {
-        self.tape
-            .record(Op::RnnCell(activation), &[self, h_prev, w_x, w_h, b])
+    /// Records `op`, a cell's fused step, on `inputs` (`self` is not among them: call it on any
+    /// handle of the tape, usually the step's input `x_t`).
+    pub fn fused(self, op: Rc<dyn Fused<T>>, inputs: &[Var<'t, T>]) -> Result<Var<'t, T>> {
+        self.tape.record(Op::Fused(op), inputs)
     }
 }
 
-fn rnn_cell<T: Scalar>(
-    phi: Activation,
-    x: &Matrix<T>,
-    h_prev: &Matrix<T>,
-    w_x: &Matrix<T>,
-    w_h: &Matrix<T>,
-    b: &Matrix<T>,
-) -> Result<Matrix<T>> {
-    let mut a = x.matmul(w_x)?;
-    let recurrent = h_prev.matmul(w_h)?;
-    a.add_assign(&recurrent)?;
-    a.add_row_in_place(b)?;
-    phi.apply_in_place(a.as_mut_slice());
-    Ok(a)
-}
-
-/// [`rnn_cell_vjp`] accumulated into the inputs' adjoints so far: the same products, each summed in
-/// place by the kernel, so that `W̄_x` and `W̄_h`, summed over every step, need no copy per step;
-/// `W_xᵀ` and `W_hᵀ` come from `transposes`, made once per sweep (`parents` names the inputs).
-fn rnn_cell_accumulate_vjp<T: Scalar>(
-    phi: Activation,
-    inputs: &[&Matrix<T>],
-    parents: &[NodeId],
-    h: &Matrix<T>,
-    g: &Matrix<T>,
-    sums: &mut [Option<Matrix<T>>],
-    transposes: &mut Transposes<T>,
-) {
-    let ([x, h_prev, w_x, w_h, _], [_, _, w_x_id, w_h_id, _]) = (inputs, parents) else {
-        unreachable!("invariant: rnn_cell has five inputs")
-    };
-    let [x_bar, h_bar, w_x_bar, w_h_bar, b_bar] = sums else {
-        unreachable!("invariant: rnn_cell has five inputs")
-    };
-    let mut da = Matrix::zeros(h.rows(), h.cols());
-    phi.backward_in_place(g.as_slice(), h.as_slice(), da.as_mut_slice());
-    transposes.prepare(*w_x_id, w_x, da.rows());
-    transposes.prepare(*w_h_id, w_h, da.rows());
-    add_product(x_bar, da.view(), transposes.view(*w_x_id, w_x));
-    add_product(h_bar, da.view(), transposes.view(*w_h_id, w_h));
-    add_product(w_x_bar, x.view().t(), da.view());
-    add_product(w_h_bar, h_prev.view().t(), da.view());
-    add_into(b_bar, da.sum_rows());
-}
-
-/// Transposed copies of node values, made the first time a vector-Jacobian product asks for one
-/// during a backward sweep and kept until the sweep ends.
-///
-/// Why: the fused `rnn_cell` multiplies by `W_xᵀ` and `W_hᵀ` at every step. The `gemm` kernel
-/// repacks its right operand at each call, and gathering it from the transposed view of a
-/// row-major `W` is slower than copying rows: 58 against 82 GFLOP/s for `da·W_hᵀ` at
-/// `B = 32, H = 128` (f64). One copy per sweep costs `H²` reads where the products cost
-/// `B·H²` multiply-adds per step; measured on the whole fused tape at B=32 T=64 F=32 H=128,
-/// it took 5% (f64) and 13% (f32) off the time of a training step. A product small enough for
-/// the plain loop (see [`kernel::KERNEL_MIN_WORK`]) reads the view, and no copy is made.
-#[derive(Debug)]
-pub(crate) struct Transposes<T> {
-    made: Vec<(NodeId, Matrix<T>)>,
-}
-
-impl<T: Scalar> Transposes<T> {
-    /// None made yet.
-    pub(crate) fn new() -> Self {
-        Transposes { made: Vec::new() }
-    }
-
-    /// Makes `valueᵀ`, the value of node `id` transposed, for products `A·valueᵀ` with `rows`
-    /// rows, unless it is made already or those products are left to the plain loop.
-    fn prepare(&mut self, id: NodeId, value: &Matrix<T>, rows: usize) {
-        // Only the packed kernel gains from a copy; without the `gemm` feature there is none.
-        let packed = cfg!(feature = "gemm") && rows * value.len() > kernel::KERNEL_MIN_WORK;
-        if packed && !self.made.iter().any(|(made, _)| *made == id) {
-            self.made.push((id, value.transpose()));
-        }
-    }
-
-    /// `valueᵀ` for node `id`: the copy [`Transposes::prepare`] made, or else the view.
-    fn view<'a>(&'a self, id: NodeId, value: &'a Matrix<T>) -> View<'a, T> {
-        match self.made.iter().find(|(made, _)| *made == id) {
-            Some((_, copy)) => copy.view(),
-            None => value.view().t(),
-        }
-    }
-}
-
-/// `sum += A·B`, or `sum = A·B` when there is nothing yet.
-fn add_product<T: Scalar>(sum: &mut Option<Matrix<T>>, a: View<'_, T>, b: View<'_, T>) {
+/// `sum += A·B`, or `sum = A·B` when there is nothing yet, summed in place by the kernel: how a
+/// fused step adds a weight's product into its gradient without a copy per step.
+pub fn add_product<T: Scalar>(sum: &mut Option<Matrix<T>>, a: View<'_, T>, b: View<'_, T>) {
     match sum {
         Some(s) => kernel::matmul_into(a, b, s.as_mut_slice(), true),
         None => {
@@ -448,35 +382,13 @@ fn add_product<T: Scalar>(sum: &mut Option<Matrix<T>>, a: View<'_, T>, b: View<'
 }
 
 /// `sum += c`, or `sum = c` when there is nothing yet.
-fn add_into<T: Scalar>(sum: &mut Option<Matrix<T>>, c: Matrix<T>) {
+pub fn add_into<T: Scalar>(sum: &mut Option<Matrix<T>>, c: Matrix<T>) {
     match sum {
         Some(s) => s
             .add_assign(&c)
             .expect("invariant: a vector-Jacobian product has the shape of its input"),
         None => *sum = Some(c),
     }
-}
-
-fn rnn_cell_vjp<T: Scalar>(
-    phi: Activation,
-    x: &Matrix<T>,
-    h_prev: &Matrix<T>,
-    w_x: &Matrix<T>,
-    w_h: &Matrix<T>,
-    h: &Matrix<T>,
-    g: &Matrix<T>,
-) -> Vec<Matrix<T>> {
-    let invariant = "invariant: rnn_cell adjoint shapes follow the forward shapes";
-    let da = g
-        .zip_map(h, "rnn_cell_vjp", |g, h| g * phi.derivative_from_output(h))
-        .expect(invariant);
-    vec![
-        da.matmul_nt(w_x).expect(invariant),
-        da.matmul_nt(w_h).expect(invariant),
-        x.matmul_tn(&da).expect(invariant),
-        h_prev.matmul_tn(&da).expect(invariant),
-        da.sum_rows(),
-    ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,7 +427,7 @@ impl<T: Scalar> Op<T> {
             Op::Square => "square",
             Op::Scale(_) => "scale",
             Op::SoftmaxCrossEntropy(_) => "softmax_ce",
-            Op::RnnCell(_) => "rnn_cell",
+            Op::Fused(op) => op.name(),
         }
     }
 
@@ -536,30 +448,24 @@ impl<T: Scalar> Op<T> {
             (Op::Square, [x]) => Ok(x.map(|v| v * v)),
             (Op::Scale(c), [x]) => Ok(x.scale(*c)),
             (Op::SoftmaxCrossEntropy(labels), [z]) => softmax_cross_entropy(z, labels),
-            (Op::RnnCell(phi), [x, h, w_x, w_h, b]) => rnn_cell(*phi, x, h, w_x, w_h, b),
+            (Op::Fused(op), inputs) => op.forward(inputs),
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
         }
     }
 
     /// Adds the adjoints of the inputs, [`Op::vjp`], into `sums` (one per input; `None` where
-    /// nothing has been added yet): the form the fast reverse loop
-    /// ([`crate::tape::Var::backward_leaves`]) uses. `rnn_cell` adds its weight products in
-    /// place, multiplying by transposes made once per sweep (`parents` names the inputs'
-    /// nodes, see [`Transposes`]); every other op forms its contributions and adds them, so its
-    /// numbers are exactly those of `vjp` followed by a sum.
+    /// nothing has been added yet): what the tape's one reverse sweep calls at every node. Every
+    /// elementary op forms its contributions and adds them, so its numbers are exactly those of
+    /// `vjp` followed by a sum; a fused step may sum in place ([`Fused::accumulate_vjp`]).
     pub(crate) fn accumulate_vjp(
         &self,
         inputs: &[&Matrix<T>],
-        parents: &[NodeId],
         out: &Matrix<T>,
         g: &Matrix<T>,
         sums: &mut [Option<Matrix<T>>],
-        transposes: &mut Transposes<T>,
     ) {
         match self {
-            Op::RnnCell(phi) => {
-                rnn_cell_accumulate_vjp(*phi, inputs, parents, out, g, sums, transposes)
-            }
+            Op::Fused(op) => op.accumulate_vjp(inputs, out, g, sums),
             _ => {
                 for (sum, contribution) in sums.iter_mut().zip(self.vjp(inputs, out, g)) {
                     add_into(sum, contribution);
@@ -592,9 +498,7 @@ impl<T: Scalar> Op<T> {
             (Op::SoftmaxCrossEntropy(labels), [z]) => {
                 vec![softmax_cross_entropy_vjp(z, labels, g)]
             }
-            (Op::RnnCell(phi), [x, h_prev, w_x, w_h, _]) => {
-                rnn_cell_vjp(*phi, x, h_prev, w_x, w_h, out, g)
-            }
+            (Op::Fused(op), inputs) => op.vjp(inputs, out, g),
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
         }
     }

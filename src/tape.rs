@@ -14,7 +14,7 @@
 
 use crate::error::{Error, Result, Shape};
 use crate::matrix::Matrix;
-use crate::ops::{Op, Transposes};
+use crate::ops::Op;
 use crate::scalar::Scalar;
 use std::cell::{Ref, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,6 +110,15 @@ impl<T: Scalar> Tape<T> {
         if inputs.iter().any(|v| v.tape.id != self.id) {
             return Err(Error::ForeignVar { op: op.name() });
         }
+        if inputs.len() > MAX_ARITY {
+            return Err(Error::invalid(
+                op.name(),
+                format!(
+                    "an op takes at most {MAX_ARITY} inputs, found {}",
+                    inputs.len()
+                ),
+            ));
+        }
         let parents: Vec<NodeId> = inputs.iter().map(|v| v.id).collect();
         let value = with_values(&self.nodes.borrow(), &parents, |values| op.forward(values))?;
         Ok(self.push(op, parents, value))
@@ -119,10 +128,16 @@ impl<T: Scalar> Tape<T> {
     ///
     /// The adjoint of the loss is seeded with ones (so a non-scalar `loss` is treated as the sum
     /// of its entries). Each node, visited after every node that uses it, hands its adjoint `ȳ`
-    /// to its op's vector-Jacobian product and adds each result `x̄ = vjp(ȳ)` into its parent's
-    /// adjoint. The tape is only read, so `backward` can run again and starts from nothing each
-    /// time.
-    fn backward(&self, loss: NodeId) -> Grads<T> {
+    /// to its op, which adds each vector-Jacobian product `x̄ = vjp(ȳ)` into its parent's
+    /// adjoint ([`Op::accumulate_vjp`]). The tape is only read, so a sweep can run again and
+    /// starts from nothing each time.
+    ///
+    /// `keep` says which adjoints the result holds. [`Keep::Leaves`] drops a computed node's
+    /// adjoint as soon as its op has passed it on, as PyTorch drops those of non-leaf tensors:
+    /// the memory of `h̄_t` then serves `h̄_(t-1)` while it is still in cache, and the heap does
+    /// not grow by one adjoint per node (measured on the fused RNN tape at B=32 T=64 F=32
+    /// H=128, f64: a training step took 10–14% less time).
+    fn sweep(&self, loss: NodeId, keep: Keep) -> Grads<T> {
         let nodes = self.nodes.borrow();
         let mut adjoints = self.seeded(&nodes, loss);
         for i in (0..=loss.0).rev() {
@@ -130,49 +145,14 @@ impl<T: Scalar> Tape<T> {
             let (earlier, rest) = adjoints.split_at_mut(i);
             let Some(adjoint) = &rest[0] else { continue };
             let node = &nodes[i];
-            let contributions = with_values(&nodes, &node.parents, |inputs| {
-                node.op.vjp(inputs, &node.value, adjoint)
-            });
-            for (parent, contribution) in node.parents.iter().zip(contributions) {
-                match &mut earlier[parent.0] {
-                    Some(sum) => sum
-                        .add_assign(&contribution)
-                        .expect("invariant: a vector-Jacobian product has the shape of its input"),
-                    empty => *empty = Some(contribution),
-                }
-            }
-        }
-        self.grads(&nodes, adjoints)
-    }
-
-    /// The same sweep as [`Tape::backward`], for speed, keeping the adjoints of leaves only.
-    ///
-    /// Each op adds its vector-Jacobian products into the parents' adjoints itself
-    /// ([`Op::accumulate_vjp`]), so the fused `rnn_cell` sums a weight's gradient over every step
-    /// in place instead of forming one product per step and adding it. And a computed node's
-    /// adjoint is dropped as soon as its op has passed it on, so the memory of `h̄_t` serves
-    /// `h̄_(t-1)` while it is still in cache, and the heap does not grow by one adjoint per node:
-    /// measured on the fused tape at B=32 T=64 F=32 H=128 (f64), a training step (recording
-    /// and sweep) took 10–14% less time. Tests hold the leaves' gradients to those of
-    /// [`Tape::backward`] at 1e-12.
-    fn backward_leaves(&self, loss: NodeId) -> Grads<T> {
-        let nodes = self.nodes.borrow();
-        let mut adjoints = self.seeded(&nodes, loss);
-        let mut transposes = Transposes::new();
-        for i in (0..=loss.0).rev() {
-            let (earlier, rest) = adjoints.split_at_mut(i);
-            let Some(adjoint) = &rest[0] else { continue };
-            let node = &nodes[i];
             // Lend the parents' adjoints to the op, then take them back.
-            let mut sums: [Option<Matrix<T>>; MAX_INPUTS] = Default::default();
+            let mut sums: [Option<Matrix<T>>; MAX_ARITY] = Default::default();
             for (sum, parent) in sums.iter_mut().zip(&node.parents) {
                 *sum = earlier[parent.0].take();
             }
             let lent = &mut sums[..node.parents.len()];
             with_values(&nodes, &node.parents, |inputs| {
-                let parents = node.parents.as_slice();
-                let op = &node.op;
-                op.accumulate_vjp(inputs, parents, &node.value, adjoint, lent, &mut transposes)
+                node.op.accumulate_vjp(inputs, &node.value, adjoint, lent)
             });
             for (sum, parent) in lent.iter_mut().zip(&node.parents) {
                 let Some(sum) = sum.take() else { continue };
@@ -185,13 +165,19 @@ impl<T: Scalar> Tape<T> {
                     empty => *empty = Some(sum),
                 }
             }
-            if !node.parents.is_empty() {
+            if keep == Keep::Leaves && !node.parents.is_empty() {
                 rest[0] = None;
             }
         }
-        let mut grads = self.grads(&nodes, adjoints);
-        grads.leaves_only = true;
-        grads
+        Grads {
+            tape_id: self.id,
+            nodes: nodes
+                .iter()
+                .map(|n| (n.value.shape(), n.parents.is_empty()))
+                .collect(),
+            adjoints,
+            keep,
+        }
     }
 
     /// Adjoints for every node, empty but for the loss's, seeded with ones.
@@ -201,36 +187,34 @@ impl<T: Scalar> Tape<T> {
         adjoints[loss.0] = Some(Matrix::filled(seed.rows(), seed.cols(), T::one()));
         adjoints
     }
-
-    /// Packs a finished sweep's adjoints for reading back by handle.
-    fn grads(&self, nodes: &[Node<T>], adjoints: Vec<Option<Matrix<T>>>) -> Grads<T> {
-        Grads {
-            tape_id: self.id,
-            nodes: nodes
-                .iter()
-                .map(|n| (n.value.shape(), n.parents.is_empty()))
-                .collect(),
-            adjoints,
-            leaves_only: false,
-        }
-    }
 }
 
-/// The most inputs an op takes ([`Op::RnnCell`]'s five).
-const MAX_INPUTS: usize = 5;
+/// Which adjoints a reverse sweep keeps (see [`Var::backward`] and [`Var::backward_leaves`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Every node's: what traces, pictures and the per-step check read back.
+    All,
+    /// The leaves' only (inputs and parameters): what a training step needs.
+    Leaves,
+}
+
+/// The most inputs an op may take. A fixed bound lets a node's inputs be gathered on the stack
+/// in both directions (collecting them into a `Vec` was a tenth of a small tape's time); an op
+/// with more is refused when it is recorded.
+const MAX_ARITY: usize = 8;
 
 /// Calls `f` with the values of the nodes `ids`, gathered on the stack: this runs for every
 /// node in both directions, and collecting them into a `Vec` was a tenth of a small tape's time.
 fn with_values<T, R>(nodes: &[Node<T>], ids: &[NodeId], f: impl FnOnce(&[&Matrix<T>]) -> R) -> R {
     assert!(
-        ids.len() <= MAX_INPUTS,
-        "invariant: an op takes at most {MAX_INPUTS} inputs"
+        ids.len() <= MAX_ARITY,
+        "invariant: Tape::record refuses an op with more than {MAX_ARITY} inputs"
     );
     let Some(first) = ids.first() else {
         return f(&[]);
     };
     // Every slot needs some value to start with; those past `ids.len()` are never read.
-    let mut values = [&nodes[first.0].value; MAX_INPUTS];
+    let mut values = [&nodes[first.0].value; MAX_ARITY];
     for (slot, id) in values.iter_mut().zip(ids) {
         *slot = &nodes[id.0].value;
     }
@@ -274,7 +258,7 @@ impl<'t, T: Scalar> Var<'t, T> {
     /// `∂self/∂v` for every node `v` recorded before `self`, by one reverse sweep
     /// (see [`Tape`]). Read the results back with [`Grads::wrt`].
     pub fn backward(&self) -> Grads<T> {
-        self.tape.backward(self.id)
+        self.tape.sweep(self.id, Keep::All)
     }
 
     /// `∂self/∂v` for every *leaf* `v` (an input or a parameter, recorded by [`Tape::var`] or
@@ -284,7 +268,7 @@ impl<'t, T: Scalar> Var<'t, T> {
     /// non-leaf tensors. The leaves' gradients are those of [`Var::backward`] to round-off;
     /// asking the result for a computed node's gradient panics.
     pub fn backward_leaves(&self) -> Grads<T> {
-        self.tape.backward_leaves(self.id)
+        self.tape.sweep(self.id, Keep::Leaves)
     }
 }
 
@@ -295,8 +279,8 @@ pub struct Grads<T> {
     /// Each node's shape, and whether it is a leaf.
     nodes: Vec<(Shape, bool)>,
     adjoints: Vec<Option<Matrix<T>>>,
-    /// True after [`Var::backward_leaves`], which keeps the adjoints of leaves only.
-    leaves_only: bool,
+    /// Which adjoints the sweep kept.
+    keep: Keep,
 }
 
 impl<T: Scalar> Grads<T> {
@@ -354,7 +338,8 @@ impl<T: Scalar> Grads<T> {
     /// Panics if `v`'s adjoint was dropped by [`Var::backward_leaves`]: answering zero would
     /// be a wrong gradient.
     fn assert_kept(&self, v: Var<'_, T>, method: &str) {
-        let dropped = self.leaves_only && self.nodes.get(v.id.0).is_some_and(|&(_, leaf)| !leaf);
+        let dropped =
+            self.keep == Keep::Leaves && self.nodes.get(v.id.0).is_some_and(|&(_, leaf)| !leaf);
         assert!(
             !dropped,
             "Grads::{method}: node {} is computed by an op, and these gradients come from \

@@ -6,13 +6,16 @@
 //! snapshot-tested.
 
 use crate::case::Case;
-use crate::check::{Comparison, Quantity, Report, Total, Triple, Verdict};
+use crate::cell::{Cell, Site, quantities, quantity_label};
+use crate::check::{Report, TotalOf, Triple};
 use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
+use crate::fd::{Comparison, Verdict};
+use crate::gradients::Gradients;
 use crate::loss::Head;
 use crate::matrix::{Matrix, format_numbers};
-use crate::rnn::{Activation, Forward, Gradients};
 use crate::scalar::Scalar;
+use crate::sequence::Forward;
 use crate::tape::{Grads, NodeId, Tape};
 use std::fmt::Write;
 
@@ -58,12 +61,12 @@ fn loss_equation<T: Scalar>(head: &Head<T>, steps: usize) -> String {
     }
 }
 
-/// One line describing a case: activation, sizes, head.
-pub fn case_header<T: Scalar>(case: &Case<T>) -> String {
+/// One line describing a case: the cell, the sizes, the head.
+pub fn case_header<T: Scalar, C: Cell>(case: &Case<T, C>) -> String {
     let d = case.dims();
     format!(
-        "{} RNN: batch {}, {} steps, {} features, {} hidden; loss {} ({})",
-        case.rnn.activation,
+        "{}: batch {}, {} steps, {} features, {} hidden; loss {} ({})",
+        case.cell.title(),
         d.batch,
         d.steps,
         d.features,
@@ -73,24 +76,29 @@ pub fn case_header<T: Scalar>(case: &Case<T>) -> String {
     )
 }
 
-/// The forward trace: per step `x_t`, `a_t = x_t·W_x + h_(t-1)·W_h + b`, `h_t = φ(a_t)`, then
-/// the loss. For the canonical example it reads like the seed notebooks' step-by-step printout.
-pub fn forward_trace<T: Scalar>(case: &Case<T>, fwd: &Forward<T>, loss: T) -> String {
+/// The forward trace: per step `x_t`, the step's internal values and its state (`a_t`, `h_t`
+/// for the RNN), then the cell's equations and the loss. For the canonical example it reads
+/// like the seed notebooks' step-by-step printout.
+pub fn forward_trace<T: Scalar, C: Cell>(case: &Case<T, C>, fwd: &Forward<T>, loss: T) -> String {
     let mut out = String::new();
-    let phi = case.rnn.activation;
     let _ = writeln!(out, "Forward pass, {}", case_header(case));
-    let _ = writeln!(out, "{}", labelled("h_0: ", fwd.h(0)));
+    for (s, state) in C::STATES.iter().enumerate() {
+        let label = format!("{}_0: ", state.key);
+        let _ = writeln!(out, "{}", labelled(&label, fwd.state(s, 0)));
+    }
     for t in 1..=fwd.steps() {
         let _ = writeln!(out, "Time t={t}:");
         let _ = writeln!(out, "{}", labelled(&format!("  x_{t}: "), &case.x[t - 1]));
-        let _ = writeln!(out, "{}", labelled(&format!("  a_{t}: "), fwd.a(t)));
-        let _ = writeln!(out, "{}", labelled(&format!("  h_{t}: "), fwd.h(t)));
+        for (i, v) in C::INTERNALS.iter().enumerate() {
+            let label = format!("  {}_{t}: ", v.key);
+            let _ = writeln!(out, "{}", labelled(&label, fwd.internal(i, t)));
+        }
+        for (s, state) in C::STATES.iter().enumerate() {
+            let label = format!("  {}_{t}: ", state.key);
+            let _ = writeln!(out, "{}", labelled(&label, fwd.state(s, t)));
+        }
     }
-    let _ = writeln!(
-        out,
-        "a_t = x_t·W_x + h_(t-1)·W_h + b,  h_t = {}(a_t)",
-        phi.name()
-    );
+    let _ = writeln!(out, "{}", case.cell.equations());
     let _ = writeln!(
         out,
         "Loss: {} = {}",
@@ -100,18 +108,14 @@ pub fn forward_trace<T: Scalar>(case: &Case<T>, fwd: &Forward<T>, loss: T) -> St
     out
 }
 
-/// How `φ'(a_t)` is written in terms of `h_t`, for the backward trace.
-fn derivative_text(activation: Activation, t: usize) -> String {
-    match activation {
-        Activation::Tanh => format!("(1 − h_{t}²)"),
-        Activation::Sigmoid => format!("h_{t}(1 − h_{t})"),
-        Activation::Identity => "1".into(),
-    }
-}
-
-/// The backward trace, from `t = T` down to 1: each step's `dh`, `da`, `dx` and contributions
-/// to `dW_x`, `dW_h`, `db`, with the equation that produced each, then `dh_0` and the totals.
-pub fn backward_trace<T: Scalar>(case: &Case<T>, g: &Gradients<T>, method: &str) -> String {
+/// The backward trace, from `t = T` down to 1: each step's quantities (for the RNN `dh`, `da`,
+/// `dx` and the contributions to `dW_x`, `dW_h`, `db`), each with the equation that produced it,
+/// then the initial state's gradient and the totals.
+pub fn backward_trace<T: Scalar, C: Cell>(
+    case: &Case<T, C>,
+    g: &Gradients<T>,
+    method: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Backward pass ({method}), {}", case_header(case));
     steps_and_totals(&mut out, case, g, true);
@@ -121,24 +125,36 @@ pub fn backward_trace<T: Scalar>(case: &Case<T>, g: &Gradients<T>, method: &str)
 /// The same layout for gradients estimated by central finite differences
 /// ([`crate::check::fd_gradients`]): each line names its quantity without an equation, since no
 /// equation produced it.
-pub fn fd_trace<T: Scalar>(case: &Case<T>, g: &Gradients<T>) -> String {
+pub fn fd_trace<T: Scalar, C: Cell>(case: &Case<T, C>, g: &Gradients<T>) -> String {
     let mut out = String::new();
+    let internals: Vec<String> = C::INTERNALS
+        .iter()
+        .map(|v| format!("{}_t", v.key))
+        .collect();
+    let states: Vec<String> = C::STATES.iter().map(|s| format!("{}_t", s.key)).collect();
+    let params: Vec<&str> = C::PARAMS.iter().map(|p| p.shown).collect();
+    let initial: Vec<String> = C::STATES.iter().map(|s| format!("{}_0", s.key)).collect();
     let _ = writeln!(
         out,
         "Central finite differences, {}\nEach entry is (L(v + ε) − L(v − ε)) / 2ε, with v \
-         that entry alone: of step t's h_t, a_t, x_t or copy of W_x, W_h, b; of h_0; of a \
-         whole weight (totals); of the head's parameters",
-        case_header(case)
+         that entry alone: of step t's {}, {}, x_t or copy of {}; of {}; of a whole weight \
+         (totals); of the head's parameters",
+        case_header(case),
+        states.join(", "),
+        internals.join(", "),
+        params.join(", "),
+        initial.join(", "),
     );
     steps_and_totals(&mut out, case, g, false);
     out
 }
 
-/// The body of [`backward_trace`] and [`fd_trace`]: the loss, every step, `dh_0`, the totals;
-/// each line labelled with its equation when `equations`, else with its name.
-fn steps_and_totals<T: Scalar>(
+/// The body of [`backward_trace`] and [`fd_trace`]: the loss, every step, the initial state's
+/// gradient, the totals; each line labelled with its equation when `equations`, else with its
+/// name.
+fn steps_and_totals<T: Scalar, C: Cell>(
     out: &mut String,
-    case: &Case<T>,
+    case: &Case<T, C>,
     g: &Gradients<T>,
     equations: bool,
 ) {
@@ -152,49 +168,45 @@ fn steps_and_totals<T: Scalar>(
         }
     };
     let _ = writeln!(out, "Loss: L = {}", number(g.loss.as_f64()));
+    let qs = quantities::<C>();
     for t in (1..=steps).rev() {
-        let s = g.step(t);
-        let dh_eq = if t == steps {
-            format!("∂L/∂h_{t}")
-        } else {
-            format!("da_{}·W_hᵀ + ∂ℓ/∂h_{t}", t + 1)
-        };
-        let phi = derivative_text(case.rnn.activation, t);
-        let lines = [
-            (label(format!("  dh_{t}"), dh_eq), &s.dh),
-            (label(format!("  da_{t}"), format!("dh_{t} ⊙ {phi}")), &s.da),
-            (label(format!("  dx_{t}"), format!("da_{t}·W_xᵀ")), &s.dx),
-            (
-                label(format!("  dW_x[{t}]"), format!("x_{t}ᵀ·da_{t}")),
-                &s.dw_x,
-            ),
-            (
-                label(format!("  dW_h[{t}]"), format!("h_{}ᵀ·da_{t}", t - 1)),
-                &s.dw_h,
-            ),
-            (
-                label(format!("  db[{t}]"), format!("Σ_batch da_{t}")),
-                &s.db,
-            ),
-        ];
         let _ = writeln!(out, "Time t={t}:");
-        for (label, m) in lines {
-            let _ = writeln!(out, "{}", labelled(&label, m));
+        for q in &qs {
+            let Some(m) = g.get(t, q.name) else { continue };
+            let line = label(
+                format!("  {}", quantity_label::<C>(q, t)),
+                case.cell.equation(q, t, steps),
+            );
+            let _ = writeln!(out, "{}", labelled(&line, m));
         }
     }
-    let dh0 = label("dh_0".into(), "da_1·W_hᵀ".into());
-    let _ = writeln!(out, "{}", labelled(&dh0, &g.dh0));
+    for q in qs.iter().filter(|q| matches!(q.site, Site::State(_))) {
+        let Site::State(s) = q.site else { continue };
+        let Some(m) = g.total(C::STATES[s].initial) else {
+            continue;
+        };
+        let line = label(
+            format!("d{}_0", C::STATES[s].key),
+            case.cell.equation(q, 0, steps),
+        );
+        let _ = writeln!(out, "{}", labelled(&line, m));
+    }
     let _ = writeln!(
         out,
         "Totals (a shared weight's gradient is the sum of its per-step copies'):"
     );
-    for (name, total) in [("dW_x", &g.w_x), ("dW_h", &g.w_h), ("db", &g.b)] {
+    for p in C::PARAMS {
+        let Some(total) = g.total(p.key) else {
+            continue;
+        };
+        let name = format!("d{}", p.shown);
         let line = label(format!("  {name}"), format!("Σ_t {name}[t]"));
         let _ = writeln!(out, "{}", labelled(&line, total));
     }
-    if let Some((w_out, b_out)) = &g.head {
-        let _ = writeln!(out, "{}", labelled("  dW_out: ", w_out));
-        let _ = writeln!(out, "{}", labelled("  db_out: ", b_out));
+    for (p, _) in case.head.params() {
+        if let Some(m) = g.total(p.key) {
+            let _ = writeln!(out, "{}", labelled(&format!("  d{}: ", p.shown), m));
+        }
     }
 }
 
@@ -315,19 +327,19 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     );
     for t in (1..=report.steps.len()).rev() {
         for (q, c) in &report.steps[t - 1] {
-            triple_row(&mut out, (&t.to_string(), width), q.name(), c, style);
+            triple_row(&mut out, (&t.to_string(), width), q, c, style);
         }
     }
     // `∂L/∂h_0` continues the steps backward in time (t = 0); the weights' totals follow.
-    let (h0, weights): (Vec<_>, Vec<_>) = report
-        .totals
-        .iter()
-        .partition(|(total, _)| *total == Total::H0);
-    for (_, c) in h0 {
-        triple_row(&mut out, ("0", width), "dh", &c, style);
+    for (total, c) in &report.totals {
+        if let TotalOf::Initial { grad, .. } = total.of {
+            triple_row(&mut out, ("0", width), grad, c, style);
+        }
     }
-    for (total, c) in weights {
-        triple_row(&mut out, ("all", width), total.name(), &c, style);
+    for (total, c) in &report.totals {
+        if !matches!(total.of, TotalOf::Initial { .. }) {
+            triple_row(&mut out, ("all", width), total.key, c, style);
+        }
     }
     let (ok, below, fail) = count(report);
     let _ = writeln!(
@@ -487,14 +499,14 @@ pub fn diagnosis(d: &Diagnosis) -> String {
         "relative error per step (ok, or the error where it is wrong; - not given)\n{:>4}",
         "t"
     );
-    for q in Quantity::ALL {
-        let _ = write!(out, " {:>8}", q.name());
+    for q in &d.quantities {
+        let _ = write!(out, " {q:>8}");
     }
     out.push('\n');
     for t in (1..=steps).rev() {
         let _ = write!(out, "{t:>4}");
-        for q in Quantity::ALL {
-            let f = d.findings.iter().find(|f| f.t == t && f.name == q.name());
+        for q in &d.quantities {
+            let f = d.findings.iter().find(|f| f.t == t && f.name == *q);
             let _ = write!(out, " {:>8}", cell(f));
         }
         out.push('\n');

@@ -1,7 +1,8 @@
 //! Training: gradient descent on the parameters of a [`Case`].
 //!
 //! A case already holds everything a loss needs (inputs, parameters, head), so training is a
-//! loop that changes the case's parameters `θ = (W_x, W_h, b[, W_out, b_out])`. One *update*:
+//! loop that changes the case's parameters `θ` (the cell's, `W_x, W_h, b` for the RNN, and the
+//! head's, `W_out, b_out`). One *update*:
 //!
 //! ```text
 //! g = ∇_θ L(batch)                          gradients by hand BPTT or on the tape
@@ -16,82 +17,66 @@
 //! (`dW_h = Σ_t dW_h[t]`, see [`crate::bptt`]); training only ever uses these totals.
 
 use crate::case::Case;
-use crate::check::rng;
+use crate::cell::Cell;
 use crate::error::{Error, Result, shape_str};
+use crate::fd::rng;
+use crate::gradients::Gradients;
 use crate::loss::Head;
 use crate::matrix::Matrix;
-use crate::rnn::Gradients;
 use rand::seq::SliceRandom;
 
-/// A trainable parameter, named as in the tutorial.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Param {
-    /// `W_x`, input weights (`features × hidden`).
-    Wx,
-    /// `W_h`, recurrent weights (`hidden × hidden`).
-    Wh,
-    /// `b`, the bias (`1 × hidden`).
-    B,
-    /// `W_out`, the softmax head's weights (`hidden × classes`).
-    WOut,
-    /// `b_out`, the softmax head's bias (`1 × classes`).
-    BOut,
+/// A trainable parameter's names: its key (`"w_h"`, as case files and [`LearningRates`] name
+/// it) and its name in printouts (`"W_h"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trainable {
+    /// `"w_h"`.
+    pub key: &'static str,
+    /// `"W_h"`.
+    pub shown: &'static str,
 }
 
-impl Param {
-    /// The name printouts use: `"W_x"`, `"W_h"`, `"b"`, `"W_out"`, `"b_out"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Param::Wx => "W_x",
-            Param::Wh => "W_h",
-            Param::B => "b",
-            Param::WOut => "W_out",
-            Param::BOut => "b_out",
-        }
-    }
-}
-
-/// The trainable parameters of `case` in a fixed order: `W_x`, `W_h`, `b`, then `W_out`,
-/// `b_out` when the head is softmax cross-entropy (the other heads have no parameters).
-pub fn parameters(case: &Case<f64>) -> Vec<(Param, &Matrix<f64>)> {
-    let mut out = vec![
-        (Param::Wx, &case.rnn.w_x),
-        (Param::Wh, &case.rnn.w_h),
-        (Param::B, &case.rnn.b),
-    ];
-    if let Head::SoftmaxCe { w_out, b_out, .. } = &case.head {
-        out.push((Param::WOut, w_out));
-        out.push((Param::BOut, b_out));
-    }
+/// The trainable parameters of `case` in a fixed order: the cell's (`W_x`, `W_h`, `b` for the
+/// RNN), then the head's (`W_out`, `b_out` for softmax cross-entropy; the other heads have
+/// none).
+pub fn parameters<C: Cell>(case: &Case<f64, C>) -> Vec<(Trainable, &Matrix<f64>)> {
+    let cell = C::PARAMS.iter().map(|p| Trainable {
+        key: p.key,
+        shown: p.shown,
+    });
+    let mut out: Vec<_> = cell.zip(&case.params).collect();
+    out.extend(case.head.params().into_iter().map(|(p, m)| {
+        let names = Trainable {
+            key: p.key,
+            shown: p.shown,
+        };
+        (names, m)
+    }));
     out
 }
 
 /// [`parameters`], for updating in place.
-fn parameters_mut(case: &mut Case<f64>) -> Vec<(Param, &mut Matrix<f64>)> {
-    let mut out = vec![
-        (Param::Wx, &mut case.rnn.w_x),
-        (Param::Wh, &mut case.rnn.w_h),
-        (Param::B, &mut case.rnn.b),
-    ];
-    if let Head::SoftmaxCe { w_out, b_out, .. } = &mut case.head {
-        out.push((Param::WOut, w_out));
-        out.push((Param::BOut, b_out));
-    }
+fn parameters_mut<C: Cell>(case: &mut Case<f64, C>) -> Vec<&mut Matrix<f64>> {
+    let mut out: Vec<&mut Matrix<f64>> = case.params.iter_mut().collect();
+    out.extend(case.head.params_mut());
     out
 }
 
-/// The total gradients `dW_x, dW_h, db[, dW_out, db_out]`, in the order of [`parameters`].
-pub fn gradient_list(g: &Gradients<f64>) -> Vec<(Param, Matrix<f64>)> {
-    let mut out = vec![
-        (Param::Wx, g.w_x.clone()),
-        (Param::Wh, g.w_h.clone()),
-        (Param::B, g.b.clone()),
-    ];
-    if let Some((w_out, b_out)) = &g.head {
-        out.push((Param::WOut, w_out.clone()));
-        out.push((Param::BOut, b_out.clone()));
-    }
-    out
+/// The total gradients of the parameters of `case` (`dW_x, dW_h, db[, dW_out, db_out]`), in
+/// the order of [`parameters`]: `g` must hold them all, as every backward pass's do.
+pub fn gradient_list<C: Cell>(
+    case: &Case<f64, C>,
+    g: &Gradients<f64>,
+) -> Result<Vec<(Trainable, Matrix<f64>)>> {
+    parameters(case)
+        .into_iter()
+        .map(|(names, _)| match g.total(names.key) {
+            Some(grad) => Ok((names, grad.clone())),
+            None => Err(Error::invalid(
+                "gradients",
+                format!("no gradient of {} to train it with", names.shown),
+            )),
+        })
+        .collect()
 }
 
 /// Which backward pass computes the gradients of a training step.
@@ -106,7 +91,7 @@ pub enum GradientSource {
 
 impl GradientSource {
     /// The gradients of `case`'s loss by this method.
-    pub fn gradients(self, case: &Case<f64>) -> Result<Gradients<f64>> {
+    pub fn gradients<C: Cell>(self, case: &Case<f64, C>) -> Result<Gradients<f64>> {
         match self {
             GradientSource::Bptt => case.bptt(),
             GradientSource::Tape => case.tape_gradients(),
@@ -140,42 +125,38 @@ pub fn clip_global_norm(grads: &mut [Matrix<f64>], threshold: f64) -> f64 {
 }
 
 /// The learning rate `η` of each parameter (the seed 004 notebook trains `W_x` and `W_h` at
-/// different rates; a rate of 0 freezes a parameter).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// different rates; a rate of 0 freezes a parameter): one rate for all, and rates of their own
+/// for the parameters named.
+#[derive(Clone, Debug, PartialEq)]
 pub struct LearningRates {
-    /// `η` for `W_x`.
-    pub w_x: f64,
-    /// `η` for `W_h`.
-    pub w_h: f64,
-    /// `η` for `b`.
-    pub b: f64,
-    /// `η` for `W_out`.
-    pub w_out: f64,
-    /// `η` for `b_out`.
-    pub b_out: f64,
+    /// `η` for every parameter not named in `by_key`.
+    pub default: f64,
+    /// `η` for the parameters named, by key (`"w_h"`).
+    pub by_key: Vec<(&'static str, f64)>,
 }
 
 impl LearningRates {
     /// The same rate `η` for every parameter.
     pub fn uniform(eta: f64) -> LearningRates {
         LearningRates {
-            w_x: eta,
-            w_h: eta,
-            b: eta,
-            w_out: eta,
-            b_out: eta,
+            default: eta,
+            by_key: Vec::new(),
         }
     }
 
-    /// The rate of parameter `p`.
-    pub fn of(&self, p: Param) -> f64 {
-        match p {
-            Param::Wx => self.w_x,
-            Param::Wh => self.w_h,
-            Param::B => self.b,
-            Param::WOut => self.w_out,
-            Param::BOut => self.b_out,
-        }
+    /// The same rates, with `η` for the parameter `key` (`"w_h"`).
+    pub fn with(mut self, key: &'static str, eta: f64) -> LearningRates {
+        self.by_key.retain(|(k, _)| *k != key);
+        self.by_key.push((key, eta));
+        self
+    }
+
+    /// The rate of the parameter `key`.
+    pub fn of(&self, key: &str) -> f64 {
+        self.by_key
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(self.default, |&(_, eta)| eta)
     }
 }
 
@@ -342,7 +323,7 @@ impl OptimizerState {
 }
 
 /// Everything a training run needs besides the case.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
     /// Number of passes over the data.
     pub epochs: usize,
@@ -379,11 +360,11 @@ impl TrainConfig {
     /// Refuses settings that cannot train: a rate that is negative or not finite, a clipping
     /// threshold ≤ 0, a batch size of 0, optimizer constants out of range.
     pub fn check(&self) -> Result<()> {
-        for p in [Param::Wx, Param::Wh, Param::B, Param::WOut, Param::BOut] {
-            let eta = self.rates.of(p);
+        let named = self.rates.by_key.iter().copied();
+        for (key, eta) in std::iter::once(("every parameter", self.rates.default)).chain(named) {
             if !(eta.is_finite() && eta >= 0.0) {
                 return Err(Error::invalid(
-                    format!("learning rate of {}", p.name()),
+                    format!("learning rate of {key}"),
                     format!("must be finite and ≥ 0, found {eta}"),
                 ));
             }
@@ -433,7 +414,7 @@ fn pick_rows(m: &Matrix<f64>, rows: &[usize]) -> Matrix<f64> {
 }
 
 /// The mini-batch of `case` made of the sequences `rows`, with the same parameters.
-fn mini_batch(case: &Case<f64>, rows: &[usize]) -> Case<f64> {
+fn mini_batch<C: Cell>(case: &Case<f64, C>, rows: &[usize]) -> Case<f64, C> {
     let head = match &case.head {
         Head::SumLast => Head::SumLast,
         Head::SoftmaxCe {
@@ -455,9 +436,10 @@ fn mini_batch(case: &Case<f64>, rows: &[usize]) -> Case<f64> {
     // Built directly, not through `Case::new`: the rows of a valid case fit together, and a
     // diverged run must reach the end of its epoch to be recorded, NaN weights and all.
     Case {
-        rnn: case.rnn.clone(),
+        cell: case.cell.clone(),
+        params: case.params.clone(),
         x: case.x.iter().map(|x_t| pick_rows(x_t, rows)).collect(),
-        h0: pick_rows(&case.h0, rows),
+        initial: case.initial.iter().map(|s| pick_rows(s, rows)).collect(),
         head,
     }
 }
@@ -465,9 +447,9 @@ fn mini_batch(case: &Case<f64>, rows: &[usize]) -> Case<f64> {
 /// Trains the parameters of `case` in place (see the module docs for one update) and returns
 /// the loss history. Training stops early, with [`History::diverged_at`] set, at the first
 /// epoch whose loss is NaN or infinite.
-pub fn train(case: &mut Case<f64>, config: &TrainConfig) -> Result<History> {
+pub fn train<C: Cell>(case: &mut Case<f64, C>, config: &TrainConfig) -> Result<History> {
     config.check()?;
-    let n = case.h0.rows();
+    let n = case.h0().rows();
     let batch_size = config.batch_size.unwrap_or(n).min(n);
     let mut order: Vec<usize> = (0..n).collect();
     let mut shuffler = config.shuffle_seed.map(rng);
@@ -497,8 +479,8 @@ pub fn train(case: &mut Case<f64>, config: &TrainConfig) -> Result<History> {
             } else {
                 grads.loss
             };
-            let (names, mut g): (Vec<Param>, Vec<Matrix<f64>>) =
-                gradient_list(&grads).into_iter().unzip();
+            let (names, mut g): (Vec<Trainable>, Vec<Matrix<f64>>) =
+                gradient_list(case, &grads)?.into_iter().unzip();
             let norm = match config.clip {
                 Some(threshold) => clip_global_norm(&mut g, threshold),
                 None => global_norm(&g),
@@ -507,9 +489,8 @@ pub fn train(case: &mut Case<f64>, config: &TrainConfig) -> Result<History> {
                 history.clipped += 1;
             }
             history.grad_norms.push(norm);
-            let rates: Vec<f64> = names.iter().map(|&p| config.rates.of(p)).collect();
-            let mut params: Vec<&mut Matrix<f64>> =
-                parameters_mut(case).into_iter().map(|(_, m)| m).collect();
+            let rates: Vec<f64> = names.iter().map(|p| config.rates.of(p.key)).collect();
+            let mut params = parameters_mut(case);
             state.update(&mut params, &g, &rates)?;
         }
         let loss = loss_sum;

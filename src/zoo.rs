@@ -2,15 +2,17 @@
 //! backward pass of [`crate::bptt`], with the step and quantity where [`crate::diagnose`]
 //! should find it.
 //!
-//! [`buggy_backward`] is the backward pass of `bptt` once more, with every line that a bug
-//! changes written as a `match` on the bug: the correct equation and the mistaken one side by
-//! side.
+//! [`buggy_backward`] runs the BPTT loop around the RNN's own backward equations, with every
+//! line that a bug changes written as a `match` on the bug: the correct equation and the
+//! mistaken one side by side.
 
+use crate::activation::Activation;
+use crate::bptt;
 use crate::case::{Case, Dims, HeadKind};
-use crate::check::Quantity;
+use crate::cells::{Rnn, rnn};
 use crate::error::Result;
+use crate::gradients::Gradients;
 use crate::matrix::Matrix;
-use crate::rnn::{Activation, Gradients, StepGrads};
 
 /// A mistake in a hand-written backward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,34 +101,35 @@ impl Bug {
             Bug::UnaveragedRecurrent => HeadKind::SoftmaxCe(3),
             _ => HeadKind::MseAll,
         };
-        Case::random(2024, dims, head, Activation::Tanh)
+        Case::random(2024, dims, head, Rnn::new(Activation::Tanh))
     }
 
     /// Where the diagnosis should find the bug on `case`, from what the bug changes.
     ///
     /// For [`Bug::ClippingInside`] that is the latest step whose correct `‖dh_t‖` exceeds the
     /// clipping norm, found from the correct gradients `correct`.
-    pub fn predicted(self, correct: &Gradients<f64>) -> Option<(usize, Quantity)> {
+    pub fn predicted(self, correct: &Gradients<f64>) -> Option<(usize, &'static str)> {
         let steps = correct.steps.len();
         match self {
-            Bug::OutputErrorEveryStep | Bug::ForgotDhNext => Some((steps - 1, Quantity::Dh)),
-            Bug::UnaveragedRecurrent => Some((steps, Quantity::Dh)),
-            Bug::ActivationTwice => Some((steps, Quantity::Da)),
-            Bug::StateAfterInDwH => Some((steps, Quantity::DwH)),
+            Bug::OutputErrorEveryStep | Bug::ForgotDhNext => Some((steps - 1, "dh")),
+            Bug::UnaveragedRecurrent => Some((steps, "dh")),
+            Bug::ActivationTwice => Some((steps, "da")),
+            Bug::StateAfterInDwH => Some((steps, "dw_h")),
             Bug::ClippingInside => (1..=steps)
                 .rev()
                 .find(|&t| correct.dh(t).norm() > CLIP)
-                .map(|t| (t, Quantity::Dh)),
-            Bug::NegativeIndexWrap => Some((1, Quantity::DwH)),
+                .map(|t| (t, "dh")),
+            Bug::NegativeIndexWrap => Some((1, "dw_h")),
         }
     }
 }
 
-const SHAPES: &str = "invariant: the case's shapes were checked when it was built";
-
-/// The hand backward pass of [`crate::bptt::backward`] with `bug` planted in it.
+/// The hand backward pass of [`crate::bptt::backward`] with `bug` planted in it: the BPTT loop
+/// of [`crate::bptt::backward_with`] around the RNN's own equations ([`rnn::da`],
+/// [`rnn::affine_backward`]), with the one the bug breaks changed.
 pub fn buggy_backward(case: &Case<f64>, bug: Bug) -> Result<Gradients<f64>> {
-    let rnn = &case.rnn;
+    let phi = case.cell.activation;
+    let p = case.param_refs();
     let fwd = case.forward()?;
     let mut head = case.head.grads(fwd.states())?;
     let steps = fwd.steps();
@@ -135,65 +138,43 @@ pub fn buggy_backward(case: &Case<f64>, bug: Bug) -> Result<Gradients<f64>> {
         head.dl_dh[steps - 1] = head.dl_dh[steps - 1].scale(batch);
     }
     let output_error = head.dl_dh[steps - 1].clone();
-    let phi_prime = |h: f64| rnn.activation.derivative_from_output(h);
-    let w_x_t = rnn.w_x.transpose();
-    let w_h_t = rnn.w_h.transpose();
-    let mut records = Vec::with_capacity(steps);
-    let mut dw_x = Matrix::zeros(rnn.w_x.rows(), rnn.w_x.cols());
-    let mut dw_h = Matrix::zeros(rnn.w_h.rows(), rnn.w_h.cols());
-    let mut db = Matrix::zeros(1, rnn.hidden());
-    let mut dh = output_error.clone();
-    // da_(t+1)·W_hᵀ, what flows back from the step after t (zero at t = T).
-    let mut from_next = Matrix::zeros(dh.rows(), dh.cols());
-    for t in (1..=steps).rev() {
+    // da_(t+1)·W_hᵀ, what flowed back from the step after t (zero at t = T).
+    let mut from_next = Matrix::zeros(output_error.rows(), output_error.cols());
+    let loss = case.head.loss(fwd.states())?;
+    Ok(bptt::backward_with(case, &fwd, head, loss, |t, d_state| {
         let h_t = fwd.h(t);
+        let dh = &mut d_state[0];
         if bug == Bug::ClippingInside && dh.norm() > CLIP {
-            dh = dh.scale(CLIP / dh.norm());
+            *dh = dh.scale(CLIP / dh.norm());
         }
         let da = match bug {
-            Bug::ActivationTwice => dh.hadamard(&h_t.map(|h| 1.0 - h.tanh() * h.tanh())),
-            Bug::OutputErrorEveryStep => output_error
-                .hadamard(&fwd.h(steps).map(phi_prime))
-                .and_then(|d| d.add(&from_next)),
-            _ => dh.hadamard(&h_t.map(phi_prime)),
-        }
-        .expect(SHAPES);
+            Bug::ActivationTwice => dh
+                .hadamard(&h_t.map(|h| 1.0 - h.tanh() * h.tanh()))
+                .expect(SHAPES),
+            Bug::OutputErrorEveryStep => rnn::da(phi, &output_error, fwd.h(steps))
+                .add(&from_next)
+                .expect(SHAPES),
+            _ => rnn::da(phi, dh, h_t),
+        };
         let h_in = match bug {
             Bug::StateAfterInDwH => h_t,
             Bug::NegativeIndexWrap if t == 1 => fwd.h(steps),
             _ => fwd.h(t - 1),
         };
-        let step = StepGrads {
-            dx: da.matmul(&w_x_t).expect(SHAPES),
-            dw_x: case.x[t - 1].transpose().matmul(&da).expect(SHAPES),
-            dw_h: h_in.transpose().matmul(&da).expect(SHAPES),
-            db: da.sum_rows(),
-            dh: dh.clone(),
-            da: da.clone(),
-        };
-        dw_x.add_assign(&step.dw_x).expect(SHAPES);
-        dw_h.add_assign(&step.dw_h).expect(SHAPES);
-        db.add_assign(&step.db).expect(SHAPES);
-        records.push(step);
-        from_next = da.matmul(&w_h_t).expect(SHAPES);
-        dh = if t == 1 {
-            from_next.clone()
-        } else {
+        let mut back = rnn::affine_backward(&p, &case.x[t - 1], h_in, da);
+        from_next = back.to_prev[0].clone();
+        // The loop adds ∂ℓ/∂h_(t-1) to what comes back; dh_0 is what comes back alone.
+        if t > 1 {
             match bug {
-                Bug::ForgotDhNext => head.dl_dh[t - 2].clone(),
-                Bug::OutputErrorEveryStep => output_error.add(&from_next).expect(SHAPES),
-                _ => from_next.add(&head.dl_dh[t - 2]).expect(SHAPES),
+                Bug::ForgotDhNext => back.to_prev[0] = Matrix::zeros(dh.rows(), dh.cols()),
+                Bug::OutputErrorEveryStep => {
+                    back.to_prev[0] = output_error.add(&from_next).expect(SHAPES)
+                }
+                _ => {}
             }
-        };
-    }
-    records.reverse();
-    Ok(Gradients {
-        loss: case.head.loss(fwd.states())?,
-        steps: records,
-        dh0: dh,
-        w_x: dw_x,
-        w_h: dw_h,
-        b: db,
-        head: head.params,
-    })
+        }
+        back
+    }))
 }
+
+const SHAPES: &str = "invariant: the case's shapes were checked when it was built";

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::time::Instant;
 use tapegrad::case::Case;
+use tapegrad::cells::Rnn;
 use tapegrad::json::{parse_case, parse_given};
 
 /// The canonical case as a JSON value, to be broken one field at a time.
@@ -665,11 +666,11 @@ fn absurd_nesting_depth() {
         &["gradient file: not valid JSON", "recursion limit"],
     );
     // The library's loaders directly, on this thread's (smaller) stack.
-    assert!(parse_case(&deep).is_err());
+    assert!(parse_case::<Rnn>(&deep).is_err());
     assert!(parse_given(&inside, &Case::canonical()).is_err());
     // 127 levels pass the parser and are then refused by shape, without deep recursion.
     let nested = format!("{}0{}", "[".repeat(126), "]".repeat(126));
-    let err = parse_case(&format!("{{\"x\": {nested}}}")).unwrap_err();
+    let err = parse_case::<Rnn>(&format!("{{\"x\": {nested}}}")).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("x: expected a 3-D array (batch, steps, features), found a 126-D array"),
@@ -739,21 +740,21 @@ fn a_gradient_file_with_nothing_to_compare() {
 mod edges {
     use std::time::Instant;
     use tapegrad::Matrix;
+    use tapegrad::activation::Activation;
     use tapegrad::case::{Case, Dims, HeadKind};
+    use tapegrad::cells::Rnn;
     use tapegrad::check::{
-        Mode, NonFiniteAt, check_case, check_gradients, check_steps, check_totals,
-        first_non_finite, relative_error,
+        Mode, NonFiniteAt, check_case, check_gradients, check_steps, check_totals, first_non_finite,
     };
+    use tapegrad::fd::relative_error;
+    use tapegrad::gradients::Gradients;
     use tapegrad::loss::Head;
-    use tapegrad::rnn::{Activation, Gradients, Rnn};
 
     fn all_finite(g: &Gradients<f64>) -> bool {
-        let mut all: Vec<&Matrix<f64>> = vec![&g.dh0, &g.w_x, &g.w_h, &g.b];
-        if let Some((w, b)) = &g.head {
-            all.extend([w, b]);
-        }
+        let mut all: Vec<&Matrix<f64>> = g.totals.iter().map(|(_, m)| m).collect();
+        assert_eq!(g.steps[0].len(), 6, "every per-step quantity");
         for s in &g.steps {
-            all.extend([&s.dh, &s.da, &s.dx, &s.dw_x, &s.dw_h, &s.db]);
+            all.extend(s.iter().map(|(_, m)| m));
         }
         g.loss.is_finite() && all.iter().all(|m| m.first_non_finite().is_none())
     }
@@ -767,11 +768,11 @@ mod edges {
         head: Head<f64>,
     ) -> Case<f64> {
         let one = |v: f64| Matrix::row_vector(&[v]);
-        let rnn = Rnn::new(one(w_x), one(w_h), one(b), activation).unwrap();
         Case::new(
-            rnn,
+            Rnn::new(activation),
+            vec![one(w_x), one(w_h), one(b)],
             xs.iter().map(|&x| one(x)).collect(),
-            Some(one(h0)),
+            vec![Some(one(h0))],
             head,
         )
         .unwrap()
@@ -790,24 +791,23 @@ mod edges {
                 hidden: 4,
             },
             HeadKind::SoftmaxCe(3),
-            Activation::Tanh,
+            Rnn::new(Activation::Tanh),
         );
         // Saturate the last state to ±1 with a large bias, then scale W_out so the logits
         // reach ±1e4 exactly: z = h_T · W_out with h_T = [1, 1, 1, 1].
-        let rnn = Rnn::new(
-            case.rnn.w_x.clone(),
-            case.rnn.w_h.clone(),
+        let params = vec![
+            case.param("w_x").clone(),
+            case.param("w_h").clone(),
             Matrix::filled(1, 4, 40.0),
-            Activation::Tanh,
-        )
-        .unwrap();
+        ];
         let w_out = Matrix::from_rows(&[[2500.0, -2500.0, 0.0]; 4]).unwrap();
         let head = Head::SoftmaxCe {
             w_out,
             b_out: Matrix::zeros(1, 3),
             labels: vec![1, 0],
         };
-        let case = Case::new(rnn, case.x.clone(), Some(case.h0.clone()), head).unwrap();
+        let h0 = case.h0().clone();
+        let case = Case::new(case.cell, params, case.x.clone(), vec![Some(h0)], head).unwrap();
         let fwd = case.forward().unwrap();
         assert_eq!(
             fwd.h(3).as_slice(),
@@ -819,11 +819,11 @@ mod edges {
         // the best class: −log p = log(1 + e^−1e4 + e^−2e4) = 0 in f64.
         assert_eq!(hand.loss, 1e4);
         assert!(all_finite(&hand) && all_finite(&tape));
-        let (dw_out, _) = hand.head.as_ref().unwrap();
+        let dw_out = hand.total("w_out").unwrap();
         // dW_out = h_Tᵀ · (P − Y)/B: row 0 of the batch put all its probability on class 0
         // where the label is 1 (row 1 is right and adds nothing), times h_T = 1 on every unit.
         assert_eq!(dw_out.row(0), &[0.5, -0.5, 0.0][..]);
-        assert!(relative_error(dw_out, &tape.head.as_ref().unwrap().0) <= 1e-12);
+        assert!(relative_error(dw_out, tape.total("w_out").unwrap()) <= 1e-12);
         let report = check_case(&case, Mode::Exhaustive).unwrap();
         assert!(report.passed(), "{report:?}");
         assert_eq!(report.first_non_finite, None);
@@ -850,7 +850,8 @@ mod edges {
                     "{activation} {bias}"
                 );
                 // 0 for tanh, and below 1e-20 for sigmoid (σ(±50) is 2e-22 away from 0 or 1).
-                assert!(hand.step(1).da[(0, 0)].abs() < 1e-20, "{activation} {bias}");
+                let da_1 = hand.get(1, "da").unwrap()[(0, 0)];
+                assert!(da_1.abs() < 1e-20, "{activation} {bias}");
                 let report = check_case(&case, Mode::Exhaustive).unwrap();
                 assert!(report.passed(), "{activation} {bias}: {report:?}");
             }
@@ -899,7 +900,8 @@ mod edges {
             Head::SumLast,
         );
         let fwd = case.forward().unwrap();
-        assert!(fwd.a(308)[(0, 0)].is_finite() && fwd.a(309)[(0, 0)].is_infinite());
+        let a = |t: usize| fwd.internal(0, t)[(0, 0)];
+        assert!(a(308).is_finite() && a(309).is_infinite());
         let at = NonFiniteAt {
             t: 309,
             quantity: "a",
@@ -959,14 +961,15 @@ mod edges {
     fn a_nan_in_the_hand_gradients_is_located() {
         let case = Case::<f64>::canonical();
         let mut hand = case.bptt().unwrap();
-        hand.steps[1].da[(0, 2)] = f64::NAN;
+        hand.get_mut(2, "da").unwrap()[(0, 2)] = f64::NAN;
         let report = check_gradients(&case, &hand, Mode::Exhaustive).unwrap();
         assert!(!report.passed());
         let at = report.first_non_finite.unwrap();
         assert_eq!((at.t, at.quantity, at.source), (2, "da", "hand"));
         let fwd = case.forward().unwrap();
         let tape = case.tape_gradients().unwrap();
-        assert_eq!(first_non_finite(&fwd, tape.loss, &[("tape", &tape)]), None);
+        let non_finite = first_non_finite(&case, &fwd, tape.loss, &[("tape", &tape)]);
+        assert_eq!(non_finite, None);
     }
 
     /// Chosen steps only: the report holds those rows and the totals, in any order asked.
@@ -981,7 +984,7 @@ mod edges {
                 hidden: 4,
             },
             HeadKind::SoftmaxCe(3),
-            Activation::Tanh,
+            Rnn::new(Activation::Tanh),
         );
         let hand = case.bptt().unwrap();
         let full = check_gradients(&case, &hand, Mode::Exhaustive).unwrap();
@@ -1015,18 +1018,16 @@ mod edges {
         let (batch, steps, features, hidden) = (2, 3_000, 4, 16);
         // Seed 5: hand and tape differ by up to 10% of the value at the subnormal steps
         // (found by a search over seeds 0–5; three of the six showed it).
-        let mut r = tapegrad::check::rng(5);
-        let rnn = Rnn::new(
+        let mut r = tapegrad::fd::rng(5);
+        let params: Vec<Matrix<f64>> = vec![
             tapegrad::init::normal(&mut r, features, hidden, 1.0),
             tapegrad::init::normal(&mut r, hidden, hidden, 0.2),
             tapegrad::init::normal(&mut r, 1, hidden, 0.1),
-            Activation::Tanh,
-        )
-        .unwrap();
+        ];
         let x = (0..steps)
             .map(|_| tapegrad::init::normal(&mut r, batch, features, 1.0))
             .collect();
-        let case = Case::new(rnn, x, None, Head::SumLast).unwrap();
+        let case = Case::new(Rnn::default(), params, x, vec![], Head::SumLast).unwrap();
         let hand = case.bptt().unwrap();
         let largest = |t: usize| {
             hand.dh(t)
@@ -1053,12 +1054,13 @@ mod edges {
             features: 2,
             hidden: 4,
         };
-        let case = Case::<f64>::random(9, dims, HeadKind::MseAll, Activation::Tanh);
+        let case = Case::<f64>::random(9, dims, HeadKind::MseAll, Rnn::new(Activation::Tanh));
         let start = Instant::now();
         let hand = case.bptt().unwrap();
         let tape = case.tape_gradients().unwrap();
         assert!(all_finite(&hand) && all_finite(&tape));
-        assert!(relative_error(&hand.w_h, &tape.w_h) <= 1e-12);
+        let w_h = |g: &Gradients<f64>| g.total("w_h").unwrap().clone();
+        assert!(relative_error(&w_h(&hand), &w_h(&tape)) <= 1e-12);
         assert!(relative_error(hand.dh(0), tape.dh(0)) <= 1e-12);
         let report = check_steps(
             &case,

@@ -4,10 +4,12 @@
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
-use tapegrad::check::relative_error;
+use tapegrad::cells::Rnn;
 use tapegrad::fast::{self, Bptt};
-use tapegrad::rnn::{Activation, Gradients, Totals};
+use tapegrad::fd::relative_error;
+use tapegrad::gradients::Gradients;
 use tapegrad::{Matrix, Scalar, Tape};
 
 fn random<T: Scalar>(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Matrix<T> {
@@ -68,7 +70,9 @@ fn assert_close(what: &str, got: &Matrix<f64>, want: &Matrix<f64>) {
     assert!(rel <= 1e-12, "{what}: relative error {rel:e}");
 }
 
-fn assert_totals_match(label: &str, got: &Totals<f64>, want: &Gradients<f64>) {
+/// The training path's gradients (`dx` at every step, and every total) against the teaching
+/// BPTT's.
+fn assert_totals_match(label: &str, got: &Gradients<f64>, want: &Gradients<f64>) {
     let scale = want.loss.abs().max(1e-300);
     assert!(
         (got.loss - want.loss).abs() <= 1e-12 * scale,
@@ -76,21 +80,20 @@ fn assert_totals_match(label: &str, got: &Totals<f64>, want: &Gradients<f64>) {
         got.loss,
         want.loss
     );
-    assert_eq!(got.dx.len(), want.steps.len(), "{label}: one dx per step");
-    for (t, (dx, step)) in got.dx.iter().zip(&want.steps).enumerate() {
-        assert_close(&format!("{label} dx[{}]", t + 1), dx, &step.dx);
+    assert_eq!(
+        got.steps.len(),
+        want.steps.len(),
+        "{label}: one dx per step"
+    );
+    for t in 1..=want.steps.len() {
+        let (dx, want_dx) = (got.get(t, "dx").unwrap(), want.get(t, "dx").unwrap());
+        assert_close(&format!("{label} dx[{t}]"), dx, want_dx);
     }
-    assert_close(&format!("{label} dh0"), &got.dh0, &want.dh0);
-    assert_close(&format!("{label} dW_x"), &got.w_x, &want.w_x);
-    assert_close(&format!("{label} dW_h"), &got.w_h, &want.w_h);
-    assert_close(&format!("{label} db"), &got.b, &want.b);
-    match (&got.head, &want.head) {
-        (Some((w, b)), Some((w_want, b_want))) => {
-            assert_close(&format!("{label} dW_out"), w, w_want);
-            assert_close(&format!("{label} db_out"), b, b_want);
-        }
-        (None, None) => {}
-        _ => panic!("{label}: head parameters on one side only"),
+    let keys: Vec<&str> = got.totals.iter().map(|(k, _)| *k).collect();
+    let want_keys: Vec<&str> = want.totals.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, want_keys, "{label}: the same totals");
+    for ((key, m), (_, m_want)) in got.totals.iter().zip(&want.totals) {
+        assert_close(&format!("{label} d{key}"), m, m_want);
     }
 }
 
@@ -124,7 +127,7 @@ fn cases() -> Vec<(String, Case<f64>)> {
                 let seed = (100 * i + 10 * j + k) as u64;
                 let label =
                     format!("B{batch} T{steps} F{features} H{hidden} {head:?} {activation}");
-                out.push((label, Case::random(seed, dims, head, activation)));
+                out.push((label, Case::random(seed, dims, head, Rnn::new(activation))));
             }
         }
     }
@@ -153,8 +156,8 @@ fn the_fused_recording_computes_the_same_states_bit_for_bit() {
         let fwd = case.forward().unwrap();
         let tape = Tape::new();
         let cells = case
-            .rnn
-            .forward_on_tape_fused(&tape, &case.x, &case.h0)
+            .cell
+            .record_fused(&tape, &case.params, &case.x, case.h0())
             .unwrap();
         for (t, h) in cells.h.iter().enumerate() {
             assert_eq!(&h.value(), fwd.h(t), "{label}: h_{t}");
@@ -171,9 +174,9 @@ fn a_workspace_is_reused_and_refuses_another_size() {
         hidden: 20,
     };
     let mut work = Bptt::new(dims);
-    let one = Case::<f64>::random(1, dims, HeadKind::SumLast, Activation::Tanh);
-    let two = Case::<f64>::random(2, dims, HeadKind::MseAll, Activation::Tanh);
-    let three = Case::<f64>::random(3, dims, HeadKind::SoftmaxCe(3), Activation::Tanh);
+    let one = Case::<f64>::random(1, dims, HeadKind::SumLast, Rnn::new(Activation::Tanh));
+    let two = Case::<f64>::random(2, dims, HeadKind::MseAll, Rnn::new(Activation::Tanh));
+    let three = Case::<f64>::random(3, dims, HeadKind::SoftmaxCe(3), Rnn::new(Activation::Tanh));
     let first = work.run(&one).unwrap().clone();
     let third = work.run(&three).unwrap().clone();
     let second = work.run(&two).unwrap().clone();
@@ -185,7 +188,7 @@ fn a_workspace_is_reused_and_refuses_another_size() {
         3,
         Dims { hidden: 21, ..dims },
         HeadKind::SumLast,
-        Activation::Tanh,
+        Rnn::new(Activation::Tanh),
     );
     let err = work.run(&other).unwrap_err().to_string();
     assert!(err.contains("H=20") && err.contains("H=21"), "{err}");
@@ -199,7 +202,7 @@ fn the_fused_tape_keeps_inputs_and_activations_only() {
         features: 8,
         hidden: 16,
     };
-    let case = Case::<f64>::random(1, dims, HeadKind::SumLast, Activation::Tanh);
+    let case = Case::<f64>::random(1, dims, HeadKind::SumLast, Rnn::new(Activation::Tanh));
     let memory = fast::step_memory(&case).unwrap();
     assert_eq!(memory.activations, 8 * 16 * 8);
     assert_eq!(memory.fused_tape, (8 * 16 + 8 * 8) * 8);
@@ -215,16 +218,17 @@ fn f32_paths_agree_with_each_other() {
         features: 16,
         hidden: 32,
     };
-    let case = Case::<f32>::random(5, dims, HeadKind::SumLast, Activation::Tanh);
+    let case = Case::<f32>::random(5, dims, HeadKind::SumLast, Rnn::new(Activation::Tanh));
     let want = case.bptt().unwrap();
     for got in [
         fast::bptt_totals(&case).unwrap(),
         fast::tape_totals(&case).unwrap(),
     ] {
-        assert!(relative_error(&got.w_h, &want.w_h) <= 1e-5);
-        assert!(relative_error(&got.w_x, &want.w_x) <= 1e-5);
-        assert!(relative_error(&got.dh0, &want.dh0) <= 1e-5);
-        assert!(relative_error(&got.dx[0], &want.steps[0].dx) <= 1e-5);
+        for key in ["w_h", "w_x", "h0"] {
+            let err = relative_error(got.total(key).unwrap(), want.total(key).unwrap());
+            assert!(err <= 1e-5, "{key}: {err:e}");
+        }
+        assert!(relative_error(got.get(1, "dx").unwrap(), want.get(1, "dx").unwrap()) <= 1e-5);
     }
 }
 
@@ -272,26 +276,22 @@ fn the_leaves_sweep_agrees_with_the_plain_one() {
         hidden: 6,
     };
     for head in [HeadKind::SoftmaxCe(3), HeadKind::MseAll] {
-        let case = Case::<f64>::random(8, dims, head, Activation::Tanh);
+        let case = Case::<f64>::random(8, dims, head, Rnn::new(Activation::Tanh));
         let tape = Tape::new();
-        let (rnn, loss) = case.record(&tape).unwrap();
+        let (rec, loss) = case.record(&tape).unwrap();
         let (plain, leaves) = (loss.loss.backward(), loss.loss.backward_leaves());
-        let inputs = rnn.x.iter().chain([&rnn.w_x, &rnn.w_h, &rnn.b, &rnn.h[0]]);
+        let inputs = rec.x.iter().chain(&rec.params).chain(&rec.states[0]);
         for &v in inputs {
             assert_eq!(plain.wrt(v), leaves.wrt(v));
         }
         let tape = Tape::new();
         let cells = case
-            .rnn
-            .forward_on_tape_fused(&tape, &case.x, &case.h0)
+            .cell
+            .record_fused(&tape, &case.params, &case.x, case.h0())
             .unwrap();
         let loss = case.head.on_tape(&cells.h).unwrap().loss;
         let (plain, leaves) = (loss.backward(), loss.backward_leaves());
-        for &v in cells
-            .x
-            .iter()
-            .chain([&cells.w_x, &cells.w_h, &cells.b, &cells.h[0]])
-        {
+        for &v in cells.x.iter().chain(&cells.params).chain([&cells.h[0]]) {
             assert!(relative_error(&plain.wrt(v), &leaves.wrt(v)) <= 1e-12);
         }
         // What it dropped is gone, not zero: `get` has nothing for a computed state.

@@ -7,9 +7,18 @@
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use tapegrad::check::{Verdict, default_step, fd_gradient, relative_error, resolution, rng};
-use tapegrad::rnn::Activation;
+use std::rc::Rc;
+use tapegrad::activation::Activation;
+use tapegrad::cells::rnn::RnnStep;
+use tapegrad::fd::{Verdict, default_step, fd_gradient, relative_error, resolution, rng};
 use tapegrad::{Matrix, Result, Scalar, Tape, Var};
+
+/// The RNN cell's fused step `H = φ(X·W_x + H_prev·W_h + b)` recorded on `[X, H_prev, W_x, W_h,
+/// b]`.
+fn rnn_step<'t, T: Scalar>(v: &[Var<'t, T>], phi: Activation) -> Result<Var<'t, T>> {
+    let op = RnnStep::new(phi, &v[2].value(), &v[3].value(), v[0].shape().0);
+    v[0].fused(Rc::new(op), v)
+}
 
 /// f64: the bound the foundation issue sets; the worst seen is 8e-10.
 const TOL_F64: f64 = 1e-7;
@@ -117,11 +126,11 @@ fn all_ops<T: Scalar>(seed: u64) -> Vec<(&'static str, f64)> {
         run("softmax_ce", &one, &labels, |v, l| {
             v[0].softmax_cross_entropy(l)
         });
-        run("rnn_cell tanh", &cell, &[], |v, _| {
-            v[0].rnn_cell(v[1], v[2], v[3], v[4], Activation::Tanh)
+        run("rnn_step tanh", &cell, &[], |v, _| {
+            rnn_step(v, Activation::Tanh)
         });
-        run("rnn_cell sigmoid", &cell, &[], |v, _| {
-            v[0].rnn_cell(v[1], v[2], v[3], v[4], Activation::Sigmoid)
+        run("rnn_step sigmoid", &cell, &[], |v, _| {
+            rnn_step(v, Activation::Sigmoid)
         });
     }
     results
@@ -143,10 +152,10 @@ fn every_op_backward_matches_finite_differences_f64() {
 fn every_op_backward_matches_finite_differences_f32() {
     for seed in 0..4 {
         for (op, err) in all_ops::<f32>(seed) {
-            // The fused cell chains two products, a bias and σ or tanh over up to 5 inputs:
+            // The fused step chains two products, a bias and σ or tanh over up to 5 inputs:
             // f32 central differences of it reach only ~1e-3 (seen: 1.0e-3), the limit of the
             // estimate, not of the cell. Its f32 VJP is held to its f64 VJP instead, below.
-            if op.starts_with("rnn_cell") {
+            if op.starts_with("rnn_step") {
                 continue;
             }
             assert!(
@@ -171,7 +180,7 @@ fn finite_differences_catch_a_wrong_backward() {
     let fd = fd_gradient(&a, eps, loss);
     let floor = resolution(loss(&a), eps);
     let verdict = |g: &Matrix<f64>| {
-        let abs = tapegrad::check::abs_error_of(g.as_slice(), fd.as_slice());
+        let abs = tapegrad::fd::abs_error_of(g.as_slice(), fd.as_slice());
         Verdict::decide(relative_error(g, &fd), abs, TOL_F64, floor)
     };
     assert_eq!(verdict(&right), Verdict::Ok);
@@ -239,7 +248,7 @@ fn softmax_cross_entropy_is_finite_for_huge_logits() {
 /// The fused cell's f32 vector-Jacobian product against its f64 one, on the same numbers: the
 /// f32 arithmetic is right to f32 round-off (finite differences in f32 cannot tell, see above).
 #[test]
-fn rnn_cell_f32_backward_matches_f64() {
+fn rnn_step_f32_backward_matches_f64() {
     let mut rng = rng(5);
     let shapes = [(3, 4), (3, 5), (4, 5), (5, 5), (1, 5)];
     let inputs: Vec<Matrix<f64>> = shapes
@@ -254,7 +263,7 @@ fn rnn_cell_f32_backward_matches_f64() {
     ) -> Vec<Matrix<f64>> {
         let tape = Tape::<T>::new();
         let v: Vec<Var<T>> = inputs.iter().map(|m| tape.var(m.cast())).collect();
-        let h = v[0].rnn_cell(v[1], v[2], v[3], v[4], phi).unwrap();
+        let h = rnn_step(&v, phi).unwrap();
         let loss = h.mul(tape.var(w.cast())).unwrap().sum();
         let g = loss.backward();
         v.iter().map(|&x| g.wrt(x).cast()).collect()

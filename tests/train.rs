@@ -2,13 +2,14 @@
 //! against the tape over whole training runs, the classifier, and the seed experiments (with
 //! snapshots of their short runs).
 
+use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
-use tapegrad::check::{relative_error_of, rng};
+use tapegrad::cells::Rnn;
 use tapegrad::classifier::RnnClassifier;
 use tapegrad::experiments::{self, classifier, counting, two_samples, vanishing_exploding};
+use tapegrad::fd::{relative_error_of, rng};
 use tapegrad::init::Init;
 use tapegrad::matrix::Matrix;
-use tapegrad::rnn::Activation;
 use tapegrad::tape::Tape;
 use tapegrad::train::{
     GradientSource, LearningRates, Optimizer, OptimizerState, TrainConfig, clip_global_norm,
@@ -153,10 +154,7 @@ fn bad_settings_are_refused_by_name() {
     let mut case = Case::<f64>::canonical();
     let bad = [
         TrainConfig {
-            rates: LearningRates {
-                w_h: -0.1,
-                ..LearningRates::uniform(0.1)
-            },
+            rates: LearningRates::uniform(0.1).with("w_h", -0.1),
             ..TrainConfig::sgd(0.1, 1)
         },
         TrainConfig {
@@ -172,7 +170,7 @@ fn bad_settings_are_refused_by_name() {
             ..TrainConfig::sgd(0.1, 1)
         },
     ];
-    for (config, word) in bad.iter().zip(["W_h", "clip", "batch_size", "β"]) {
+    for (config, word) in bad.iter().zip(["w_h", "clip", "batch_size", "β"]) {
         let err = train(&mut case, config).unwrap_err();
         assert!(err.to_string().contains(word), "{err}");
     }
@@ -202,7 +200,7 @@ fn random_case(seed: u64, head: HeadKind) -> Case<f64> {
         features: 3,
         hidden: 5,
     };
-    Case::random(seed, dims, head, Activation::Tanh)
+    Case::random(seed, dims, head, Rnn::new(Activation::Tanh))
 }
 
 #[test]
@@ -266,7 +264,7 @@ fn a_mini_batch_epoch_is_a_sequence_of_single_updates() {
     assert_eq!(history.grad_norms.len(), 4);
 
     // The same epoch, slicing the rows by hand: rows 0-1, 2-3, 4-5, 6-7 in turn.
-    let mut params = case.rnn.clone();
+    let mut params = case.params.clone();
     let mut loss_sum = 0.0;
     for start in (0..8).step_by(2) {
         let rows = |m: &Matrix<f64>| Matrix::from_fn(2, m.cols(), |i, j| m[(start + i, j)]);
@@ -277,19 +275,20 @@ fn a_mini_batch_epoch_is_a_sequence_of_single_updates() {
             other => panic!("expected mse_all, found {other:?}"),
         };
         let small = Case::new(
+            case.cell,
             params.clone(),
             case.x.iter().map(rows).collect(),
-            Some(rows(&case.h0)),
+            vec![Some(rows(case.h0()))],
             head,
         )
         .unwrap();
         let g = small.bptt().unwrap();
         loss_sum += g.loss;
-        params.w_x = params.w_x.sub(&g.w_x.scale(0.05)).unwrap();
-        params.w_h = params.w_h.sub(&g.w_h.scale(0.05)).unwrap();
-        params.b = params.b.sub(&g.b.scale(0.05)).unwrap();
+        for (p, key) in params.iter_mut().zip(["w_x", "w_h", "b"]) {
+            *p = p.sub(&g.total(key).unwrap().scale(0.05)).unwrap();
+        }
     }
-    assert_eq!(batched.rnn, params);
+    assert_eq!(batched.params, params);
     // mse_all sums over the batch: the epoch's loss is the sum of the batches' losses.
     assert!((history.losses[0] - loss_sum).abs() < 1e-12);
 }
@@ -304,7 +303,8 @@ fn full_batch_sgd_follows_the_gradient_and_lowers_the_loss() {
     assert_eq!(history.losses[0], g.loss);
     let mut one = start.clone();
     train(&mut one, &TrainConfig::sgd(0.1, 1)).unwrap();
-    assert_eq!(one.rnn.w_h, start.rnn.w_h.sub(&g.w_h.scale(0.1)).unwrap());
+    let stepped = start.param("w_h").sub(&g.total("w_h").unwrap().scale(0.1));
+    assert_eq!(one.param("w_h"), &stepped.unwrap());
     // A small step on a smooth loss: every epoch lower than the one before.
     assert!(
         history.losses.windows(2).all(|w| w[1] < w[0]),
@@ -401,8 +401,8 @@ fn classifier_generalizes_on_held_out_sequences() {
 #[test]
 fn counting_converges_to_one_and_one() {
     let run = counting::train_linear(counting::RATES, 15_000, 1000).unwrap();
-    let wx = run.case.rnn.w_x[(0, 0)];
-    let wrec = run.case.rnn.w_h[(0, 0)];
+    let wx = run.case.param("w_x")[(0, 0)];
+    let wrec = run.case.param("w_h")[(0, 0)];
     assert!(
         (wx - 1.0).abs() <= 1e-3 && (wrec - 1.0).abs() <= 1e-3,
         "{wx} {wrec}"
@@ -411,7 +411,10 @@ fn counting_converges_to_one_and_one() {
     assert!(within <= 15_000);
     // Within means within from then on: one epoch before, it was not.
     let before = counting::train_linear(counting::RATES, within - 1, 1000).unwrap();
-    let (bx, brec) = (before.case.rnn.w_x[(0, 0)], before.case.rnn.w_h[(0, 0)]);
+    let (bx, brec) = (
+        before.case.param("w_x")[(0, 0)],
+        before.case.param("w_h")[(0, 0)],
+    );
     assert!((bx - 1.0).abs() > 1e-3 || (brec - 1.0).abs() > 1e-3);
     assert!(run.costs.windows(2).all(|w| w[1] < w[0]), "{:?}", run.costs);
 }

@@ -1,7 +1,8 @@
 //! The bug zoo and the diagnosis of users' gradients.
 
-use tapegrad::check::{Mode, Quantity, check_gradients};
-use tapegrad::diagnose::{Given, diagnose};
+use tapegrad::check::{Mode, check_gradients};
+use tapegrad::diagnose::diagnose;
+use tapegrad::gradients::Given;
 use tapegrad::zoo::{Bug, buggy_backward};
 
 #[test]
@@ -16,7 +17,7 @@ fn every_bug_is_found_where_it_enters() {
             bug.name()
         );
         let buggy = buggy_backward(&case, bug).unwrap();
-        let d = diagnose(&tape, &Given::all(&buggy), case.rnn.activation);
+        let d = diagnose(&tape, &Given::all(&buggy), &case.cell);
         assert!(!d.ok, "{}", bug.name());
         assert_eq!(
             d.first_mismatch,
@@ -38,7 +39,7 @@ fn the_correct_backward_passes() {
         let d = diagnose(
             &case.tape_gradients().unwrap(),
             &Given::all(&case.bptt().unwrap()),
-            case.rnn.activation,
+            &case.cell,
         );
         assert!(d.ok, "{}", d.explanation);
         assert_eq!(d.first_mismatch, None);
@@ -51,7 +52,7 @@ fn totals_only_say_so() {
     let case = bug.case();
     let tape = case.tape_gradients().unwrap();
     let given = Given::all(&buggy_backward(&case, bug).unwrap()).totals_only();
-    let d = diagnose(&tape, &given, case.rnn.activation);
+    let d = diagnose(&tape, &given, &case.cell);
     assert!(!d.ok);
     assert_eq!(d.first_mismatch, None);
     assert!(
@@ -71,10 +72,10 @@ fn some_quantities_only() {
     given.totals.clear();
     given.loss = None;
     for step in &mut given.steps {
-        step.retain(|(q, _)| *q == Quantity::DwH);
+        step.retain(|(q, _)| *q == "dw_h");
     }
-    let d = diagnose(&tape, &given, case.rnn.activation);
-    assert_eq!(d.first_mismatch, Some((1, Quantity::DwH)));
+    let d = diagnose(&tape, &given, &case.cell);
+    assert_eq!(d.first_mismatch, Some((1, "dw_h")));
     assert!(d.explanation.contains("h_0"), "{}", d.explanation);
 }
 
@@ -93,7 +94,7 @@ fn diagnosis_snapshots() {
         let d = diagnose(
             &case.tape_gradients().unwrap(),
             &Given::all(&buggy_backward(&case, bug).unwrap()),
-            case.rnn.activation,
+            &case.cell,
         );
         insta::assert_snapshot!(name, tapegrad::trace::diagnosis(&d));
     }
@@ -103,8 +104,9 @@ fn diagnosis_snapshots() {
 /// The explanation of a wrong `da` names the case's own activation derivative.
 #[test]
 fn the_da_explanation_follows_the_activation() {
+    use tapegrad::activation::Activation;
     use tapegrad::case::{Case, Dims, HeadKind};
-    use tapegrad::rnn::Activation;
+    use tapegrad::cells::Rnn;
     let dims = Dims {
         batch: 2,
         steps: 3,
@@ -116,11 +118,11 @@ fn the_da_explanation_follows_the_activation() {
         (Activation::Tanh, "dh_3 ⊙ (1 − h_3²) for tanh"),
         (Activation::Identity, "dh_3 ⊙ 1 for identity"),
     ] {
-        let case = Case::<f64>::random(3, dims, HeadKind::MseAll, activation);
+        let case = Case::<f64>::random(3, dims, HeadKind::MseAll, Rnn::new(activation));
         let mut g = case.bptt().unwrap();
-        g.steps[2].da[(0, 0)] += 0.5;
-        let d = diagnose(&case.tape_gradients().unwrap(), &Given::all(&g), activation);
-        assert_eq!(d.first_mismatch, Some((3, Quantity::Da)));
+        g.get_mut(3, "da").unwrap()[(0, 0)] += 0.5;
+        let d = diagnose(&case.tape_gradients().unwrap(), &Given::all(&g), &case.cell);
+        assert_eq!(d.first_mismatch, Some((3, "da")));
         assert!(d.explanation.contains(derivative), "{}", d.explanation);
     }
 }

@@ -8,12 +8,12 @@
 //! with settings that generalize (more data, mini-batches, Adam).
 
 use super::{Report, loss_text};
-use crate::check::rng;
+use crate::cells::Rnn;
 use crate::classifier::RnnClassifier;
 use crate::error::Result;
+use crate::fd::rng;
 use crate::init::{self, Init};
 use crate::matrix::Matrix;
-use crate::rnn::{Activation, Rnn};
 use crate::trace::sparkline;
 use crate::train::{GradientSource, LearningRates, Optimizer, TrainConfig};
 use rand::rngs::ChaCha8Rng;
@@ -100,8 +100,8 @@ fn notebook_classifier(rng: &mut ChaCha8Rng, hidden: usize) -> Result<RnnClassif
     let w_x = init::he(rng, FEATURES, hidden);
     let w_h = init::he(rng, hidden, hidden);
     let w_out = init::small_normal(rng, hidden, 2);
-    let rnn = Rnn::new(w_x, w_h, init::zeros(1, hidden), Activation::Tanh)?;
-    RnnClassifier::from_parts(rnn, w_out, init::zeros(1, 2))
+    let params = vec![w_x, w_h, init::zeros(1, hidden)];
+    RnnClassifier::from_parts(Rnn::default(), params, w_out, init::zeros(1, 2))
 }
 
 /// Runs the experiment; see the module docs.

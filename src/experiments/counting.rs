@@ -10,13 +10,15 @@
 //! `σ` on steps 1 and 2 and a linear last step, from a random start, `η = 0.001`, 15 000 epochs.
 
 use super::{Report, loss_text};
+use crate::activation::Activation;
 use crate::case::Case;
-use crate::check::rng;
+use crate::cells::Rnn;
 use crate::error::Result;
+use crate::fd::rng;
+use crate::gradients::Gradients;
 use crate::init;
 use crate::loss::Head;
 use crate::matrix::Matrix;
-use crate::rnn::{Activation, Rnn};
 use crate::tape::{Tape, Var};
 use crate::trace::{labelled, log_bar_chart, number, sparkline};
 use crate::train::{
@@ -47,28 +49,31 @@ pub fn data() -> Result<(Vec<Matrix<f64>>, Matrix<f64>)> {
 /// The linear counting problem from `(w_x, w_rec)`: identity activation, `b = 0`, `mse_last`.
 pub fn case(w_x: f64, w_rec: f64) -> Result<Case<f64>> {
     let (x, target) = data()?;
-    let rnn = Rnn::new(
+    let params = vec![
         Matrix::row_vector(&[w_x]),
         Matrix::row_vector(&[w_rec]),
         init::zeros(1, 1),
-        Activation::Identity,
-    )?;
-    Case::new(rnn, x, None, Head::MseLast { target })
+    ];
+    let cell = Rnn::new(Activation::Identity);
+    Case::new(cell, params, x, vec![], Head::MseLast { target })
 }
 
 /// Per-parameter rates for the linear problem: `η_x` for `W_x`, `η_rec` for `W_h`, and 0 for
 /// `b`, which keeps the bias at 0 as the notebook's network has none.
 pub fn rates(eta_x: f64, eta_rec: f64) -> LearningRates {
-    LearningRates {
-        w_x: eta_x,
-        w_h: eta_rec,
-        ..LearningRates::uniform(0.0)
-    }
+    LearningRates::uniform(0.0)
+        .with("w_x", eta_x)
+        .with("w_h", eta_rec)
+}
+
+/// The one entry of the total gradient `key` of a one-unit case.
+fn total_of(g: &Gradients<f64>, key: &str) -> f64 {
+    g.total(key).map_or(f64::NAN, |m| m[(0, 0)])
 }
 
 /// `(w_x, w_rec)` of a one-unit case.
 fn weights(c: &Case<f64>) -> (f64, f64) {
-    (c.rnn.w_x[(0, 0)], c.rnn.w_h[(0, 0)])
+    (c.param("w_x")[(0, 0)], c.param("w_h")[(0, 0)])
 }
 
 /// A training run of the linear problem.
@@ -118,7 +123,7 @@ pub fn curvature(w_x: f64, w_rec: f64) -> Result<(f64, f64)> {
     let delta = 1e-5;
     let grad = |wx: f64, wrec: f64| -> Result<(f64, f64)> {
         let g = case(wx, wrec)?.bptt()?;
-        Ok((g.w_x[(0, 0)], g.w_h[(0, 0)]))
+        Ok((total_of(&g, "w_x"), total_of(&g, "w_h")))
     };
     let xx = (grad(w_x + delta, w_rec)?.0 - grad(w_x - delta, w_rec)?.0) / (2.0 * delta);
     let rr = (grad(w_x, w_rec + delta)?.1 - grad(w_x, w_rec - delta)?.1) / (2.0 * delta);
@@ -237,9 +242,10 @@ pub fn run(epochs: usize, sigmoid_epochs: usize) -> Result<Report> {
         );
     }
     let long = Case::new(
-        start.rnn.clone(),
+        start.cell,
+        start.params.clone(),
         vec![Matrix::filled(1, 1, 1.0); 30],
-        None,
+        vec![],
         Head::SumLast,
     )?
     .bptt()?;
@@ -291,8 +297,8 @@ pub fn run(epochs: usize, sigmoid_epochs: usize) -> Result<Report> {
             out,
             "   {name:>18} {:>18}  {:>10.4}  {:>10.4}  {cx:>9.2}  {crec:>11.2}",
             format!("({wx:.3}, {wrec:.3})"),
-            g.w_x[(0, 0)],
-            g.w_h[(0, 0)]
+            total_of(&g, "w_x"),
+            total_of(&g, "w_h")
         );
     }
     let _ = writeln!(

@@ -8,13 +8,13 @@
 
 use super::{Report, loss_text};
 use crate::case::Case;
-use crate::check::rng;
+use crate::cells::Rnn;
 use crate::error::Result;
+use crate::fd::rng;
+use crate::gradients::Gradients;
 use crate::init::{self, Init};
 use crate::loss::Head;
 use crate::matrix::Matrix;
-use crate::rnn::Gradients;
-use crate::rnn::{Activation, Rnn};
 use crate::trace::{labelled, log_bar_chart, number, sparkline};
 use crate::train::{Optimizer, TrainConfig, gradient_list, sequences_to_steps, train};
 use std::fmt::Write;
@@ -64,13 +64,12 @@ pub fn case(start: Start) -> Result<Case<f64>> {
     let w_h = start.init.matrix(&mut r, HIDDEN, HIDDEN);
     let w_out = start.init.matrix(&mut r, HIDDEN, 2);
     let b = Matrix::filled(1, HIDDEN, start.bias);
-    let rnn = Rnn::new(w_x, w_h, b, Activation::Tanh)?;
     let head = Head::SoftmaxCe {
         w_out,
         b_out: init::zeros(1, 2),
         labels,
     };
-    Case::new(rnn, x, None, head)
+    Case::new(Rnn::default(), vec![w_x, w_h, b], x, vec![], head)
 }
 
 /// Feature-wise standardization over every sequence and step: `x ← (x − μ_f) / σ_f`, with
@@ -108,11 +107,11 @@ fn state_gap(h: &Matrix<f64>) -> f64 {
 }
 
 /// `(name, ‖dθ‖)` for every parameter.
-fn gradient_norms(g: &Gradients<f64>) -> Vec<(&'static str, f64)> {
-    gradient_list(g)
+fn gradient_norms(case: &Case<f64>, g: &Gradients<f64>) -> Result<Vec<(&'static str, f64)>> {
+    Ok(gradient_list(case, g)?
         .into_iter()
-        .map(|(p, m)| (p.name(), m.norm()))
-        .collect()
+        .map(|(p, m)| (p.shown, m.norm()))
+        .collect())
 }
 
 /// One candidate change: the data, the start and the optimizer.
@@ -251,7 +250,11 @@ pub fn run(epochs: usize, long_epochs: usize) -> Result<Report> {
         "start",
         format!("epoch {epochs}")
     );
-    for ((name, now), (_, later)) in gradient_norms(&g).iter().zip(gradient_norms(&after)) {
+    let (norms, later_norms) = (
+        gradient_norms(&start, &g)?,
+        gradient_norms(&trained, &after)?,
+    );
+    for ((name, now), (_, later)) in norms.iter().zip(later_norms) {
         let _ = writeln!(
             out,
             "   {name:>8}  {:>16}  {:>16}",
@@ -412,7 +415,11 @@ pub fn run(epochs: usize, long_epochs: usize) -> Result<Report> {
         "   {:>8}  {:>16}  {:>16}",
         "θ", "notebook start", "chosen start"
     );
-    for ((name, a), (_, b)) in gradient_norms(&g).iter().zip(gradient_norms(&fixed_g)) {
+    let (norms, fixed_norms) = (
+        gradient_norms(&start, &g)?,
+        gradient_norms(&fixed_case, &fixed_g)?,
+    );
+    for ((name, a), (_, b)) in norms.iter().zip(fixed_norms) {
         let _ = writeln!(out, "   {name:>8}  {:>16}  {:>16}", number(*a), number(b));
     }
     let fixed_losses = fixed.train(epochs)?;

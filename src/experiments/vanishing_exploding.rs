@@ -15,13 +15,15 @@
 //! steps (and so any vanishing) exactly as they were.
 
 use super::Report;
+use crate::activation::Activation;
 use crate::case::Case;
-use crate::check::rng;
+use crate::cells::Rnn;
 use crate::error::{Error, Result};
+use crate::fd::rng;
+use crate::gradients::Gradients;
 use crate::init;
 use crate::loss::Head;
 use crate::matrix::Matrix;
-use crate::rnn::{Activation, Gradients, Rnn};
 use crate::trace::{log_bar_chart, number};
 use crate::train::{clip_global_norm, gradient_list};
 use std::fmt::Write;
@@ -111,8 +113,8 @@ pub fn probe(
         }
         Activation::Tanh | Activation::Identity => (init::zeros(1, HIDDEN), init::zeros(1, HIDDEN)),
     };
-    let rnn = Rnn::new(w_x, w_h, b, activation)?;
-    Case::new(rnn, x, Some(h0), Head::SumLast)
+    let cell = Rnn::new(activation);
+    Case::new(cell, vec![w_x, w_h, b], x, vec![Some(h0)], Head::SumLast)
 }
 
 /// `(t, ‖dh_t‖)` for `t = T … 1`, scaled by `factor`.
@@ -166,7 +168,8 @@ pub fn run(steps: usize) -> Result<Report> {
         let w_h = recurrent_weights(Shape::Symmetric, 10, s)?;
         let sigma = largest_singular_value(&w_h)?;
         let gamma = activation.max_slope();
-        let g = probe(activation, w_h, steps, SMALL_INPUTS)?.bptt()?;
+        let probed = probe(activation, w_h, steps, SMALL_INPUTS)?;
+        let g = probed.bptt()?;
         let above = gamma * sigma > 1.0;
         let _ = writeln!(
             out,
@@ -187,7 +190,10 @@ pub fn run(steps: usize) -> Result<Report> {
             steps - 1,
             number((gamma * sigma).powi(steps as i32 - 1))
         );
-        let mut grads: Vec<Matrix<f64>> = gradient_list(&g).into_iter().map(|(_, m)| m).collect();
+        let mut grads: Vec<Matrix<f64>> = gradient_list(&probed, &g)?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
         let norm = clip_global_norm(&mut grads, CLIP);
         let factor = if norm > CLIP { CLIP / norm } else { 1.0 };
         if above {

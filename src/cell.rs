@@ -1,0 +1,294 @@
+//! What a recurrent cell is, to the rest of the crate: the [`Cell`] trait.
+//!
+//! A cell is one step of a recurrent network, `state_t = step(x_t, state_(t-1))`, with named
+//! parameters shared by every step. For the tanh RNN of the tutorial:
+//!
+//! ```text
+//! a_t = x_t·W_x + h_(t-1)·W_h + b          parameters w_x, w_h, b; internal value a
+//! h_t = φ(a_t)                             state h
+//! ```
+//!
+//! Everything that runs a sequence (the forward pass over `T` steps, the BPTT loop, the heads,
+//! finite differences, the check, the diagnosis, the traces, the case files) is written once,
+//! over the names a cell declares here, and never lists `W_x, W_h, b` itself. A cell lives in
+//! one file of [`crate::cells`].
+//!
+//! A step is split in two, `pre` (from the parameters, `x_t` and the previous state to the
+//! step's *internal* values, the RNN's `a_t`) and `post` (from the internal values to the new
+//! state), because each half is a place a finite difference perturbs: `a_t` is checked as much
+//! as `h_t` is.
+
+use crate::error::Result;
+use crate::matrix::Matrix;
+use crate::scalar::Scalar;
+use crate::tape::Var;
+use std::fmt;
+
+/// One dimension of a parameter's shape, in terms of the case's sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dim {
+    /// `F`, the number of input features.
+    Features,
+    /// `k·H`, a multiple of the number of hidden units (`k = 4` for an LSTM's stacked gates).
+    Hidden(usize),
+    /// 1: the parameter is a row, which numpy stores as a 1-D array (`b` of shape `(H,)`).
+    One,
+}
+
+impl Dim {
+    /// The size, for `features` inputs and `hidden` units.
+    pub fn size(self, features: usize, hidden: usize) -> usize {
+        match self {
+            Dim::Features => features,
+            Dim::Hidden(k) => k * hidden,
+            Dim::One => 1,
+        }
+    }
+
+    /// The dimension in words, as messages print it: `features`, `hidden`, `4·hidden`.
+    pub fn words(self) -> String {
+        match self {
+            Dim::Features => "features".into(),
+            Dim::Hidden(1) => "hidden".into(),
+            Dim::Hidden(k) => format!("{k}·hidden"),
+            Dim::One => "1".into(),
+        }
+    }
+}
+
+/// A parameter of a cell, shared by every step: `W_x`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param {
+    /// Its key in case files and `grads.…`: `"w_x"`.
+    pub key: &'static str,
+    /// Its name in traces and on the tape: `"W_x"`.
+    pub shown: &'static str,
+    /// The key of step t's contribution to its gradient, `∂L/∂W_x[t]`: `"dw_x"`.
+    pub grad: &'static str,
+    /// Its rows.
+    pub rows: Dim,
+    /// Its columns.
+    pub cols: Dim,
+}
+
+impl Param {
+    /// The shape for `features` inputs and `hidden` units.
+    pub fn shape(&self, features: usize, hidden: usize) -> (usize, usize) {
+        (
+            self.rows.size(features, hidden),
+            self.cols.size(features, hidden),
+        )
+    }
+
+    /// True for a row that numpy stores as a 1-D array (`b`).
+    pub fn is_row(&self) -> bool {
+        self.rows == Dim::One
+    }
+
+    /// The shape in numpy's words: `(features, hidden)`, `(hidden,)`.
+    pub fn words(&self) -> String {
+        if self.is_row() {
+            format!("({},)", self.cols.words())
+        } else {
+            format!("({}, {})", self.rows.words(), self.cols.words())
+        }
+    }
+}
+
+/// A part of a cell's state, carried from step to step: `h` (and an LSTM's `c`). Every state is
+/// `batch × hidden`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct State {
+    /// Its key in `forward --json` and in traces: `"h"` (so `h_t`).
+    pub key: &'static str,
+    /// The key of the initial state in case files and of its gradient in `grads.…`: `"h0"`.
+    pub initial: &'static str,
+    /// The key of its per-step gradient, the total `∂L/∂h_t`: `"dh"`.
+    pub grad: &'static str,
+}
+
+/// A value computed inside a step that the check perturbs: the RNN's pre-activation `a_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Internal {
+    /// Its key in `forward --json` and in traces: `"a"` (so `a_t`).
+    pub key: &'static str,
+    /// The key of its gradient `∂L/∂a_t`: `"da"`.
+    pub grad: &'static str,
+    /// Its columns (its rows are the batch).
+    pub cols: Dim,
+}
+
+/// What a per-step quantity is the gradient of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Site {
+    /// State `i` after the step, `h_t`: its total gradient `dh[t]`.
+    State(usize),
+    /// Internal value `i` of the step, `a_t`: `da[t]`.
+    Internal(usize),
+    /// The input `x_t`: `dx[t]`.
+    Input,
+    /// Step t's untied copy of parameter `i`, `W_h[t]`: its gradient `dW_h[t]`, step t's
+    /// contribution to the shared weight's.
+    Param(usize),
+}
+
+/// A per-step quantity: its key (`"dh"`) and what it is the gradient of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity {
+    /// The key in `grads --json`'s steps, `check --json` and tables: `"dw_h"`.
+    pub name: &'static str,
+    /// What it is the gradient of.
+    pub site: Site,
+}
+
+/// The key of the input's gradient at every step.
+pub const DX: &str = "dx";
+
+/// The per-step quantities of `C`, in the order a backward step computes them and the
+/// diagnosis looks for errors within a step: the states' total gradients (`dh`), the internal
+/// values' (`da`), the input's (`dx`), then each parameter's per-step copy (`dw_x`, `dw_h`,
+/// `db`).
+pub fn quantities<C: Cell>() -> Vec<Quantity> {
+    let states = C::STATES.iter().enumerate().map(|(i, s)| Quantity {
+        name: s.grad,
+        site: Site::State(i),
+    });
+    let internals = C::INTERNALS.iter().enumerate().map(|(i, v)| Quantity {
+        name: v.grad,
+        site: Site::Internal(i),
+    });
+    let input = std::iter::once(Quantity {
+        name: DX,
+        site: Site::Input,
+    });
+    let params = C::PARAMS.iter().enumerate().map(|(i, p)| Quantity {
+        name: p.grad,
+        site: Site::Param(i),
+    });
+    states.chain(internals).chain(input).chain(params).collect()
+}
+
+/// Where in the crate's notation a per-step quantity is printed: `dh_3`, `dW_h[3]`.
+pub fn quantity_label<C: Cell>(q: &Quantity, t: usize) -> String {
+    match q.site {
+        Site::State(i) => format!("d{}_{t}", C::STATES[i].key),
+        Site::Internal(i) => format!("d{}_{t}", C::INTERNALS[i].key),
+        Site::Input => format!("dx_{t}"),
+        Site::Param(i) => format!("d{}[{t}]", C::PARAMS[i].shown),
+    }
+}
+
+/// What one backward step of a cell hands back: the gradients of the step's internal values,
+/// of `x_t` and of the step's copies of the parameters, and the gradient that flows on to the
+/// previous state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepBack<T> {
+    /// `∂L/∂` each internal value (`da_t`), in the order of [`Cell::INTERNALS`].
+    pub internals: Vec<Matrix<T>>,
+    /// `dx_t = ∂L/∂x_t`.
+    pub dx: Matrix<T>,
+    /// Step t's contribution to each parameter's gradient (`dW_x[t]`, …), in the order of
+    /// [`Cell::PARAMS`].
+    pub params: Vec<Matrix<T>>,
+    /// What flows back into each part of the previous state through this step (`da_t·W_hᵀ`);
+    /// the BPTT loop adds the head's direct gradient to it.
+    pub to_prev: Vec<Matrix<T>>,
+}
+
+/// The nodes one step recorded on a tape.
+#[derive(Clone, Debug)]
+pub struct RecordedStep<'t, T> {
+    /// The internal values (`a_t`), in the order of [`Cell::INTERNALS`].
+    pub internals: Vec<Var<'t, T>>,
+    /// The new state (`h_t`), in the order of [`Cell::STATES`].
+    pub state: Vec<Var<'t, T>>,
+}
+
+/// What a diagnosis knows of the quantities around a wrong one: whether `quantity` at step `t`
+/// was given and agreed (`Some(true)`), was given and disagreed (`Some(false)`), or was not
+/// given (`None`).
+pub type Agreed<'a> = &'a dyn Fn(usize, &str) -> Option<bool>;
+
+/// One recurrent cell: its named parameters, state and per-step quantities, one step forward
+/// (plain and on a tape), and its hand-derived backward step.
+///
+/// Shapes: `x_t` is `batch × features`, every state `batch × hidden`, and the parameters have
+/// the shapes [`Cell::PARAMS`] gives them. The sequence code checks every shape before it calls
+/// a step, so the steps may assume them.
+pub trait Cell: Clone + fmt::Debug + PartialEq {
+    /// The value of `"cell"` in a case file: `"rnn"`.
+    const KIND: &'static str;
+    /// The parameters, in the order every list of them follows.
+    const PARAMS: &'static [Param];
+    /// The parts of the state; the first is `h`, the one the heads read.
+    const STATES: &'static [State];
+    /// The values inside a step that are checked too (the RNN's `a_t`).
+    const INTERNALS: &'static [Internal];
+    /// The case-file keys of the cell's options, each with the values it takes in words (the
+    /// RNN's `"activation"`: `"tanh", "sigmoid" or "identity"`).
+    const OPTIONS: &'static [(&'static str, &'static str)];
+
+    /// Builds the cell from its options in a case file: `option(key)` is the string given for
+    /// `key` (one of [`Cell::OPTIONS`]), or `None` where the file says nothing.
+    fn from_options(option: &dyn Fn(&str) -> Option<String>) -> Result<Self>;
+
+    /// The cell in a few words, for headers: `tanh RNN`.
+    fn title(&self) -> String;
+
+    /// The forward equations in the tutorial's notation, for the forward trace.
+    fn equations(&self) -> String;
+
+    /// The internal values of one step: `a_t = x_t·W_x + h_(t-1)·W_h + b` for the RNN. `p`
+    /// holds the parameters in the order of [`Cell::PARAMS`], `prev` the previous state.
+    fn pre<T: Scalar>(
+        &self,
+        p: &[&Matrix<T>],
+        x: &Matrix<T>,
+        prev: &[&Matrix<T>],
+    ) -> Vec<Matrix<T>>;
+
+    /// The new state from the step's internal values: `h_t = φ(a_t)` for the RNN.
+    fn post<T: Scalar>(
+        &self,
+        p: &[&Matrix<T>],
+        internals: &[&Matrix<T>],
+        prev: &[&Matrix<T>],
+    ) -> Vec<Matrix<T>>;
+
+    /// The same step recorded on a tape, with `p` the step's own copies of the parameters;
+    /// its nodes are named for step `t` (`a_t`, `h_t`).
+    fn record<'t, T: Scalar>(
+        &self,
+        p: &[Var<'t, T>],
+        x: Var<'t, T>,
+        prev: &[Var<'t, T>],
+        t: usize,
+    ) -> Result<RecordedStep<'t, T>>;
+
+    /// The hand-derived backward step: given the step's forward values and `d_state`, the
+    /// total gradients `∂L/∂state_t` (`dh_t`), the gradients of everything the step read.
+    fn backward<T: Scalar>(
+        &self,
+        p: &[&Matrix<T>],
+        x: &Matrix<T>,
+        prev: &[&Matrix<T>],
+        internals: &[&Matrix<T>],
+        state: &[&Matrix<T>],
+        d_state: &[&Matrix<T>],
+    ) -> StepBack<T>;
+
+    /// The equation that computes `quantity` at step `t` of `steps`, as the backward trace
+    /// prints it after `dh_t = `; `t = 0` asks for a state's initial gradient (`dh_0`).
+    fn equation(&self, quantity: &Quantity, t: usize, steps: usize) -> String;
+
+    /// Why `quantity` at step `t` can be wrong when it is the first error walking back from
+    /// `t = steps`: the equation that computes it and what to look at, in words. `agreed`
+    /// tells what the diagnosis found for the quantities around it.
+    fn explain(
+        &self,
+        quantity: &Quantity,
+        t: usize,
+        steps: usize,
+        agreed: Agreed<'_>,
+    ) -> (String, String);
+}

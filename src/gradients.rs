@@ -1,0 +1,109 @@
+//! Gradients by name: what every method (hand BPTT, the tape, finite differences) computes, and
+//! what a student hands in.
+//!
+//! A name is the key `grads --json` writes: per step the cell's quantities (`dh`, `da`, `dx`,
+//! `dw_x`, `dw_h`, `db` for the RNN), and as totals each parameter's gradient (`w_x`, `w_h`,
+//! `b`), each initial state's (`h0`) and the head's parameters' (`w_out`, `b_out`). Every cell's
+//! first state is `h`, so `dh` and `h0` are there for every cell.
+
+use crate::matrix::Matrix;
+use crate::scalar::Scalar;
+
+/// Matrices by name, in a fixed order: a step's quantities, or the totals.
+pub type Named<T> = Vec<(&'static str, Matrix<T>)>;
+
+/// The matrix called `name` in `list`, if it is there.
+pub fn named<'a, T>(list: &'a [(&'static str, Matrix<T>)], name: &str) -> Option<&'a Matrix<T>> {
+    list.iter().find(|(key, _)| *key == name).map(|(_, m)| m)
+}
+
+/// Every gradient of one case, by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients<T> {
+    /// The loss `L` these are the gradients of.
+    pub loss: T,
+    /// Step t's quantities at index `t − 1`, in the cell's order
+    /// ([`crate::cell::quantities`]). The training path keeps `dx` alone.
+    pub steps: Vec<Named<T>>,
+    /// Each parameter's total (`dW_x = Σ_t dW_x[t]`, …), each initial state's gradient
+    /// (`dh[0] = ∂L/∂h_0`), then the head's parameters', in that order.
+    pub totals: Named<T>,
+}
+
+impl<T: Scalar> Gradients<T> {
+    /// Step t's quantities, for `t = 1..=T`.
+    pub fn step(&self, t: usize) -> &Named<T> {
+        assert!(
+            (1..=self.steps.len()).contains(&t),
+            "steps are numbered 1..=T, asked t = {t}"
+        );
+        &self.steps[t - 1]
+    }
+
+    /// The quantity `name` at step t (`dw_h` at 3 is `dW_h[3]`), if these gradients have it.
+    pub fn get(&self, t: usize, name: &str) -> Option<&Matrix<T>> {
+        named(self.steps.get(t.checked_sub(1)?)?, name)
+    }
+
+    /// The quantity `name` at step t, to change it (a planted mistake, in tests and the
+    /// tutorial).
+    pub fn get_mut(&mut self, t: usize, name: &str) -> Option<&mut Matrix<T>> {
+        let step = self.steps.get_mut(t.checked_sub(1)?)?;
+        step.iter_mut()
+            .find(|(key, _)| *key == name)
+            .map(|(_, m)| m)
+    }
+
+    /// The total `name` (`w_h` is `dW_h`, `h0` is `∂L/∂h_0`), if these gradients have it.
+    pub fn total(&self, name: &str) -> Option<&Matrix<T>> {
+        named(&self.totals, name)
+    }
+
+    /// `dh[t] = ∂L/∂h_t` for `t = 0..=T`.
+    ///
+    /// # Panics
+    /// If these gradients do not hold it (the training path keeps `dx` alone).
+    pub fn dh(&self, t: usize) -> &Matrix<T> {
+        let found = if t == 0 {
+            self.total("h0")
+        } else {
+            self.get(t, "dh")
+        };
+        found.unwrap_or_else(|| panic!("these gradients do not hold dh at t = {t}"))
+    }
+}
+
+/// Gradients handed in for diagnosis: any part of what [`Gradients`] holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Given {
+    /// The loss, if given.
+    pub loss: Option<f64>,
+    /// For step t (index `t − 1`), the quantities that were given, in the cell's order.
+    pub steps: Vec<Named<f64>>,
+    /// The totals that were given.
+    pub totals: Named<f64>,
+}
+
+impl Given {
+    /// Everything in `g`: a full set, as a complete backward pass would export it.
+    pub fn all(g: &Gradients<f64>) -> Given {
+        Given {
+            loss: Some(g.loss),
+            steps: g.steps.clone(),
+            totals: g.totals.clone(),
+        }
+    }
+
+    /// The same set keeping only the totals (what a training loop usually exports).
+    pub fn totals_only(mut self) -> Given {
+        for step in &mut self.steps {
+            step.clear();
+        }
+        self
+    }
+
+    /// The given value of quantity `name` at step t, if any.
+    pub fn get(&self, t: usize, name: &str) -> Option<&Matrix<f64>> {
+        named(self.steps.get(t.checked_sub(1)?)?, name)
+    }
+}
