@@ -188,7 +188,7 @@ impl<T: Scalar, C: Cell> Case<T, C> {
             initial,
             head,
         };
-        case.check()?;
+        case.check_shapes()?;
         for (p, value) in C::PARAMS.iter().zip(&case.params) {
             check_finite(p.key, value)?;
         }
@@ -305,8 +305,8 @@ impl<T: Scalar, C: Cell> Case<T, C> {
 
     /// Checks every shape against every other: the parameters against each other and the
     /// inputs, the initial state and the head against the inputs. [`Case::new`] checks it, and
-    /// so do the passes, because the fields are public and a case may be built by hand.
-    fn check(&self) -> Result<()> {
+    /// so does every pass, because the fields are public and a case may be built by hand.
+    pub fn check_shapes(&self) -> Result<()> {
         let (batch, _, hidden) = sizes::<T, C>(&self.params, &self.x)?;
         if self.initial.len() != C::STATES.len() {
             return Err(Error::bad_shape(
@@ -329,7 +329,7 @@ impl<T: Scalar, C: Cell> Case<T, C> {
 
     /// The plain forward pass, keeping every state and internal value.
     pub fn forward(&self) -> Result<Forward<T>> {
-        self.check()?;
+        self.check_shapes()?;
         Ok(sequence::forward(
             &self.cell,
             &self.param_refs(),
@@ -353,7 +353,7 @@ impl<T: Scalar, C: Cell> Case<T, C> {
 
     /// Records the forward pass and the head on `tape`.
     pub fn record<'t>(&self, tape: &'t Tape<T>) -> Result<(Recording<'t, T>, TapeHead<'t, T>)> {
-        self.check()?;
+        self.check_shapes()?;
         let rec = sequence::record(&self.cell, tape, &self.params, &self.x, &self.initial)?;
         let head = self.head.on_tape(&rec.h())?;
         Ok((rec, head))

@@ -14,12 +14,31 @@
 use crate::case::Case;
 use crate::cells::Rnn;
 use crate::error::{Error, Result, shape_str};
-use crate::init::Init;
+use crate::init::{self, Init};
 use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::ops::softmax;
 use crate::train::{History, TrainConfig, train};
 use rand::rngs::ChaCha8Rng;
+
+/// Time steps per sequence of [`sum_sign_data`] (seed 000's task).
+pub const STEPS: usize = 5;
+/// Features per step of [`sum_sign_data`].
+pub const FEATURES: usize = 3;
+
+/// Seed 000's task: `n` sequences of [`STEPS`] × [`FEATURES`] standard normal numbers, drawn sequence by
+/// sequence, step by step (numpy's `randn(n, 5, 3)` order), and their labels
+/// `[Σ_t Σ_f x[i][t][f] > 0]`. Returns `x_1 … x_T` (each `n × features`) and the labels.
+pub fn sum_sign_data(rng: &mut ChaCha8Rng, n: usize) -> (Vec<Matrix<f64>>, Vec<usize>) {
+    let draws = init::normal(rng, n, STEPS * FEATURES, 1.0);
+    let x = (0..STEPS)
+        .map(|t| Matrix::from_fn(n, FEATURES, |i, f| draws[(i, t * FEATURES + f)]))
+        .collect();
+    let labels = (0..n)
+        .map(|i| usize::from(draws.row(i).iter().sum::<f64>() > 0.0))
+        .collect();
+    (x, labels)
+}
 
 /// A sequence classifier: the RNN's last state through a dense softmax layer.
 #[derive(Clone, Debug, PartialEq)]

@@ -105,8 +105,8 @@ impl<T: Scalar> Bptt<T> {
     }
 
     fn check(&self, case: &Case<T>) -> Result<()> {
+        case.check_shapes()?;
         let dims = case.dims();
-        case.head.check(dims.batch, dims.hidden, dims.steps)?;
         if dims != self.dims {
             let size = |d: Dims| {
                 format!(
@@ -292,11 +292,10 @@ pub fn tape_totals<T: Scalar>(case: &Case<T>) -> Result<Gradients<T>> {
     let head = case.head.on_tape(&rec.h)?;
     let mut grads = head.loss.backward_leaves();
     let steps = rec.x.iter().map(|&x| vec![(DX, grads.take(x))]).collect();
-    let mut totals: Vec<_> = Rnn::PARAMS
-        .iter()
-        .zip(&rec.params)
-        .map(|(p, &w)| (p.key, grads.take(w)))
-        .collect();
+    let mut totals = Vec::with_capacity(Rnn::PARAMS.len() + 1 + head.params.len());
+    for (p, &w) in Rnn::PARAMS.iter().zip(&rec.params) {
+        totals.push((p.key, grads.take(w)));
+    }
     totals.push(("h0", grads.take(rec.h[0])));
     totals.extend(head.params.iter().map(|&(key, w)| (key, grads.take(w))));
     Ok(Gradients {

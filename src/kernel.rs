@@ -35,6 +35,11 @@
 //! exactly that operation; on an x86 CPU without AVX2 and FMA, the plain loop calls libm's `fma`,
 //! correct but slow.
 
+// The one module that may use `unsafe` (the crate denies it elsewhere): the packed kernel's
+// raw pointers, the cast between a generic slice and its concrete type, and the calls into
+// functions compiled for wider vector units.
+#![allow(unsafe_code)]
+
 use crate::scalar::Scalar;
 use std::any::TypeId;
 
@@ -117,7 +122,7 @@ pub const KERNEL_MIN_WORK: usize = 256;
 pub fn matmul_into<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     #[cfg(feature = "gemm")]
-    if m * k * n > KERNEL_MIN_WORK {
+    if m * k * n > KERNEL_MIN_WORK && is_f32_or_f64::<T>() {
         return gemm(a, b, c, accumulate);
     }
     assert_eq!(
@@ -164,10 +169,16 @@ pub fn matmul_into<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accum
 ///
 /// # Panics
 /// If the shapes do not fit (`a.cols() ≠ b.rows()`, or `c` is not `a.rows()·b.cols()` long):
-/// callers check shapes first and report a mismatch as an error.
+/// callers check shapes first and report a mismatch as an error; and if `T` is neither f32 nor
+/// f64, which [`matmul_into`] never asks of it.
 #[cfg(feature = "gemm")]
 pub fn gemm<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(
+        is_f32_or_f64::<T>(),
+        "kernel::gemm: the packed kernel takes f32 or f64, not {}",
+        T::NAME
+    );
     assert_eq!(
         k, b.rows,
         "kernel::gemm: A is {m}×{k} but B is {}×{n}",
@@ -250,18 +261,11 @@ pub fn sigmoid_in_place<T: Scalar>(x: &mut [T]) {
     }
 }
 
-/// `tanh(x)` for one number, the same function as [`tanh_in_place`].
-pub fn tanh<T: Scalar>(x: T) -> T {
-    let mut one = [x];
-    tanh_in_place(&mut one);
-    one[0]
-}
-
-/// `σ(x)` for one number, the same function as [`sigmoid_in_place`].
-pub fn sigmoid<T: Scalar>(x: T) -> T {
-    let mut one = [x];
-    sigmoid_in_place(&mut one);
-    one[0]
+/// True when `T` is f32 or f64, the two types the packed kernel implements: any other
+/// [`Scalar`] (a dual number) takes the readable loop.
+fn is_f32_or_f64<T: 'static>() -> bool {
+    let t = TypeId::of::<T>();
+    t == TypeId::of::<f64>() || t == TypeId::of::<f32>()
 }
 
 /// The slice as `&mut [U]` when `T` is `U` (the generic code's one way to reach the
@@ -445,6 +449,20 @@ fn sigmoid_f32(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `tanh(x)` for one number by [`tanh_in_place`], for the edge cases below.
+    fn tanh<T: Scalar>(x: T) -> T {
+        let mut one = [x];
+        tanh_in_place(&mut one);
+        one[0]
+    }
+
+    /// `σ(x)` for one number by [`sigmoid_in_place`].
+    fn sigmoid<T: Scalar>(x: T) -> T {
+        let mut one = [x];
+        sigmoid_in_place(&mut one);
+        one[0]
+    }
     use crate::activation;
     #[cfg(feature = "gemm")]
     use crate::matrix::Matrix;

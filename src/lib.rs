@@ -26,16 +26,15 @@
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
 //! | [`classifier`] | [`RnnClassifier`]: fit / predict / accuracy with the softmax head |
-//! | [`experiments`] | the seed notebooks' experiments, reproduced and explained (the examples) |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
-//! | [`demo`] | the bodies of the trace examples, as functions returning their text |
 //! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass |
 //! | [`tutorial`] | the chapters of `docs/`, whose code runs under `cargo test` |
 //! | [`error`] | the crate's one [`Error`] type |
 //! | `json` | case and gradient files of the command line (`cli` feature) |
 
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod activation;
 pub mod bptt;
@@ -44,10 +43,8 @@ pub mod cell;
 pub mod cells;
 pub mod check;
 pub mod classifier;
-pub mod demo;
 pub mod diagnose;
 pub mod error;
-pub mod experiments;
 pub mod fast;
 pub mod fd;
 pub mod gradients;
@@ -60,6 +57,7 @@ pub mod matrix;
 pub mod ops;
 pub mod scalar;
 pub mod sequence;
+pub mod spectral;
 pub mod tape;
 pub mod trace;
 pub mod train;

@@ -428,6 +428,16 @@ impl<T> IndexMut<(usize, usize)> for Matrix<T> {
     }
 }
 
+/// An exponent as numpy writes it, from Rust's digits after the `e`: `-5` is `e-05`, `0` is
+/// `e+00`.
+pub(crate) fn numpy_exponent(rust: &str) -> String {
+    let (sign, digits) = match rust.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', rust),
+    };
+    format!("e{sign}{digits:0>2}")
+}
+
 /// Formats numbers the way numpy's default `print` does, as strings of equal width.
 ///
 /// Fixed notation with at most `precision` decimals, trailing zeros dropped (`1.0007`, `1.`),
@@ -462,14 +472,10 @@ pub fn format_numbers(values: &[f64], precision: usize) -> Vec<String> {
                 None => (text, None),
             };
             let mantissa = mantissa.trim_end_matches('0').to_string();
-            let exponent = exponent.map(|e| {
-                let (sign, digits) = match e.strip_prefix('-') {
-                    Some(d) => ('-', d.to_string()),
-                    None => ('+', e),
-                };
-                format!("e{sign}{digits:0>2}")
-            });
-            (mantissa, exponent.unwrap_or_default())
+            (
+                mantissa,
+                exponent.map_or(String::new(), |e| numpy_exponent(&e)),
+            )
         })
         .collect();
     let split = |m: &str| -> (String, String) {

@@ -13,11 +13,11 @@ use crate::error::shape_str;
 use crate::fd::{Comparison, Verdict};
 use crate::gradients::Gradients;
 use crate::loss::Head;
-use crate::matrix::{Matrix, format_numbers};
+use crate::matrix::{Matrix, format_numbers, numpy_exponent};
 use crate::scalar::Scalar;
 use crate::sequence::Forward;
 use crate::tape::{Grads, NodeId, Tape};
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 /// A number as numpy prints a scalar, but with at most 9 significant digits, so that no
 /// platform's last-bit differences can show: 8 decimals below 10 (`0.69314718`), fewer above
@@ -236,13 +236,7 @@ pub fn error_text(rel: f64) -> String {
 /// Rust writes `2.4e-11` and `1.0e0`; numpy writes exponents with a sign and two digits.
 fn with_exponent(text: &str) -> String {
     match text.split_once('e') {
-        Some((m, e)) => {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', e),
-            };
-            format!("{m}e{sign}{digits:0>2}")
-        }
+        Some((m, e)) => format!("{m}{}", numpy_exponent(e)),
         None => text.to_string(),
     }
 }
@@ -630,6 +624,48 @@ pub fn short(v: f64) -> String {
     } else {
         with_exponent(&format!("{v:.2e}"))
     }
+}
+
+/// The result of an experiment (the examples that reproduce the seed notebooks): the text to
+/// read, and the numbers of its last line, `summary: key=value …`, which tests read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Writeup {
+    /// Headings, tables and charts, each line ending in a newline.
+    pub text: String,
+    /// The `key=value` pairs of the summary line, in order.
+    pub summary: Vec<(&'static str, f64)>,
+}
+
+impl Writeup {
+    /// The summary value named `key`, if the report has one.
+    pub fn value(&self, key: &str) -> Option<f64> {
+        self.summary
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, v)| v)
+    }
+
+    /// The last line: `summary: key=value key=value …`, each value formatted by [`number`].
+    pub fn summary_line(&self) -> String {
+        let pairs: Vec<String> = self
+            .summary
+            .iter()
+            .map(|(k, v)| format!("{k}={}", number(*v)))
+            .collect();
+        format!("summary: {}", pairs.join(" "))
+    }
+}
+
+impl fmt::Display for Writeup {
+    /// The text, then the summary line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}{}", self.text, self.summary_line())
+    }
+}
+
+/// A loss in 4 decimals, as the seed notebooks print it (`0.6931`).
+pub fn loss_text(loss: f64) -> String {
+    format!("{loss:.4}")
 }
 
 #[cfg(test)]

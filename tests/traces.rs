@@ -4,18 +4,34 @@
 
 use tapegrad::case::Case;
 use tapegrad::check::{Mode, check_gradients};
-use tapegrad::demo;
 use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
 
+// The examples' own code: each snapshot is what the example prints.
+#[allow(dead_code)]
+#[path = "../examples/03-bptt-by-hand.rs"]
+mod bptt_by_hand;
+#[allow(dead_code)]
+#[path = "../examples/05-check-your-gradients.rs"]
+mod check_your_gradients;
+#[allow(dead_code)]
+#[path = "../examples/02-forward-trace.rs"]
+mod forward_trace;
+#[allow(dead_code)]
+#[path = "../examples/04-tape-graph.rs"]
+mod tape_graph;
+#[allow(dead_code)]
+#[path = "../examples/06-vanishing-and-exploding.rs"]
+mod vanishing_and_exploding;
+
 #[test]
 fn forward_trace_of_the_canonical_example() {
-    insta::assert_snapshot!("forward_trace", demo::forward_trace().unwrap());
+    insta::assert_snapshot!("forward_trace", forward_trace::forward_trace().unwrap());
 }
 
 #[test]
 fn backward_trace_of_the_canonical_example() {
-    insta::assert_snapshot!("bptt_trace", demo::bptt_trace().unwrap());
+    insta::assert_snapshot!("bptt_trace", bptt_by_hand::bptt_trace().unwrap());
 }
 
 #[test]
@@ -31,7 +47,7 @@ fn backward_trace_of_the_softmax_sample_by_tape() {
 
 #[test]
 fn tape_listing_and_graph_of_the_canonical_example() {
-    insta::assert_snapshot!("tape_graph", demo::tape_graph().unwrap());
+    insta::assert_snapshot!("tape_graph", tape_graph::tape_graph().unwrap());
 }
 
 #[test]
@@ -47,7 +63,10 @@ fn tape_listing_without_gradients() {
 
 #[test]
 fn gradcheck_tables_show_verdicts() {
-    insta::assert_snapshot!("gradcheck", demo::gradcheck(CheckStyle::Verdicts).unwrap());
+    insta::assert_snapshot!(
+        "gradcheck",
+        check_your_gradients::gradcheck(CheckStyle::Verdicts).unwrap()
+    );
 }
 
 #[test]
@@ -73,7 +92,10 @@ fn a_failing_check_table() {
 
 #[test]
 fn vanishing_and_exploding_charts() {
-    insta::assert_snapshot!("vanishing", demo::vanishing().unwrap());
+    insta::assert_snapshot!(
+        "vanishing",
+        vanishing_and_exploding::orthogonal_sweep().unwrap()
+    );
 }
 
 #[test]

@@ -6,15 +6,29 @@ use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
 use tapegrad::cells::Rnn;
 use tapegrad::classifier::RnnClassifier;
-use tapegrad::experiments::{self, classifier, counting, two_samples, vanishing_exploding};
 use tapegrad::fd::{relative_error_of, rng};
 use tapegrad::init::Init;
 use tapegrad::matrix::Matrix;
 use tapegrad::tape::Tape;
+use tapegrad::trace::Writeup;
 use tapegrad::train::{
     GradientSource, LearningRates, Optimizer, OptimizerState, TrainConfig, clip_global_norm,
     global_norm, parameters, sequences_to_steps, train,
 };
+
+// The seed experiments are the examples' own code.
+#[allow(dead_code)]
+#[path = "../examples/07-classifier.rs"]
+mod classifier;
+#[allow(dead_code)]
+#[path = "../examples/09-counting.rs"]
+mod counting;
+#[allow(dead_code)]
+#[path = "../examples/08-two-samples.rs"]
+mod two_samples;
+#[allow(dead_code)]
+#[path = "../examples/06-vanishing-and-exploding.rs"]
+mod vanishing_exploding;
 
 fn row(v: &[f64]) -> Matrix<f64> {
     Matrix::row_vector(v)
@@ -207,7 +221,7 @@ fn random_case(seed: u64, head: HeadKind) -> Case<f64> {
 fn a_seed_fixes_the_whole_run_bit_for_bit() {
     let run = || {
         let mut r = rng(5);
-        let (x, y) = classifier::sum_sign_data(&mut r, 64);
+        let (x, y) = tapegrad::classifier::sum_sign_data(&mut r, 64);
         let mut model = RnnClassifier::new(3, 6, 2, Init::Xavier, &mut r).unwrap();
         let history = model
             .fit(&x, &y, &busy_config(4, GradientSource::Bptt))
@@ -361,7 +375,7 @@ fn sequences_convert_from_numpy_layout() {
 #[test]
 fn classifier_predicts_the_argmax_of_its_logits() {
     let mut r = rng(2);
-    let (x, y) = classifier::sum_sign_data(&mut r, 10);
+    let (x, y) = tapegrad::classifier::sum_sign_data(&mut r, 10);
     let model = RnnClassifier::new(3, 4, 2, Init::Xavier, &mut r).unwrap();
     let z = model.logits(&x).unwrap();
     let p = model.predict_proba(&x).unwrap();
@@ -450,12 +464,12 @@ fn power_iteration_finds_the_largest_singular_value() {
     // [[1, 2], [3, 4]]: σ_max = √((30 + √884)/2) from the eigenvalues of AᵀA.
     let a = Matrix::from_rows(&[[1.0, 2.0], [3.0, 4.0]]).unwrap();
     let expect = ((30.0 + 884f64.sqrt()) / 2.0).sqrt();
-    let got = vanishing_exploding::largest_singular_value(&a).unwrap();
+    let got = tapegrad::spectral::largest_singular_value(&a).unwrap();
     assert!((got - expect).abs() < 1e-12, "{got} vs {expect}");
     let w = vanishing_exploding::recurrent_weights(vanishing_exploding::Shape::Symmetric, 3, 0.7)
         .unwrap();
-    assert!((vanishing_exploding::largest_singular_value(&w).unwrap() - 0.7).abs() < 1e-12);
-    assert!(vanishing_exploding::largest_singular_value(&Matrix::zeros(0, 0)).is_err());
+    assert!((tapegrad::spectral::largest_singular_value(&w).unwrap() - 0.7).abs() < 1e-12);
+    assert!(tapegrad::spectral::largest_singular_value(&Matrix::zeros(0, 0)).is_err());
 }
 
 #[test]
@@ -536,7 +550,7 @@ fn snapshot_vanishing_exploding_short_run() {
 
 #[test]
 fn summary_values_print_like_numpy_scalars() {
-    let report = experiments::Report {
+    let report = Writeup {
         text: String::new(),
         summary: vec![("a", 0.5), ("b", 1.5e-9)],
     };

@@ -5,6 +5,11 @@ use tapegrad::diagnose::diagnose;
 use tapegrad::gradients::Given;
 use tapegrad::zoo::{Bug, buggy_backward};
 
+// The example's own code: the snapshot is what it prints.
+#[allow(dead_code)]
+#[path = "../examples/10-bug-zoo.rs"]
+mod bug_zoo;
+
 #[test]
 fn every_bug_is_found_where_it_enters() {
     for bug in Bug::ALL {
@@ -98,7 +103,7 @@ fn diagnosis_snapshots() {
         );
         insta::assert_snapshot!(name, tapegrad::trace::diagnosis(&d));
     }
-    insta::assert_snapshot!("bug_zoo", tapegrad::demo::bug_zoo().unwrap());
+    insta::assert_snapshot!("bug_zoo", bug_zoo::bug_zoo().unwrap());
 }
 
 /// The explanation of a wrong `da` names the case's own activation derivative.

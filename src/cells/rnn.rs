@@ -94,18 +94,19 @@ impl Rnn {
         xs: &[Matrix<T>],
         h0: &Matrix<T>,
     ) -> Result<FusedRecording<'t, T>> {
-        let [w_x, w_h, _] = p else {
+        let [w_x, w_h, b] = p else {
             return Err(Error::bad_shape(
                 "RNN parameters",
                 "3 (w_x, w_h, b)",
                 p.len().to_string(),
             ));
         };
-        let leaves: Vec<Var<'t, T>> = Rnn::PARAMS
-            .iter()
-            .zip(p)
-            .map(|(param, value)| tape.named_var(param.shown, value.clone()))
-            .collect();
+        let [w_x_var, w_h_var, b_var] = [w_x, w_h, b].map(|value| value.clone());
+        let leaves = [
+            tape.named_var("W_x", w_x_var),
+            tape.named_var("W_h", w_h_var),
+            tape.named_var("b", b_var),
+        ];
         let op: Rc<dyn Fused<T>> = Rc::new(RnnStep::new(self.activation, w_x, w_h, h0.rows()));
         let mut h = Vec::with_capacity(xs.len() + 1);
         h.push(tape.named_var("h_0", h0.clone()));
@@ -415,7 +416,7 @@ impl Cell for Rnn {
 #[derive(Clone, Debug)]
 pub struct FusedRecording<'t, T> {
     /// The leaves `W_x`, `W_h`, `b`: their gradients are the totals.
-    pub params: Vec<Var<'t, T>>,
+    pub params: [Var<'t, T>; 3],
     /// The inputs `x_1 … x_T` (leaves), step t at index `t − 1`.
     pub x: Vec<Var<'t, T>>,
     /// The states `h_0 … h_T` (`h_0` is a leaf; the others are fused steps).

@@ -1,3 +1,5 @@
+//! # 7. Seed 000: a classifier that must generalize
+//!
 //! Seed 000: an RNN classifier for "is the sum of the sequence positive?".
 //!
 //! Each sequence is 5 steps × 3 features drawn from `N(0, 1)`; its label is 1 when the sum of
@@ -6,23 +8,19 @@
 //! 100 sequences. This experiment first repeats that recipe under several seeds and adds what
 //! the notebook left out, the accuracy on 1000 sequences the network never saw; then trains
 //! with settings that generalize (more data, mini-batches, Adam).
+//!
+//! `cargo run --release --example 07-classifier`
 
-use super::{Report, loss_text};
-use crate::cells::Rnn;
-use crate::classifier::RnnClassifier;
-use crate::error::Result;
-use crate::fd::rng;
-use crate::init::{self, Init};
-use crate::matrix::Matrix;
-use crate::trace::sparkline;
-use crate::train::{GradientSource, LearningRates, Optimizer, TrainConfig};
 use rand::rngs::ChaCha8Rng;
 use std::fmt::Write;
-
-/// Time steps per sequence.
-pub const STEPS: usize = 5;
-/// Features per step.
-pub const FEATURES: usize = 3;
+use tapegrad::cells::Rnn;
+use tapegrad::classifier::{FEATURES, RnnClassifier, sum_sign_data};
+use tapegrad::error::Result;
+use tapegrad::fd::rng;
+use tapegrad::init::{self, Init};
+use tapegrad::trace::sparkline;
+use tapegrad::trace::{Writeup, loss_text};
+use tapegrad::train::{GradientSource, LearningRates, Optimizer, TrainConfig};
 
 /// The sizes and settings of a run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,20 +79,6 @@ impl Settings {
     }
 }
 
-/// `n` sequences of [`STEPS`] × [`FEATURES`] standard normal numbers, drawn sequence by
-/// sequence, step by step (numpy's `randn(n, 5, 3)` order), and their labels
-/// `[Σ_t Σ_f x[i][t][f] > 0]`. Returns `x_1 … x_T` (each `n × features`) and the labels.
-pub fn sum_sign_data(rng: &mut ChaCha8Rng, n: usize) -> (Vec<Matrix<f64>>, Vec<usize>) {
-    let draws = init::normal(rng, n, STEPS * FEATURES, 1.0);
-    let x = (0..STEPS)
-        .map(|t| Matrix::from_fn(n, FEATURES, |i, f| draws[(i, t * FEATURES + f)]))
-        .collect();
-    let labels = (0..n)
-        .map(|i| usize::from(draws.row(i).iter().sum::<f64>() > 0.0))
-        .collect();
-    (x, labels)
-}
-
 /// The notebook's network: `W_x, W_h` by He, `W_out ~ N(0, 0.01²)`, `b = b_out = 0`.
 fn notebook_classifier(rng: &mut ChaCha8Rng, hidden: usize) -> Result<RnnClassifier> {
     let w_x = init::he(rng, FEATURES, hidden);
@@ -105,7 +89,7 @@ fn notebook_classifier(rng: &mut ChaCha8Rng, hidden: usize) -> Result<RnnClassif
 }
 
 /// Runs the experiment; see the module docs.
-pub fn run(s: &Settings) -> Result<Report> {
+pub fn run(s: &Settings) -> Result<Writeup> {
     let mut out = String::new();
     let (x_test, y_test) = sum_sign_data(&mut rng(1000), s.heldout_size);
     let _ = writeln!(
@@ -203,7 +187,7 @@ pub fn run(s: &Settings) -> Result<Report> {
         out,
         "   accuracy: training {train_accuracy:.4}, held-out {heldout_accuracy:.4}"
     );
-    Ok(Report {
+    Ok(Writeup {
         text: out,
         summary: vec![
             ("train_accuracy", train_accuracy),
@@ -211,4 +195,16 @@ pub fn run(s: &Settings) -> Result<Report> {
             ("final_loss", final_loss),
         ],
     })
+}
+
+fn main() -> Result<()> {
+    // `-- --quick` runs a small version in a few seconds.
+    let quick = std::env::args().any(|a| a == "--quick");
+    let settings = if quick {
+        Settings::quick()
+    } else {
+        Settings::default()
+    };
+    print!("{}", run(&settings)?);
+    Ok(())
 }

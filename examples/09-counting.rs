@@ -1,3 +1,5 @@
+//! # 9. Seed 004: a linear RNN that learns to count
+//!
 //! Seed 004: a one-unit linear RNN that learns to count ones.
 //!
 //! Three sequences of three steps, one feature: `[1,0,0]`, `[1,1,0]`, `[1,1,1]`, with targets
@@ -8,23 +10,24 @@
 //! The notebook starts from `w_x = 0.2`, `w_rec = 1.5` and trains 50 000 epochs of full-batch
 //! SGD with two rates, `η_x = 0.02` and `η_rec = 0.0006`. Then it repeats the exercise with
 //! `σ` on steps 1 and 2 and a linear last step, from a random start, `η = 0.001`, 15 000 epochs.
+//!
+//! `cargo run --release --example 09-counting`
 
-use super::{Report, loss_text};
-use crate::activation::Activation;
-use crate::case::Case;
-use crate::cells::Rnn;
-use crate::error::Result;
-use crate::fd::rng;
-use crate::gradients::Gradients;
-use crate::init;
-use crate::loss::Head;
-use crate::matrix::Matrix;
-use crate::tape::{Tape, Var};
-use crate::trace::{labelled, log_bar_chart, number, sparkline};
-use crate::train::{
+use std::fmt::Write;
+use tapegrad::activation::Activation;
+use tapegrad::case::Case;
+use tapegrad::cells::Rnn;
+use tapegrad::error::Result;
+use tapegrad::fd::rng;
+use tapegrad::gradients::Gradients;
+use tapegrad::init;
+use tapegrad::loss::Head;
+use tapegrad::matrix::Matrix;
+use tapegrad::tape::{Tape, Var};
+use tapegrad::trace::{Writeup, labelled, log_bar_chart, loss_text, number, sparkline};
+use tapegrad::train::{
     LearningRates, Optimizer, OptimizerState, TrainConfig, sequences_to_steps, train,
 };
-use std::fmt::Write;
 
 /// The notebook's start `(w_x, w_rec)`.
 pub const START: (f64, f64) = (0.2, 1.5);
@@ -193,7 +196,7 @@ pub fn train_sigmoid_variant(
 
 /// Runs the experiment: `epochs` of the linear problem (50 000 in the notebook) and
 /// `sigmoid_epochs` of the sigmoid variant (15 000).
-pub fn run(epochs: usize, sigmoid_epochs: usize) -> Result<Report> {
+pub fn run(epochs: usize, sigmoid_epochs: usize) -> Result<Writeup> {
     let mut out = String::new();
     let _ = writeln!(out, "Counting ones with a one-unit linear RNN (seed 004)");
     let _ = writeln!(
@@ -445,8 +448,13 @@ pub fn run(epochs: usize, sigmoid_epochs: usize) -> Result<Report> {
         out,
         "   exactly: the cost stays above 0 (the notebook printed 0.0950)."
     );
-    Ok(Report {
+    Ok(Writeup {
         text: out,
         summary: vec![("wx", wx), ("wrec", wrec), ("sigmoid_cost", sigmoid_cost)],
     })
+}
+
+fn main() -> Result<()> {
+    print!("{}", run(50_000, 15_000)?);
+    Ok(())
 }

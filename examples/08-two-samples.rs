@@ -1,3 +1,5 @@
+//! # 8. Seed 002: a loss stuck at ln 2
+//!
 //! Seed 002: two sequences, two classes, and a loss that sits at `ln 2 = 0.6931`.
 //!
 //! The notebook trained a 4-unit tanh RNN with a softmax layer on two sequences,
@@ -5,19 +7,20 @@
 //! `W_x, W_h, W_out ~ N(0, 0.01²)`, `b = 1`, `b_out = 0`, by full-batch SGD at `η = 0.1`: the
 //! loss printed 0.6932, then 0.6931 for 20 epochs. This experiment measures why, then compares
 //! changes that let it learn.
+//!
+//! `cargo run --release --example 08-two-samples`
 
-use super::{Report, loss_text};
-use crate::case::Case;
-use crate::cells::Rnn;
-use crate::error::Result;
-use crate::fd::rng;
-use crate::gradients::Gradients;
-use crate::init::{self, Init};
-use crate::loss::Head;
-use crate::matrix::Matrix;
-use crate::trace::{labelled, log_bar_chart, number, sparkline};
-use crate::train::{Optimizer, TrainConfig, gradient_list, sequences_to_steps, train};
 use std::fmt::Write;
+use tapegrad::case::Case;
+use tapegrad::cells::Rnn;
+use tapegrad::error::Result;
+use tapegrad::fd::rng;
+use tapegrad::gradients::Gradients;
+use tapegrad::init::{self, Init};
+use tapegrad::loss::Head;
+use tapegrad::matrix::Matrix;
+use tapegrad::trace::{Writeup, labelled, log_bar_chart, loss_text, number, sparkline};
+use tapegrad::train::{Optimizer, TrainConfig, gradient_list, sequences_to_steps, train};
 
 /// Hidden units, as in the notebook.
 pub const HIDDEN: usize = 4;
@@ -155,7 +158,7 @@ impl Change {
 
 /// Runs the experiment: the notebook's `epochs` (20), then candidate fixes for `epochs` and for
 /// `long_epochs`.
-pub fn run(epochs: usize, long_epochs: usize) -> Result<Report> {
+pub fn run(epochs: usize, long_epochs: usize) -> Result<Writeup> {
     let mut out = String::new();
     let _ = writeln!(out, "Two sequences, two classes (seed 002)");
     let _ = writeln!(
@@ -428,8 +431,13 @@ pub fn run(epochs: usize, long_epochs: usize) -> Result<Report> {
         "   chosen run, loss per epoch: {}",
         sparkline(&fixed_losses)
     );
-    Ok(Report {
+    Ok(Writeup {
         text: out,
         summary: vec![("stuck_loss", stuck_loss), ("fixed_loss", fixed_loss)],
     })
+}
+
+fn main() -> Result<()> {
+    print!("{}", run(20, 200)?);
+    Ok(())
 }
