@@ -31,7 +31,6 @@
 //! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass |
 //! | [`tutorial`] | the chapters of `docs/`, whose code runs under `cargo test` |
 //! | [`error`] | the crate's one [`Error`] type |
-//! | `json` | case and gradient files of the command line (`cli` feature) |
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
@@ -49,8 +48,6 @@ pub mod fast;
 pub mod fd;
 pub mod gradients;
 pub mod init;
-#[cfg(feature = "cli")]
-pub mod json;
 pub mod kernel;
 pub mod loss;
 pub mod matrix;

@@ -1,18 +1,20 @@
-//! `tapegrad`: check RNN gradients, the canonical example's or your own numpy arrays'.
+//! `tapegrad`: check the gradients of a recurrent network, the canonical example's or your own
+//! numpy arrays'.
 //!
 //! Exit status: 0 when everything agrees, 1 when a check failed, 2 for bad usage or a bad
 //! case or gradient file (the message names the field, the shape expected and the shape found).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
+use tapegrad::Cell;
 use tapegrad::case::Case;
 use tapegrad::cells::Rnn;
 use tapegrad::check::{self, Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
-use tapegrad::json;
 use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
+use tapegrad_cli::json;
 
 /// The commands, for `help COMMAND`.
 const COMMANDS: [&str; 4] = ["forward", "grads", "check", "graph"];
@@ -43,7 +45,8 @@ usage:
       the version of tapegrad
 
 Without --case, each command uses the canonical example of the seed notebooks.
-A case file is a JSON object {\"x\", \"w_x\", \"w_h\", \"b\"[, \"h0\", \"activation\", \"loss\"]};
+A case file is a JSON object {\"x\", \"w_x\", \"w_h\", \"b\"[, \"h0\", \"activation\", \"loss\",
+\"cell\"]} (\"cell\": \"rnn\", the default and the one cell yet);
 export numpy arrays with json.dump({\"x\": x.tolist(), ...}, f).
 
 A NaN or infinity anywhere in the forward pass, the loss or the gradients
@@ -252,12 +255,26 @@ fn read_file(option: &str, path: &str) -> Result<String, Failure> {
     })
 }
 
-fn load_case(path: Option<&str>) -> Result<Case<f64>, Failure> {
-    match path {
-        None => Ok(Case::canonical()),
-        Some(path) => json::parse_case(&read_file("--case", path)?)
-            .map(|parsed| warn_ignored(path, parsed))
-            .map_err(|e| Failure::Usage(format!("{path}: {e}"))),
+/// Runs the command on the case `--case` names, or on the canonical example.
+///
+/// The one place that knows the cells: a case file's `"cell"` (the RNN when it says nothing)
+/// picks the type the whole command then runs on. A new cell adds its line here.
+fn run_on_case(options: &Options) -> Result<(), Failure> {
+    let Some(path) = options.case.as_deref() else {
+        return run_command(options, Case::canonical());
+    };
+    let in_file = |e: Error| Failure::Usage(format!("{path}: {e}"));
+    let value = json::parse_json(&read_file("--case", path)?, "case file").map_err(in_file)?;
+    let load = |case: tapegrad::Result<json::Parsed<_>>| case.map(|p| warn_ignored(path, p));
+    match json::cell_kind(&value).map_err(in_file)? {
+        None | Some(Rnn::KIND) => run_command(
+            options,
+            load(json::case_from_value::<Rnn>(&value)).map_err(in_file)?,
+        ),
+        Some(other) => Err(in_file(Error::invalid(
+            "cell",
+            format!("unknown cell {other:?}; expected {:?}", Rnn::KIND),
+        ))),
     }
 }
 
@@ -274,7 +291,7 @@ fn warn_ignored<T>(path: &str, parsed: json::Parsed<T>) -> T {
 ///
 /// If the case itself overflows (a NaN or infinity in the tape's forward pass or gradients),
 /// no comparison can be trusted: the diagnosis fails and says where, whatever was given.
-fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Failure> {
+fn check_against<C: Cell>(case: &Case<f64, C>, path: &str, as_json: bool) -> Result<(), Failure> {
     let given = json::parse_given(&read_file("--against", path)?, case)
         .map(|parsed| warn_ignored(path, parsed))
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
@@ -310,8 +327,8 @@ fn check_against(case: &Case<f64>, path: &str, as_json: bool) -> Result<(), Fail
 
 /// The steps a `check` covers: those `--steps` names (checked against the case's length), or
 /// every step if the case is small enough, or else a refusal that explains the choice.
-fn steps_to_check(
-    case: &Case<f64>,
+fn steps_to_check<C: Cell>(
+    case: &Case<f64, C>,
     mode: Mode,
     steps: Option<&Steps>,
 ) -> Result<Vec<usize>, Failure> {
@@ -410,8 +427,17 @@ fn run(args: &[String]) -> Result<(), Failure> {
             emit(&format!("tapegrad {}\n", env!("CARGO_PKG_VERSION")));
             Ok(())
         }
+        "forward" | "grads" | "check" | "graph" => run_on_case(&options),
+        other => Err(Failure::Usage(format!(
+            "unknown command {other:?}\n\n{USAGE}"
+        ))),
+    }
+}
+
+/// Runs the command of `options` on `case`.
+fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Failure> {
+    match options.command.as_str() {
         "forward" => {
-            let case = load_case(options.case.as_deref())?;
             let fwd = case.forward()?;
             let loss = case.head.loss(fwd.states())?;
             if options.json {
@@ -419,10 +445,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             } else {
                 emit(&trace::forward_trace(&case, &fwd, loss));
             }
-            refuse_non_finite(first_non_finite(&case, &fwd, loss, &[]), &options)
+            refuse_non_finite(first_non_finite(&case, &fwd, loss, &[]), options)
         }
         "grads" => {
-            let case = load_case(options.case.as_deref())?;
             let (grads, method) = match options.method.as_str() {
                 "bptt" => (case.bptt()?, "hand BPTT"),
                 "tape" => (case.tape_gradients()?, "tape"),
@@ -447,7 +472,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 }
             };
             if options.json {
-                print_json(&json::gradients_json::<Rnn>(&grads));
+                print_json(&json::gradients_json::<C>(&grads));
             } else {
                 emit(&if options.method == "fd" {
                     trace::fd_trace(&case, &grads)
@@ -458,11 +483,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let fwd = case.forward()?;
             refuse_non_finite(
                 first_non_finite(&case, &fwd, grads.loss, &[(method, &grads)]),
-                &options,
+                options,
             )
         }
         "check" => {
-            let case = load_case(options.case.as_deref())?;
             if let Some(path) = &options.against {
                 return check_against(&case, path, options.json);
             }
@@ -493,16 +517,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
         }
         "graph" => {
-            let case = load_case(options.case.as_deref())?;
             let tape = Tape::new();
             let (_, head) = case.record(&tape)?;
             let grads = head.loss.backward();
             emit(&trace::dot(&tape, Some(&grads)));
             Ok(())
         }
-        other => Err(Failure::Usage(format!(
-            "unknown command {other:?}\n\n{USAGE}"
-        ))),
+        other => unreachable!("invariant: run dispatches only the four commands, not {other:?}"),
     }
 }
 

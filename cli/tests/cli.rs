@@ -99,14 +99,15 @@ fn grads_by_finite_differences_are_labelled_as_such() {
 /// reference numbers (fd to its own accuracy).
 #[test]
 fn grads_json_matches_the_documented_shape_and_reference() {
-    let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string("cases/softmax_small.grads.json").unwrap())
-            .unwrap();
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string("../cases/softmax_small.grads.json").unwrap(),
+    )
+    .unwrap();
     for (method, tol) in [("bptt", 1e-13), ("tape", 1e-13), ("fd", 1e-7)] {
         let out = tapegrad(&[
             "grads",
             "--case",
-            "cases/softmax_small.case.json",
+            "../cases/softmax_small.case.json",
             "--method",
             method,
             "--json",
@@ -149,7 +150,10 @@ fn assert_close(got: &Value, want: &Value, tol: f64, at: &str) {
 
 #[test]
 fn check_passes_on_both_sample_cases_in_both_modes() {
-    for case in ["cases/canonical.case.json", "cases/softmax_small.case.json"] {
+    for case in [
+        "../cases/canonical.case.json",
+        "../cases/softmax_small.case.json",
+    ] {
         for mode in ["exhaustive", "directional"] {
             let out = tapegrad(&["check", "--case", case, "--mode", mode]);
             assert_eq!(
@@ -219,9 +223,9 @@ fn check_against_user_gradients() {
     let out = tapegrad(&[
         "check",
         "--case",
-        "cases/softmax_small.case.json",
+        "../cases/softmax_small.case.json",
         "--against",
-        "cases/softmax_small.grads.json",
+        "../cases/softmax_small.grads.json",
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -231,7 +235,7 @@ fn check_against_user_gradients() {
 
     // One entry of da at t = 2 off by 1%: found there, exit 1.
     let mut grads: Value =
-        serde_json::from_str(&std::fs::read_to_string("cases/canonical.grads.json").unwrap())
+        serde_json::from_str(&std::fs::read_to_string("../cases/canonical.grads.json").unwrap())
             .unwrap();
     let entry = grads["steps"][1]["da"][0][2].as_f64().unwrap();
     grads["steps"][1]["da"][0][2] = serde_json::json!(entry * 1.01);
@@ -331,7 +335,7 @@ fn check_steps_option() {
     let out = tapegrad(&[
         "check",
         "--against",
-        "cases/canonical.grads.json",
+        "../cases/canonical.grads.json",
         "--steps",
         "1",
     ]);
@@ -433,12 +437,12 @@ fn a_case_that_overflows_fails_and_names_the_step() {
 #[test]
 fn an_option_the_command_does_not_use_is_refused() {
     for args in [
-        &["grads", "--against", "cases/canonical.grads.json"][..],
+        &["grads", "--against", "../cases/canonical.grads.json"][..],
         &["forward", "--mode", "directional"],
         &[
             "check",
             "--against",
-            "cases/canonical.grads.json",
+            "../cases/canonical.grads.json",
             "--mode",
             "directional",
         ],
@@ -452,7 +456,7 @@ fn an_option_the_command_does_not_use_is_refused() {
     let out = tapegrad(&[
         "check",
         "--against",
-        "cases/canonical.grads.json",
+        "../cases/canonical.grads.json",
         "--mode",
         "directional",
     ]);

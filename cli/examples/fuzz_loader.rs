@@ -23,10 +23,10 @@ use tapegrad::cells::Rnn;
 use tapegrad::check::{Mode, check_case, check_steps};
 use tapegrad::diagnose::diagnose;
 use tapegrad::gradients::Gradients;
-use tapegrad::json::{
+use tapegrad::trace::{self, CheckStyle};
+use tapegrad_cli::json::{
     diagnosis_json, forward_json, gradients_json, parse_case, parse_given, report_json,
 };
-use tapegrad::trace::{self, CheckStyle};
 
 /// What a fuzzing run saw.
 #[derive(Debug, Default)]
@@ -87,7 +87,7 @@ pub fn case_seeds() -> Vec<Value> {
         "activation": "tanh",
         "loss": {"kind": "sum_last"},
     });
-    let softmax: Value = serde_json::from_str(include_str!("../cases/softmax_small.case.json"))
+    let softmax: Value = serde_json::from_str(include_str!("../../cases/softmax_small.case.json"))
         .expect("the sample case is valid JSON");
     let mse_all = json!({
         "x": [[[0.5], [-0.5]], [[1.0], [0.0]]],
@@ -113,8 +113,11 @@ pub fn case_seeds() -> Vec<Value> {
 pub fn grads_seeds() -> Vec<(usize, Value)> {
     let read = |text: &str| serde_json::from_str(text).expect("the sample gradients are JSON");
     vec![
-        (0, read(include_str!("../cases/canonical.grads.json"))),
-        (1, read(include_str!("../cases/softmax_small.grads.json"))),
+        (0, read(include_str!("../../cases/canonical.grads.json"))),
+        (
+            1,
+            read(include_str!("../../cases/softmax_small.grads.json")),
+        ),
     ]
 }
 

@@ -1,0 +1,172 @@
+//! What `--json` writes: gradients, forward passes, check reports and diagnoses.
+
+use super::arrays::batch_major;
+use serde_json::{Map, Value, json};
+use tapegrad::case::Case;
+use tapegrad::cell::{Cell, DX};
+use tapegrad::check::{NonFiniteAt, Report, Triple};
+use tapegrad::diagnose::{Diagnosis, TOLERANCE};
+use tapegrad::fd::Verdict;
+use tapegrad::gradients::Gradients;
+use tapegrad::loss::HEAD_PARAMS;
+use tapegrad::matrix::Matrix;
+use tapegrad::sequence::Forward;
+
+/// The rows of a matrix as JSON, or a flat list for a `1 × n` row that stands for numpy's 1-D
+/// array (`b`, `db`, `b_out`).
+pub(crate) fn to_json(m: &Matrix<f64>, one_d: bool) -> Value {
+    if one_d {
+        json!(m.as_slice())
+    } else {
+        json!(m.to_rows())
+    }
+}
+
+/// Whether the total `key` of `case` is a row that numpy stores 1-D (`b`, `b_out`).
+pub(crate) fn total_is_row<C: Cell>(key: &str) -> bool {
+    C::PARAMS.iter().any(|p| p.key == key && p.is_row())
+        || HEAD_PARAMS.iter().any(|p| p.key == key && p.row)
+}
+
+/// `grads --json`: `{"loss", "grads": {each parameter, x, h0[, w_out, b_out]}, "steps": [{"t",
+/// each per-step quantity}, …]}` (for the RNN, `w_x, w_h, b` and `dh, da, dx, dw_x, dw_h,
+/// db`). Rows that numpy stores 1-D (`b`, `db`) are written 1-D.
+pub fn gradients_json<C: Cell>(g: &Gradients<f64>) -> Value {
+    let mut grads = Map::new();
+    for (key, m) in &g.totals {
+        grads.insert((*key).into(), to_json(m, total_is_row::<C>(key)));
+    }
+    let dx: Vec<Matrix<f64>> = (1..=g.steps.len())
+        .filter_map(|t| g.get(t, DX).cloned())
+        .collect();
+    grads.insert("x".into(), batch_major(&dx));
+    let row_quantity = |name: &str| C::PARAMS.iter().any(|p| p.grad == name && p.is_row());
+    let steps: Vec<Value> = g
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut step = Map::new();
+            step.insert("t".into(), json!(i + 1));
+            for (name, m) in s {
+                step.insert((*name).into(), to_json(m, row_quantity(name)));
+            }
+            Value::Object(step)
+        })
+        .collect();
+    json!({"loss": g.loss, "grads": grads, "steps": steps})
+}
+
+/// `forward --json`: `{"loss", "h0", "steps": [{"t", "x", each internal value, each state},
+/// …]}` (for the RNN `"a"` and `"h"`).
+pub fn forward_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, loss: f64) -> Value {
+    let steps: Vec<Value> = (1..=fwd.steps())
+        .map(|t| {
+            let mut step = Map::new();
+            step.insert("t".into(), json!(t));
+            step.insert("x".into(), json!(case.x[t - 1].to_rows()));
+            for (i, v) in C::INTERNALS.iter().enumerate() {
+                step.insert(v.key.into(), json!(fwd.internal(i, t).to_rows()));
+            }
+            for (s, state) in C::STATES.iter().enumerate() {
+                step.insert(state.key.into(), json!(fwd.state(s, t).to_rows()));
+            }
+            Value::Object(step)
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("loss".into(), json!(loss));
+    for (s, state) in C::STATES.iter().enumerate() {
+        out.insert(state.initial.into(), json!(fwd.state(s, 0).to_rows()));
+    }
+    out.insert("steps".into(), Value::Array(steps));
+    Value::Object(out)
+}
+
+/// One three-way comparison as JSON: the three relative errors and the verdict.
+pub(crate) fn triple_json(c: &Triple) -> Value {
+    let verdict = |v: Verdict| v.to_string();
+    json!({
+        "hand_tape": c.hand_tape.rel,
+        "hand_fd": c.hand_fd.rel,
+        "tape_fd": c.tape_fd.rel,
+        "verdict": verdict(c.verdict()),
+    })
+}
+
+/// `check --json`: `{"ok", "mode", "eps", "loss", "resolution", "tolerances",
+/// "first_failure": {"t", "quantity"} | null, "first_non_finite": {"t", "quantity", "source"} |
+/// null, "steps_checked": [1, 2, …], "steps": [{"t", "dh": {…}, …}], "totals": {…}}`, with one
+/// entry in `steps` per step checked. A relative error of +∞ (a NaN or infinity met) is written
+/// as `null`.
+pub fn report_json(report: &Report) -> Value {
+    let steps: Vec<Value> = report
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| !row.is_empty())
+        .map(|(i, row)| {
+            let mut step = Map::new();
+            step.insert("t".into(), json!(i + 1));
+            for (q, c) in row {
+                step.insert((*q).into(), triple_json(c));
+            }
+            Value::Object(step)
+        })
+        .collect();
+    let totals: Map<String, Value> = report
+        .totals
+        .iter()
+        .map(|(total, c)| (total.key.to_string(), triple_json(c)))
+        .collect();
+    json!({
+        "ok": report.passed(),
+        "mode": report.mode.name(),
+        "eps": report.eps,
+        "loss": report.loss,
+        "resolution": report.resolution,
+        "tolerances": {"hand_tape": report.tolerances.hand_tape, "fd": report.tolerances.fd},
+        "first_failure": report.first_failure().map(|(t, q)| json!({"t": t, "quantity": q})),
+        "first_non_finite": non_finite_json(report.first_non_finite),
+        "steps_checked": report.checked_steps(),
+        "steps": steps,
+        "totals": totals,
+    })
+}
+
+/// Where a computation first went NaN or infinite, as JSON: `{"t", "quantity", "source"}`, or
+/// `null` when everything was finite.
+pub fn non_finite_json(at: Option<NonFiniteAt>) -> Value {
+    at.map_or(
+        Value::Null,
+        |at| json!({"t": at.t, "quantity": at.quantity, "source": at.source}),
+    )
+}
+
+/// `check --against --json`: `{"ok", "first_mismatch": {"t", "quantity"} | null,
+/// "explanation", "tolerance", "loss": {"given", "tape"} | null, "findings": [{"t", "quantity",
+/// "rel", "error_norm", "ok"}, …]}`, findings from `t = T` down, then the totals (`t = 0`).
+pub fn diagnosis_json(d: &Diagnosis) -> Value {
+    let finite = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
+    let findings: Vec<Value> = d
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "t": f.t,
+                "quantity": f.name,
+                "rel": finite(f.rel),
+                "error_norm": finite(f.error_norm),
+                "ok": f.ok,
+            })
+        })
+        .collect();
+    json!({
+        "ok": d.ok,
+        "first_mismatch": d.first_mismatch.map(|(t, q)| json!({"t": t, "quantity": q})),
+        "explanation": d.explanation,
+        "tolerance": TOLERANCE,
+        "loss": d.loss.map(|(given, tape)| json!({"given": given, "tape": tape})),
+        "findings": findings,
+    })
+}
