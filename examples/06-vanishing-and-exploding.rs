@@ -22,7 +22,6 @@
 
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use std::fmt::Write;
 use tapegrad::activation::Activation;
 use tapegrad::case::Case;
@@ -44,12 +43,9 @@ pub fn orthogonal_sweep() -> Result<String> {
     let (steps, hidden, features) = (30, 8, 4);
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let q = orthogonal(hidden, &mut rng);
-    let w_x = Matrix::from_fn(features, hidden, |_, _| {
-        let z: f64 = StandardNormal.sample(&mut rng);
-        0.5 * z
-    });
+    let w_x = init::normal(&mut rng, features, hidden, 0.5);
     let x: Vec<Matrix<f64>> = (0..steps)
-        .map(|_| Matrix::from_fn(1, features, |_, _| StandardNormal.sample(&mut rng)))
+        .map(|_| init::normal(&mut rng, 1, features, 1.0))
         .collect();
     let mut out = String::new();
     let _ = writeln!(

@@ -13,9 +13,9 @@
 
 use crate::case::Case;
 use crate::cells::Rnn;
-use crate::error::{Error, Result, shape_str};
+use crate::error::{Error, Result};
 use crate::init::{self, Init};
-use crate::loss::Head;
+use crate::loss::{Head, check_softmax_params};
 use crate::matrix::Matrix;
 use crate::ops::softmax;
 use crate::train::{History, TrainConfig, train};
@@ -85,20 +85,7 @@ impl RnnClassifier {
         let hidden = Case::new(cell, params.clone(), probe, vec![], Head::SumLast)?
             .dims()
             .hidden;
-        if w_out.rows() != hidden || w_out.cols() == 0 {
-            return Err(Error::bad_shape(
-                "w_out",
-                format!("{hidden}×classes (hidden × classes, classes ≥ 1)"),
-                shape_str(w_out.shape()),
-            ));
-        }
-        if b_out.shape() != (1, w_out.cols()) {
-            return Err(Error::bad_shape(
-                "b_out",
-                format!("1×{} (classes, from w_out)", w_out.cols()),
-                shape_str(b_out.shape()),
-            ));
-        }
+        check_softmax_params(&w_out, &b_out, hidden)?;
         Ok(RnnClassifier {
             cell,
             params,

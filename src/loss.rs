@@ -89,6 +89,30 @@ pub const HEAD_PARAMS: [HeadParam; 2] = [
 
 const SHAPES: &str = "invariant: head shapes were checked by Head::check";
 
+/// Checks the softmax layer's parameters on states of `hidden` units: `W_out` is
+/// `hidden × classes` with at least one class, and `b_out` a `1 × classes` row.
+pub fn check_softmax_params<T: Scalar>(
+    w_out: &Matrix<T>,
+    b_out: &Matrix<T>,
+    hidden: usize,
+) -> Result<()> {
+    if w_out.rows() != hidden || w_out.cols() == 0 {
+        return Err(Error::bad_shape(
+            "loss.w_out",
+            format!("{hidden}×classes (hidden × classes, classes ≥ 1)"),
+            shape_str(w_out.shape()),
+        ));
+    }
+    if b_out.shape() != (1, w_out.cols()) {
+        return Err(Error::bad_shape(
+            "loss.b_out",
+            format!("1×{} (a row of classes entries, from w_out)", w_out.cols()),
+            shape_str(b_out.shape()),
+        ));
+    }
+    Ok(())
+}
+
 impl<T: Scalar> Head<T> {
     /// The name a case file uses: `"sum_last"`, `"softmax_ce"`, `"mse_all"` or `"mse_last"`.
     pub fn kind(&self) -> &'static str {
@@ -143,20 +167,7 @@ impl<T: Scalar> Head<T> {
                 b_out,
                 labels,
             } => {
-                if w_out.rows() != hidden || w_out.cols() == 0 {
-                    return Err(Error::bad_shape(
-                        "loss.w_out",
-                        format!("{hidden}×classes (hidden × classes, classes ≥ 1)"),
-                        shape_str(w_out.shape()),
-                    ));
-                }
-                if b_out.shape() != (1, w_out.cols()) {
-                    return Err(Error::bad_shape(
-                        "loss.b_out",
-                        format!("1×{} (a row of classes entries, from w_out)", w_out.cols()),
-                        shape_str(b_out.shape()),
-                    ));
-                }
+                check_softmax_params(w_out, b_out, hidden)?;
                 let classes = w_out.cols();
                 if labels.len() != batch {
                     return Err(Error::bad_shape(

@@ -5,8 +5,11 @@
 //! without ever forming the Jacobian: that product is the *vector-Jacobian product* (VJP).
 //!
 //! Each op below is one section: the method on [`Var`] that records it, with its forward and
-//! backward equations in the doc comment, then its VJP (and its forward, where it is more than
-//! one call on [`Matrix`]). `Op::forward` and `Op::vjp` at the end only dispatch to them.
+//! backward equations in the doc comment, then its VJP and its Jacobian-vector product (JVP),
+//! `Ẏ = J·Ẋ`, the derivative along tangents `Ȧ, Ḃ, …` of the inputs (and its forward, where it
+//! is more than one call on [`Matrix`]). `Op::forward`, `Op::vjp` and `Op::jvp` at the end only
+//! dispatch to them. The two products are transposes of each other, `⟨Ȳ, J·Ẋ⟩ = ⟨Jᵀ·Ȳ, Ẋ⟩`,
+//! which the tests check for every op.
 //!
 //! A cell may add an op of its own, a whole step as one node, through the [`Fused`] trait: the
 //! op layer knows no cell.
@@ -71,6 +74,11 @@ fn add_vjp<T: Scalar>(g: &Matrix<T>) -> Vec<Matrix<T>> {
     vec![g.clone(), g.clone()]
 }
 
+fn add_jvp<T: Scalar>(da: &Matrix<T>, db: &Matrix<T>) -> Matrix<T> {
+    da.add(db)
+        .expect("invariant: a tangent has the shape of its input")
+}
+
 // ---------------------------------------------------------------------------------------------
 // sub: Y = A − B;  Ā = Ȳ,  B̄ = −Ȳ
 
@@ -85,6 +93,11 @@ impl<'t, T: Scalar> Var<'t, T> {
 
 fn sub_vjp<T: Scalar>(g: &Matrix<T>) -> Vec<Matrix<T>> {
     vec![g.clone(), g.map(|v| -v)]
+}
+
+fn sub_jvp<T: Scalar>(da: &Matrix<T>, db: &Matrix<T>) -> Matrix<T> {
+    da.sub(db)
+        .expect("invariant: a tangent has the shape of its input")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,6 +121,18 @@ fn mul_vjp<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix
     ]
 }
 
+/// `Ẏ = Ȧ ⊙ B + A ⊙ Ḃ`.
+fn mul_jvp<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>, da: &Matrix<T>, db: &Matrix<T>) -> Matrix<T> {
+    let left = da
+        .hadamard(b)
+        .expect("invariant: a tangent has the shape of its input");
+    left.add(
+        &a.hadamard(db)
+            .expect("invariant: a tangent has the shape of its input"),
+    )
+    .expect("invariant: a tangent has the shape of its input")
+}
+
 // ---------------------------------------------------------------------------------------------
 // matmul: Y = A · B;  Ā = Ȳ · Bᵀ,  B̄ = Aᵀ · Ȳ
 
@@ -127,6 +152,23 @@ fn matmul_vjp<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>, g: &Matrix<T>) -> Vec<Mat
     ]
 }
 
+/// `Ẏ = Ȧ · B + A · Ḃ`.
+fn matmul_jvp<T: Scalar>(
+    a: &Matrix<T>,
+    b: &Matrix<T>,
+    da: &Matrix<T>,
+    db: &Matrix<T>,
+) -> Matrix<T> {
+    let left = da
+        .matmul(b)
+        .expect("invariant: a tangent has the shape of its input");
+    left.add(
+        &a.matmul(db)
+            .expect("invariant: a tangent has the shape of its input"),
+    )
+    .expect("invariant: a tangent has the shape of its input")
+}
+
 // ---------------------------------------------------------------------------------------------
 // add_bias: Y = X + b (b broadcast over rows);  X̄ = Ȳ,  b̄ = Σ_rows Ȳ
 
@@ -140,6 +182,12 @@ impl<'t, T: Scalar> Var<'t, T> {
 
 fn add_bias_vjp<T: Scalar>(g: &Matrix<T>) -> Vec<Matrix<T>> {
     vec![g.clone(), g.sum_rows()]
+}
+
+/// `Ẏ = Ẋ + ḃ`, the row `ḃ` broadcast over the rows.
+fn add_bias_jvp<T: Scalar>(dx: &Matrix<T>, db: &Matrix<T>) -> Matrix<T> {
+    dx.add_row(db)
+        .expect("invariant: a tangent has the shape of its input")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,6 +208,11 @@ fn tanh_vjp<T: Scalar>(h: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
         .expect("invariant: tanh output and adjoint share a shape")
 }
 
+/// `Ḣ = (1 − H²) ⊙ Ȧ`: the same diagonal Jacobian, applied to the tangent.
+fn tanh_jvp<T: Scalar>(h: &Matrix<T>, da: &Matrix<T>) -> Matrix<T> {
+    tanh_vjp(h, da)
+}
+
 // ---------------------------------------------------------------------------------------------
 // sigmoid: S = σ(A);  Ā = S̄ ⊙ S ⊙ (1 − S)
 
@@ -173,6 +226,11 @@ impl<'t, T: Scalar> Var<'t, T> {
 fn sigmoid_vjp<T: Scalar>(s: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
     g.zip_map(s, "sigmoid_vjp", |g, s| g * s * (T::one() - s))
         .expect("invariant: sigmoid output and adjoint share a shape")
+}
+
+/// `Ṡ = S ⊙ (1 − S) ⊙ Ȧ`.
+fn sigmoid_jvp<T: Scalar>(s: &Matrix<T>, da: &Matrix<T>) -> Matrix<T> {
+    sigmoid_vjp(s, da)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,6 +261,11 @@ fn sum_vjp<T: Scalar>(x: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
     Matrix::filled(x.rows(), x.cols(), g[(0, 0)])
 }
 
+/// `ẏ = Σ Ẋ`.
+fn sum_jvp<T: Scalar>(dx: &Matrix<T>) -> Matrix<T> {
+    Matrix::row_vector(&[dx.sum()])
+}
+
 // ---------------------------------------------------------------------------------------------
 // mean: y = (1/n) Σ X;  X̄ = ȳ/n · 1
 
@@ -216,6 +279,11 @@ impl<'t, T: Scalar> Var<'t, T> {
 fn mean_vjp<T: Scalar>(x: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
     let n = T::from_f64(x.len() as f64);
     Matrix::filled(x.rows(), x.cols(), g[(0, 0)] / n)
+}
+
+/// `ẏ = (1/n) Σ Ẋ`.
+fn mean_jvp<T: Scalar>(dx: &Matrix<T>) -> Matrix<T> {
+    Matrix::row_vector(&[dx.sum() / T::from_f64(dx.len() as f64)])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,6 +300,11 @@ fn square_vjp<T: Scalar>(x: &Matrix<T>, g: &Matrix<T>) -> Matrix<T> {
     let two = lit::<T>(2.0);
     g.zip_map(x, "square_vjp", |g, x| two * g * x)
         .expect("invariant: square input and adjoint share a shape")
+}
+
+/// `Ẏ = 2 X ⊙ Ẋ`.
+fn square_jvp<T: Scalar>(x: &Matrix<T>, dx: &Matrix<T>) -> Matrix<T> {
+    square_vjp(x, dx)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,6 +399,18 @@ pub(crate) fn softmax_cross_entropy_vjp<T: Scalar>(
     dz.scale(g[(0, 0)] / T::from_f64(z.rows() as f64))
 }
 
+/// `ẏ = ⟨P − onehot(labels), Ż⟩ / B`: the gradient of the loss, along the tangent.
+fn softmax_cross_entropy_jvp<T: Scalar>(
+    z: &Matrix<T>,
+    labels: &[usize],
+    dz: &Matrix<T>,
+) -> Matrix<T> {
+    let grad = softmax_cross_entropy_vjp(z, labels, &Matrix::filled(1, 1, T::one()));
+    Matrix::row_vector(&[grad
+        .dot(dz)
+        .expect("invariant: a tangent has the shape of its input")])
+}
+
 // ---------------------------------------------------------------------------------------------
 // fused: a cell's whole step as one node, defined with the cell
 
@@ -343,6 +428,10 @@ pub trait Fused<T: Scalar>: fmt::Debug {
 
     /// The adjoints of the inputs, given the inputs, the output and its adjoint `g`.
     fn vjp(&self, inputs: &[&Matrix<T>], out: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>>;
+
+    /// The tangent of the output along the inputs' tangents `dots`, given the inputs and the
+    /// output.
+    fn jvp(&self, inputs: &[&Matrix<T>], out: &Matrix<T>, dots: &[&Matrix<T>]) -> Matrix<T>;
 
     /// [`Fused::vjp`] added into `sums`, the inputs' adjoints so far (`None` where nothing has
     /// been added yet). The default forms each contribution and adds it; a fused step
@@ -500,6 +589,36 @@ impl<T: Scalar> Op<T> {
             }
             (Op::Fused(op), inputs) => op.vjp(inputs, out, g),
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
+        }
+    }
+
+    /// The tangent of the output, `J·Ẋ`, given the inputs, the output and the inputs' tangents
+    /// `dots` (one per input, each of its input's shape).
+    pub(crate) fn jvp(
+        &self,
+        inputs: &[&Matrix<T>],
+        out: &Matrix<T>,
+        dots: &[&Matrix<T>],
+    ) -> Matrix<T> {
+        match (self, inputs, dots) {
+            (Op::Leaf, _, _) => unreachable!("a leaf's tangent is given, never computed"),
+            (Op::Add, _, [da, db]) => add_jvp(da, db),
+            (Op::Sub, _, [da, db]) => sub_jvp(da, db),
+            (Op::Mul, [a, b], [da, db]) => mul_jvp(a, b, da, db),
+            (Op::MatMul, [a, b], [da, db]) => matmul_jvp(a, b, da, db),
+            (Op::AddBias, _, [dx, db]) => add_bias_jvp(dx, db),
+            (Op::Tanh, _, [dx]) => tanh_jvp(out, dx),
+            (Op::Sigmoid, _, [dx]) => sigmoid_jvp(out, dx),
+            (Op::Identity, _, [dx]) => (*dx).clone(),
+            (Op::Sum, _, [dx]) => sum_jvp(dx),
+            (Op::Mean, _, [dx]) => mean_jvp(dx),
+            (Op::Square, [x], [dx]) => square_jvp(x, dx),
+            (Op::Scale(c), _, [dx]) => dx.scale(*c),
+            (Op::SoftmaxCrossEntropy(labels), [z], [dz]) => {
+                softmax_cross_entropy_jvp(z, labels, dz)
+            }
+            (Op::Fused(op), inputs, dots) => op.jvp(inputs, out, dots),
+            (op, inputs, _) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
         }
     }
 }

@@ -10,7 +10,6 @@ use crate::fd::rng;
 use crate::init;
 use crate::matrix::Matrix;
 use rand::rngs::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 
 /// Iterations of the power method.
 const POWER_ITERATIONS: usize = 500;
@@ -54,7 +53,7 @@ pub fn largest_singular_value(w: &Matrix<f64>) -> Result<f64> {
 pub fn orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Matrix<f64> {
     let mut columns: Vec<Vec<f64>> = Vec::with_capacity(n);
     while columns.len() < n {
-        let mut v: Vec<f64> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
+        let mut v: Vec<f64> = init::normal(rng, 1, n, 1.0).as_slice().to_vec();
         for q in &columns {
             let along: f64 = v.iter().zip(q).map(|(a, b)| a * b).sum();
             for (a, b) in v.iter_mut().zip(q) {

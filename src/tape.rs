@@ -270,6 +270,74 @@ impl<'t, T: Scalar> Var<'t, T> {
     pub fn backward_leaves(&self) -> Grads<T> {
         self.tape.sweep(self.id, Keep::Leaves)
     }
+
+    /// Forward accumulation: `ẏ = J·ẋ`, the derivative of `self` along the tangents `seeds` gives
+    /// some leaves (the other leaves' are zero). One loop over the nodes in recording order, the
+    /// mirror of [`Var::backward`]: each node's tangent is its op's Jacobian-vector product (see
+    /// [`crate::ops`]) of its parents' tangents. For a scalar loss it is the directional
+    /// derivative `⟨∇L, v⟩`, with no step size, where [`Var::backward`] gives `∇L` itself.
+    ///
+    /// A seed must be a leaf of this tape with the leaf's shape; otherwise the error names it.
+    pub fn tangent(&self, seeds: &[(Var<'t, T>, Matrix<T>)]) -> Result<Matrix<T>> {
+        let nodes = self.tape.nodes.borrow();
+        // `None` is a tangent of zero: nodes the seeds do not reach cost nothing.
+        let mut tangents: Vec<Option<Matrix<T>>> = vec![None; self.id.0 + 1];
+        for (v, dot) in seeds {
+            let node = nodes.get(v.id.0).filter(|_| v.tape.id == self.tape.id);
+            match node {
+                Some(node) if node.parents.is_empty() => {
+                    if node.value.shape() != dot.shape() {
+                        return Err(Error::ShapeMismatch {
+                            op: "tangent",
+                            left: node.value.shape(),
+                            right: dot.shape(),
+                        });
+                    }
+                    if let Some(slot) = tangents.get_mut(v.id.0) {
+                        *slot = Some(dot.clone());
+                    }
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        "tangent",
+                        format!(
+                            "node {} is not a leaf of this tape: seed leaves only",
+                            v.id.0
+                        ),
+                    ));
+                }
+            }
+        }
+        for i in 0..tangents.len() {
+            let node = &nodes[i];
+            let reached = node.parents.iter().any(|p| tangents[p.0].is_some());
+            if node.parents.is_empty() || !reached {
+                continue;
+            }
+            let zeros: Vec<Matrix<T>> = node
+                .parents
+                .iter()
+                .map(|p| {
+                    let (rows, cols) = nodes[p.0].value.shape();
+                    Matrix::zeros(rows, cols)
+                })
+                .collect();
+            let dots: Vec<&Matrix<T>> = node
+                .parents
+                .iter()
+                .zip(&zeros)
+                .map(|(p, zero)| tangents[p.0].as_ref().unwrap_or(zero))
+                .collect();
+            let dot = with_values(&nodes, &node.parents, |inputs| {
+                node.op.jvp(inputs, &node.value, &dots)
+            });
+            tangents[i] = Some(dot);
+        }
+        let (rows, cols) = nodes[self.id.0].value.shape();
+        Ok(tangents[self.id.0]
+            .take()
+            .unwrap_or_else(|| Matrix::zeros(rows, cols)))
+    }
 }
 
 /// The adjoints `∂L/∂v` of one backward sweep, read back by handle.

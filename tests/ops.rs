@@ -86,7 +86,43 @@ fn worst_error<T: Scalar>(
     worst
 }
 
+/// How a test measures one op on given inputs: the worst relative error it finds.
+type Measure<T> = fn(&[Matrix<T>], &[usize], Build<T>, &mut ChaCha8Rng) -> f64;
+
+/// `⟨Ȳ, J·Ẋ⟩` against `⟨Jᵀ·Ȳ, Ẋ⟩` for one op: the forward sweep's JVP ([`Var::tangent`] of
+/// `L = Σ op(inputs) ⊙ Ȳ` along random tangents of every input) against the reverse sweep's VJP
+/// (the gradients of the same `L`, dotted with the same tangents). Returns their relative
+/// difference.
+fn adjoint_error<T: Scalar>(
+    inputs: &[Matrix<T>],
+    labels: &[usize],
+    build: Build<T>,
+    rng: &mut ChaCha8Rng,
+) -> f64 {
+    let tape = Tape::new();
+    let vars: Vec<Var<T>> = inputs.iter().map(|v| tape.var(v.clone())).collect();
+    let y = build(&vars, labels).expect("the test builds well-shaped graphs");
+    let (rows, cols) = y.shape();
+    let loss = y.mul(tape.var(random::<T>(rng, rows, cols))).unwrap().sum();
+    let seeds: Vec<(Var<T>, Matrix<T>)> = vars
+        .iter()
+        .map(|&v| (v, random::<T>(rng, v.shape().0, v.shape().1)))
+        .collect();
+    let forward = loss.tangent(&seeds).unwrap()[(0, 0)].as_f64();
+    let grads = loss.backward();
+    let reverse: f64 = seeds
+        .iter()
+        .map(|(v, dot)| grads.wrt(*v).dot(dot).unwrap().as_f64())
+        .sum();
+    (forward - reverse).abs() / forward.abs().max(reverse.abs()).max(f64::MIN_POSITIVE)
+}
+
 fn all_ops<T: Scalar>(seed: u64) -> Vec<(&'static str, f64)> {
+    measure_ops(seed, worst_error::<T>)
+}
+
+/// `measure` applied to every op, on every shape of [`shapes`].
+fn measure_ops<T: Scalar>(seed: u64, measure: Measure<T>) -> Vec<(&'static str, f64)> {
     let mut rng = rng(seed);
     let mut results = Vec::new();
     for (r, c) in shapes(&mut rng) {
@@ -105,7 +141,7 @@ fn all_ops<T: Scalar>(seed: u64) -> Vec<(&'static str, f64)> {
             random::<T>(&mut rng, 1, c),
         ];
         let mut run = |name, inputs: &[Matrix<T>], labels: &[usize], build: Build<T>| {
-            results.push((name, worst_error(inputs, labels, build, &mut rng)));
+            results.push((name, measure(inputs, labels, build, &mut rng)));
         };
         let two = [a.clone(), b.clone()];
         let one = [a.clone()];
@@ -164,6 +200,52 @@ fn every_op_backward_matches_finite_differences_f32() {
             );
         }
     }
+}
+
+/// Every op's JVP is the transpose of its VJP: `⟨Ȳ, J·Ẋ⟩ = ⟨Jᵀ·Ȳ, Ẋ⟩`, to round-off, on
+/// 1×1, 1×n, n×1 and m×n inputs, in f64 and f32.
+#[test]
+fn every_op_forward_mode_is_the_transpose_of_its_backward() {
+    for seed in 0..4 {
+        for (op, err) in measure_ops::<f64>(seed, adjoint_error::<f64>) {
+            assert!(
+                err <= 1e-12,
+                "{op} (seed {seed}): ⟨Ȳ, J·Ẋ⟩ vs ⟨Jᵀ·Ȳ, Ẋ⟩ {err:.2e}"
+            );
+        }
+        for (op, err) in measure_ops::<f32>(seed, adjoint_error::<f32>) {
+            assert!(
+                err <= 1e-4,
+                "{op} (seed {seed}): ⟨Ȳ, J·Ẋ⟩ vs ⟨Jᵀ·Ȳ, Ẋ⟩ {err:.2e}"
+            );
+        }
+    }
+}
+
+/// A directional derivative by forward mode has no step size: on the canonical example,
+/// `⟨∇_{W_h} L, V⟩` from [`Var::tangent`] equals the gradient dotted with `V` to round-off, and a
+/// seed that is not a leaf, or of the wrong shape, is refused by name.
+#[test]
+fn forward_mode_gives_directional_derivatives_of_a_loss() {
+    let case = tapegrad::case::Case::<f64>::canonical();
+    let tape = Tape::new();
+    let (rec, head) = case.record(&tape).unwrap();
+    let w_h = rec.params[1];
+    let v = random::<f64>(&mut rng(3), 4, 4);
+    let along = head.loss.tangent(&[(w_h, v.clone())]).unwrap()[(0, 0)];
+    let grads = head.loss.backward();
+    let want = grads.wrt(w_h).dot(&v).unwrap();
+    assert!(
+        (along - want).abs() <= 1e-14 * want.abs(),
+        "{along} vs {want}"
+    );
+    assert_eq!(head.loss.tangent(&[]).unwrap()[(0, 0)], 0.0);
+    let err = head
+        .loss
+        .tangent(&[(rec.states[1][0], Matrix::zeros(1, 4))]);
+    assert!(err.unwrap_err().to_string().contains("not a leaf"));
+    let err = head.loss.tangent(&[(w_h, Matrix::zeros(2, 2))]);
+    assert!(err.unwrap_err().to_string().contains("tangent"));
 }
 
 #[test]
@@ -278,4 +360,35 @@ fn rnn_step_f32_backward_matches_f64() {
             assert!(err <= 1e-5, "{phi}: f32 against f64 {err:.2e}");
         }
     }
+}
+
+/// The fused RNN step's readable VJP (the cell's own backward step) and the in-place one the
+/// sweep runs agree, on products below and above the packed kernel's threshold, in f64 and f32.
+#[test]
+fn rnn_step_in_place_vjp_agrees_with_the_cells_backward_step() {
+    use tapegrad::ops::Fused;
+    fn agree<T: Scalar>(batch: usize, features: usize, hidden: usize, tol: f64) {
+        let mut r = rng(9);
+        let x = random::<T>(&mut r, batch, features);
+        let h_prev = random::<T>(&mut r, batch, hidden);
+        let w_x = random::<T>(&mut r, features, hidden);
+        let w_h = random::<T>(&mut r, hidden, hidden);
+        let b = random::<T>(&mut r, 1, hidden);
+        let g = random::<T>(&mut r, batch, hidden);
+        for phi in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+            let op = RnnStep::new(phi, &w_x, &w_h, batch);
+            let inputs = [&x, &h_prev, &w_x, &w_h, &b];
+            let h = op.forward(&inputs).unwrap();
+            let readable = op.vjp(&inputs, &h, &g);
+            let mut sums: Vec<Option<Matrix<T>>> = vec![None; 5];
+            op.accumulate_vjp(&inputs, &h, &g, &mut sums);
+            for (i, (want, got)) in readable.iter().zip(&sums).enumerate() {
+                let err = relative_error(got.as_ref().unwrap(), want);
+                assert!(err <= tol, "{phi} B={batch} H={hidden} input {i}: {err:e}");
+            }
+        }
+    }
+    agree::<f64>(2, 3, 4, 1e-12);
+    agree::<f64>(16, 24, 40, 1e-12);
+    agree::<f32>(16, 24, 40, 1e-5);
 }

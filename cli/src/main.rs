@@ -72,14 +72,52 @@ impl From<Error> for Failure {
     }
 }
 
+/// A command: the first word of the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Command {
+    Help,
+    Version,
+    Forward,
+    Grads,
+    Check,
+    Graph,
+}
+
+impl Command {
+    /// The command a word names, if any.
+    fn parse(word: &str) -> Option<Command> {
+        Some(match word {
+            "help" | "-h" | "--help" => Command::Help,
+            "--version" | "-V" => Command::Version,
+            "forward" => Command::Forward,
+            "grads" => Command::Grads,
+            "check" => Command::Check,
+            "graph" => Command::Graph,
+            _ => return None,
+        })
+    }
+}
+
+/// How `grads` computes the gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    /// `bptt`: the cell's hand-derived backward step.
+    Bptt,
+    /// `tape`: one reverse sweep of the recorded forward pass.
+    Tape,
+    /// `fd`: central finite differences, each quantity perturbed where it lives.
+    Fd,
+}
+
 /// The parsed command line.
 struct Options {
-    command: String,
+    command: Command,
+    /// The command's name as given (`check`, `--help`), for messages.
+    word: String,
     case: Option<String>,
     against: Option<String>,
-    method: String,
-    mode: String,
-    seed: u64,
+    method: Method,
+    mode: Mode,
     json: bool,
     /// `--steps`: the steps to check, as ranges `(first, last)`; `None` when not given.
     steps: Option<Steps>,
@@ -125,25 +163,26 @@ fn parse_steps(text: &str) -> Result<Steps, Failure> {
 }
 
 fn parse_args(args: &[String]) -> Result<Options, Failure> {
+    let mut rest = args.iter();
+    let Some(word) = rest.next() else {
+        return Err(Failure::Usage(format!("a command is required\n\n{USAGE}")));
+    };
+    let command = Command::parse(word);
     let mut options = Options {
-        command: String::new(),
+        // An unknown command is refused once its options have been read (below).
+        command: command.unwrap_or(Command::Help),
+        word: word.clone(),
         case: None,
         against: None,
-        method: "bptt".into(),
-        mode: "exhaustive".into(),
-        seed: 0,
+        method: Method::Bptt,
+        mode: Mode::Exhaustive,
         json: false,
         steps: None,
     };
-    let mut rest = args.iter();
-    match rest.next() {
-        Some(c) => options.command = c.clone(),
-        None => return Err(Failure::Usage(format!("a command is required\n\n{USAGE}"))),
-    }
     // `help` takes at most a command's name, and prints the whole text, which covers every
     // command; `--version` takes nothing.
-    let is_help = matches!(options.command.as_str(), "help" | "-h" | "--help");
-    if is_help || matches!(options.command.as_str(), "--version" | "-V") {
+    let is_help = command == Some(Command::Help);
+    if is_help || command == Some(Command::Version) {
         let extra: Vec<&String> = rest.collect();
         let fine = match extra.as_slice() {
             [] => true,
@@ -158,11 +197,13 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
             };
             return Err(Failure::Usage(format!(
                 "{} takes {takes}, found {extra:?}\n\n{USAGE}",
-                options.command
+                options.word
             )));
         }
         return Ok(options);
     }
+    let mut command = command;
+    let (mut method, mut mode, mut seed) = (None, None, 0);
     let mut given: Vec<String> = Vec::new();
     while let Some(arg) = rest.next() {
         if arg.starts_with("--") && arg != "--help" {
@@ -176,11 +217,11 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         match arg.as_str() {
             "--case" => options.case = Some(value("--case")?),
             "--against" => options.against = Some(value("--against")?),
-            "--method" => options.method = value("--method")?,
-            "--mode" => options.mode = value("--mode")?,
+            "--method" => method = Some(value("--method")?),
+            "--mode" => mode = Some(value("--mode")?),
             "--seed" => {
                 let text = value("--seed")?;
-                options.seed = text.parse().map_err(|_| {
+                seed = text.parse().map_err(|_| {
                     Failure::Usage(format!(
                         "--seed: expected a whole number ≥ 0, found {text:?}"
                     ))
@@ -188,11 +229,11 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
             }
             "--steps" => options.steps = Some(parse_steps(&value("--steps")?)?),
             "--json" => options.json = true,
-            "-h" | "--help" => options.command = "help".into(),
+            "-h" | "--help" => command = Some(Command::Help),
             other => {
                 return Err(Failure::Usage(format!(
                     "unknown option {other:?} for {}\n\n{USAGE}",
-                    options.command
+                    options.word
                 )));
             }
         }
@@ -204,26 +245,52 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
                 .into(),
         ));
     }
+    let Some(command) = command else {
+        return Err(Failure::Usage(format!(
+            "unknown command {:?}\n\n{USAGE}",
+            options.word
+        )));
+    };
+    options.command = command;
     // An option the command does not use would be silently ignored: refuse it instead.
-    let allowed: &[&str] = match options.command.as_str() {
-        "forward" => &["--case", "--json"],
-        "grads" => &["--case", "--method", "--json"],
-        "check" if options.against.is_some() => &["--case", "--against", "--json"],
-        "check" => &["--case", "--mode", "--seed", "--steps", "--json"],
-        "graph" => &["--case"],
-        _ => return Ok(options),
+    let allowed: &[&str] = match command {
+        Command::Forward => &["--case", "--json"],
+        Command::Grads => &["--case", "--method", "--json"],
+        Command::Check if options.against.is_some() => &["--case", "--against", "--json"],
+        Command::Check => &["--case", "--mode", "--seed", "--steps", "--json"],
+        Command::Graph => &["--case"],
+        Command::Help | Command::Version => return Ok(options),
     };
     if let Some(extra) = given.iter().find(|g| !allowed.contains(&g.as_str())) {
-        let what = if options.command == "check" && options.against.is_some() {
+        let what = if command == Command::Check && options.against.is_some() {
             "check --against".to_string()
         } else {
-            options.command.clone()
+            options.word.clone()
         };
         return Err(Failure::Usage(format!(
             "{extra} is not an option of {what} (its options: {})\n\n{USAGE}",
             allowed.join(", ")
         )));
     }
+    options.method = match method.as_deref() {
+        None | Some("bptt") => Method::Bptt,
+        Some("tape") => Method::Tape,
+        Some("fd") => Method::Fd,
+        Some(other) => {
+            return Err(Failure::Usage(format!(
+                "--method: expected bptt, tape or fd, found {other:?}"
+            )));
+        }
+    };
+    options.mode = match mode.as_deref() {
+        None | Some("exhaustive") => Mode::Exhaustive,
+        Some("directional") => Mode::Directional { seed },
+        Some(other) => {
+            return Err(Failure::Usage(format!(
+                "--mode: expected exhaustive or directional, found {other:?}"
+            )));
+        }
+    };
     Ok(options)
 }
 
@@ -418,26 +485,25 @@ fn refuse_non_finite(at: Option<NonFiniteAt>, options: &Options) -> Result<(), F
 
 fn run(args: &[String]) -> Result<(), Failure> {
     let options = parse_args(args)?;
-    match options.command.as_str() {
-        "help" | "-h" | "--help" => {
+    match options.command {
+        Command::Help => {
             emit(&format!("{USAGE}\n"));
             Ok(())
         }
-        "--version" | "-V" => {
+        Command::Version => {
             emit(&format!("tapegrad {}\n", env!("CARGO_PKG_VERSION")));
             Ok(())
         }
-        "forward" | "grads" | "check" | "graph" => run_on_case(&options),
-        other => Err(Failure::Usage(format!(
-            "unknown command {other:?}\n\n{USAGE}"
-        ))),
+        Command::Forward | Command::Grads | Command::Check | Command::Graph => {
+            run_on_case(&options)
+        }
     }
 }
 
 /// Runs the command of `options` on `case`.
 fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Failure> {
-    match options.command.as_str() {
-        "forward" => {
+    match options.command {
+        Command::Forward => {
             let fwd = case.forward()?;
             let loss = case.head.loss(fwd.states())?;
             if options.json {
@@ -447,11 +513,11 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
             }
             refuse_non_finite(first_non_finite(&case, &fwd, loss, &[]), options)
         }
-        "grads" => {
-            let (grads, method) = match options.method.as_str() {
-                "bptt" => (case.bptt()?, "hand BPTT"),
-                "tape" => (case.tape_gradients()?, "tape"),
-                "fd" => {
+        Command::Grads => {
+            let (grads, method) = match options.method {
+                Method::Bptt => (case.bptt()?, "hand BPTT"),
+                Method::Tape => (case.tape_gradients()?, "tape"),
+                Method::Fd => {
                     // fd_gradients takes two evaluations per entry where a check takes four.
                     let cost = check::cost(&case, Mode::Exhaustive, case.x.len()) / 2.0;
                     if cost > CHECK_BUDGET {
@@ -465,16 +531,11 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
                     }
                     (fd_gradients(&case)?, "central finite differences")
                 }
-                other => {
-                    return Err(Failure::Usage(format!(
-                        "--method: expected bptt, tape or fd, found {other:?}"
-                    )));
-                }
             };
             if options.json {
                 print_json(&json::gradients_json::<C>(&grads));
             } else {
-                emit(&if options.method == "fd" {
+                emit(&if options.method == Method::Fd {
                     trace::fd_trace(&case, &grads)
                 } else {
                     trace::backward_trace(&case, &grads, method)
@@ -486,19 +547,11 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
                 options,
             )
         }
-        "check" => {
+        Command::Check => {
             if let Some(path) = &options.against {
                 return check_against(&case, path, options.json);
             }
-            let mode = match options.mode.as_str() {
-                "exhaustive" => Mode::Exhaustive,
-                "directional" => Mode::Directional { seed: options.seed },
-                other => {
-                    return Err(Failure::Usage(format!(
-                        "--mode: expected exhaustive or directional, found {other:?}"
-                    )));
-                }
-            };
+            let mode = options.mode;
             let steps = steps_to_check(&case, mode, options.steps.as_ref())?;
             let report = check_steps(&case, &case.bptt()?, mode, &steps)?;
             if options.json {
@@ -516,14 +569,16 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
                 Err(Failure::CheckFailed)
             }
         }
-        "graph" => {
+        Command::Graph => {
             let tape = Tape::new();
             let (_, head) = case.record(&tape)?;
             let grads = head.loss.backward();
             emit(&trace::dot(&tape, Some(&grads)));
             Ok(())
         }
-        other => unreachable!("invariant: run dispatches only the four commands, not {other:?}"),
+        Command::Help | Command::Version => {
+            unreachable!("invariant: run answers help and --version itself")
+        }
     }
 }
 

@@ -426,8 +426,8 @@ pub struct FusedRecording<'t, T> {
 /// One RNN step `H = φ(X·W_x + H_prev·W_h + b)` as a single node, inputs `[X, H_prev, W_x, W_h,
 /// b]`.
 ///
-/// The same arithmetic in the same order as [`Cell::pre`] and [`Cell::post`], so the same
-/// numbers, but the tape keeps only `H`: the backward pass needs no other value of the step,
+/// Its forward value is [`Cell::pre`] then [`Cell::post`], so the same numbers, but the tape
+/// keeps only `H`: the backward pass needs no other value of the step,
 /// because `φ'(A)` is written in terms of `H`. That is how a framework's fused RNN cell keeps
 /// its memory to the activations. Backward: with `Ā = H̄ ⊙ φ'(A)`, `X̄ = Ā·W_xᵀ`,
 /// `H̄_prev = Ā·W_hᵀ`, `W̄_x = Xᵀ·Ā`, `W̄_h = H_prevᵀ·Ā`, `b̄ = Σ_i Ā_i`.
@@ -476,6 +476,8 @@ impl<T: Scalar> Fused<T> for RnnStep<T> {
         "rnn_step"
     }
 
+    /// The cell's own step, [`Cell::pre`] then [`Cell::post`], after checking the shapes (a
+    /// fused step recorded by hand has had no case to check them).
     fn forward(&self, inputs: &[&Matrix<T>]) -> Result<Matrix<T>> {
         let [x, h_prev, w_x, w_h, b] = inputs else {
             return Err(Error::invalid(
@@ -486,30 +488,65 @@ impl<T: Scalar> Fused<T> for RnnStep<T> {
                 ),
             ));
         };
-        let mut a = x.matmul(w_x)?;
-        a.add_assign(&h_prev.matmul(w_h)?)?;
-        a.add_row_in_place(b)?;
-        self.activation.apply_in_place(a.as_mut_slice());
-        Ok(a)
+        // x·W_x + h_prev·W_h + b: each product's inner sizes, then the sum's and the bias's.
+        let hidden = w_h.cols();
+        let pairs = [
+            (x.cols() == w_x.rows(), x.shape(), w_x.shape()),
+            (h_prev.cols() == w_h.rows(), h_prev.shape(), w_h.shape()),
+            (
+                (x.rows(), w_x.cols()) == (h_prev.rows(), hidden),
+                (x.rows(), w_x.cols()),
+                (h_prev.rows(), hidden),
+            ),
+            (b.shape() == (1, hidden), b.shape(), (1, hidden)),
+        ];
+        if let Some(&(_, left, right)) = pairs.iter().find(|pair| !pair.0) {
+            return Err(Error::ShapeMismatch {
+                op: "rnn_step",
+                left,
+                right,
+            });
+        }
+        let cell = Rnn::new(self.activation);
+        let p = [*w_x, *w_h, *b];
+        let a = cell.pre(&p, x, &[*h_prev]);
+        Ok(cell.post(&p, &[&a[0]], &[*h_prev]).remove(0))
     }
 
+    /// The cell's own backward step ([`da`], then [`affine_backward`]), in the order of the
+    /// inputs: `[X̄, H̄_prev, W̄_x, W̄_h, b̄]`. The sweep uses [`Fused::accumulate_vjp`], the same
+    /// numbers summed in place; tests hold the two together.
     fn vjp(&self, inputs: &[&Matrix<T>], h: &Matrix<T>, g: &Matrix<T>) -> Vec<Matrix<T>> {
-        let [x, h_prev, w_x, w_h, _] = inputs else {
+        let [x, h_prev, w_x, w_h, b] = inputs else {
             unreachable!("invariant: forward checked the five inputs")
         };
-        let invariant = "invariant: rnn_step adjoint shapes follow the forward shapes";
-        let da = g
-            .zip_map(h, "rnn_step_vjp", |g, h| {
-                g * self.activation.derivative_from_output(h)
-            })
-            .expect(invariant);
-        vec![
-            da.matmul_nt(w_x).expect(invariant),
-            da.matmul_nt(w_h).expect(invariant),
-            x.matmul_tn(&da).expect(invariant),
-            h_prev.matmul_tn(&da).expect(invariant),
-            da.sum_rows(),
-        ]
+        let back = affine_backward(&[*w_x, *w_h, *b], x, h_prev, da(self.activation, g, h));
+        let [dw_x, dw_h, db] = <[Matrix<T>; 3]>::try_from(back.params)
+            .unwrap_or_else(|_| unreachable!("invariant: the RNN has three parameters"));
+        let [dh_prev] = <[Matrix<T>; 1]>::try_from(back.to_prev)
+            .unwrap_or_else(|_| unreachable!("invariant: the RNN has one state"));
+        vec![back.dx, dh_prev, dw_x, dw_h, db]
+    }
+
+    /// `Ḣ = φ'(A) ⊙ Ȧ` with `Ȧ = Ẋ·W_x + X·Ẇ_x + Ḣ_prev·W_h + H_prev·Ẇ_h + ḃ`: the step's
+    /// derivative along the inputs' tangents, `φ'` from `H` as in the backward step.
+    fn jvp(&self, inputs: &[&Matrix<T>], h: &Matrix<T>, dots: &[&Matrix<T>]) -> Matrix<T> {
+        let ([x, h_prev, w_x, w_h, _], [dx, dh_prev, dw_x, dw_h, db]) = (inputs, dots) else {
+            unreachable!("invariant: forward checked the five inputs")
+        };
+        let invariant = "invariant: each tangent has its input's shape";
+        let terms = [
+            dx.matmul(w_x),
+            x.matmul(dw_x),
+            dh_prev.matmul(w_h),
+            h_prev.matmul(dw_h),
+        ];
+        let mut a_dot = Matrix::zeros(h.rows(), h.cols());
+        for term in terms {
+            a_dot.add_assign(&term.expect(invariant)).expect(invariant);
+        }
+        a_dot.add_row_in_place(db).expect(invariant);
+        da(self.activation, &a_dot, h)
     }
 
     /// [`Fused::vjp`], each product summed in place by the kernel, so that `W̄_x` and `W̄_h`,
