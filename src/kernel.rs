@@ -263,6 +263,7 @@ pub fn sigmoid_in_place<T: Scalar>(x: &mut [T]) {
 
 /// True when `T` is f32 or f64, the two types the packed kernel implements: any other
 /// [`Scalar`] (a dual number) takes the readable loop.
+#[cfg(feature = "gemm")]
 fn is_f32_or_f64<T: 'static>() -> bool {
     let t = TypeId::of::<T>();
     t == TypeId::of::<f64>() || t == TypeId::of::<f32>()
