@@ -1,6 +1,7 @@
 //! Timings of one training step of a tanh RNN (loss `Σ h_T`; returning the loss, `dx`, `dW_x`,
 //! `dW_h`, `db` and `dh_0`) by the two fast paths of `tapegrad::fast`, in f64 and f32, at the five
-//! sizes of the performance issue; the tape's memory per step; the per-step checks.
+//! sizes, from the canonical example to B=64 T=128 F=64 H=256; the tape's memory per step; the
+//! per-step checks.
 //!
 //! `cargo run --release --example bench [-- --json] [-- --quick]`
 //!
@@ -25,7 +26,8 @@ use tapegrad::check::{Mode, check_case};
 use tapegrad::fast::{self, Bptt};
 
 /// The five sizes `(B, T, F, H)` and the fastest Python peer's median µs for each in f64
-/// (numpy or JAX, measured on this kind of machine; from the issue).
+/// (numpy or JAX), measured once on the project's earlier Skylake-X machines: on any other
+/// machine only the ratios within one run compare.
 const SIZES: [((usize, usize, usize, usize), f64); 5] = [
     ((1, 3, 2, 4), 11.0),
     ((8, 16, 8, 16), 83.0),
@@ -34,7 +36,7 @@ const SIZES: [((usize, usize, usize, usize), f64); 5] = [
     ((64, 128, 64, 256), 62415.0),
 ];
 
-/// numpy's f32 time at the largest size (the only f32 peer figure in the issue).
+/// numpy's f32 time at the largest size, on the same earlier machine (the only f32 peer figure).
 const NUMPY_F32_LARGEST_US: f64 = 26471.0;
 
 /// Median wall time of `f` in microseconds.
@@ -80,7 +82,7 @@ struct Row {
     dims: Dims,
     median_us: f64,
     gflops: f64,
-    /// The fastest peer's time for this size and dtype, if the issue gives one.
+    /// The fastest peer's time for this size and dtype, if there is one.
     peer_us: Option<f64>,
     /// Forward tanh time, fast and standard (bptt rows only).
     activation: Option<(f64, f64)>,
@@ -194,7 +196,10 @@ fn print_table(
         "One training step of a tanh RNN (loss Σ h_T): forward + backward, returning dx, dW_x,"
     );
     println!("dW_h, db. Median µs; GFLOP/s counts 6·B·T·(F+H)·H; one thread.");
-    println!("peer: fastest Python peer's µs from the issue (f64; f32 only at the largest size);");
+    println!(
+        "peer: fastest Python peer's µs, measured on an earlier machine (f64; f32 only at the \
+         largest size);"
+    );
     println!("×peer: how many times faster than it. act%: forward tanh's share of bptt's time.\n");
     println!(
         "{:<15} {:>5} {:>10} {:>7} {:>10} {:>7} {:>6} {:>8} {:>6} {:>6} {:>5} {:>9}",

@@ -1,5 +1,5 @@
 //! A long sequence, T = 100 000 steps of a 4-unit tanh RNN: how long each path takes and how
-//! much memory it holds, to show both grow linearly in T (issue 9).
+//! much memory it holds, to show both grow linearly in T.
 //!
 //! ```sh
 //! cargo run --release --example long_sequence                  # T = 25 000, 50 000, 100 000

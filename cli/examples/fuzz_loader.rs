@@ -1,4 +1,4 @@
-//! A fuzzer for the case and gradient loaders (issue 9), without nightly Rust: a seeded
+//! A fuzzer for the case and gradient loaders, without nightly Rust: a seeded
 //! generator mutates valid files into the kinds of broken ones students write, and feeds them
 //! to `json::parse_case` and `json::parse_given`. Every case that loads then goes through the
 //! whole pipeline: forward pass, hand BPTT, tape, a check, and every text and JSON rendering.
