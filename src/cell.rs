@@ -13,10 +13,11 @@
 //! over the names a cell declares here, and never lists `W_x, W_h, b` itself. A cell lives in
 //! one file of [`crate::cells`].
 //!
-//! A step is split in two, `pre` (from the parameters, `x_t` and the previous state to the
-//! step's *internal* values, the RNN's `a_t`) and `post` (from the internal values to the new
-//! state), because each half is a place a finite difference perturbs: `a_t` is checked as much
-//! as `h_t` is.
+//! A step is split in three: `project` (what reads the input alone, `x_t·W_x`), `pre` (with
+//! the previous state, to the step's *internal* values, the RNN's `a_t`) and `post` (from the
+//! internal values to the new state). Each split is a place a finite difference perturbs or
+//! reuses: `a_t` is checked as much as `h_t` is, and a perturbation after step t leaves every
+//! `x_s·W_x` as it was.
 
 use crate::error::Result;
 use crate::matrix::Matrix;
@@ -69,6 +70,9 @@ pub struct Param {
     pub rows: Dim,
     /// Its columns.
     pub cols: Dim,
+    /// True when [`Cell::project`] reads it (`W_x`): a perturbation of it changes the projected
+    /// input, which must then be computed again.
+    pub projected: bool,
 }
 
 impl Param {
@@ -238,20 +242,28 @@ pub trait Cell: Clone + fmt::Debug + PartialEq {
     /// The forward equations in the tutorial's notation, for the forward trace.
     fn equations(&self) -> String;
 
-    /// The internal values of one step: `a_t = x_t·W_x + h_(t-1)·W_h + b` for the RNN. `p`
-    /// holds the parameters in the order of [`Cell::PARAMS`], `prev` the previous state.
+    /// The part of a step that reads the input alone, `x_t·W_x` for the RNN. `p` holds the
+    /// parameters in the order of [`Cell::PARAMS`]. It does not depend on the past, so a
+    /// finite difference that perturbs a state, or a later step, reuses it.
+    fn project<T: Scalar>(&self, p: &[&Matrix<T>], x: &Matrix<T>) -> Matrix<T>;
+
+    /// The internal values of one step from its projected input and the previous state `prev`:
+    /// `a_t = x_t·W_x + h_(t-1)·W_h + b` for the RNN, `projected` being `x_t·W_x`.
     fn pre<T: Scalar>(
         &self,
         p: &[&Matrix<T>],
-        x: &Matrix<T>,
+        projected: &Matrix<T>,
         prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>>;
 
-    /// The new state from the step's internal values: `h_t = φ(a_t)` for the RNN.
+    /// The new state from the step's internal values: `h_t = φ(a_t)` for the RNN. It takes
+    /// the internal values by value, so that a step whose record is not kept (a finite
+    /// difference reruns thousands of them) can reuse their memory; the forward pass that keeps
+    /// them hands over a copy.
     fn post<T: Scalar>(
         &self,
         p: &[&Matrix<T>],
-        internals: &[&Matrix<T>],
+        internals: Vec<Matrix<T>>,
         prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>>;
 

@@ -223,29 +223,87 @@ enum At {
     Total(TotalOf),
 }
 
-/// The loss of `case`, whose plain forward pass is `fwd`, with the value at `at` replaced by
-/// `v`, recomputing only the steps after it.
+/// What every finite-difference evaluation of one case shares: the case, its plain forward
+/// pass, and each step's projected input (`x_t·W_x`), which a perturbation elsewhere leaves
+/// as it was.
+struct Context<'a, T, C> {
+    case: &'a Case<T, C>,
+    fwd: &'a Forward<T>,
+    /// The case's parameters, as the steps take them.
+    params: Vec<&'a Matrix<T>>,
+    /// [`Cell::project`] of `x_t` at index `t − 1`.
+    projected: Vec<Matrix<T>>,
+}
+
+impl<'a, T: Scalar, C: Cell> Context<'a, T, C> {
+    fn new(case: &'a Case<T, C>, fwd: &'a Forward<T>) -> Self {
+        let params = case.param_refs();
+        let projected = case
+            .x
+            .iter()
+            .map(|x| case.cell.project(&params, x))
+            .collect();
+        Context {
+            case,
+            fwd,
+            params,
+            projected,
+        }
+    }
+
+    /// The state after step t, borrowed from the forward pass, with part `s` replaced by `v`
+    /// when `replace` says so.
+    fn state(&self, t: usize, replace: Option<(usize, &'a Matrix<T>)>) -> Vec<Cow<'a, Matrix<T>>> {
+        (0..C::STATES.len())
+            .map(|s| match replace {
+                Some((part, v)) if part == s => Cow::Borrowed(v),
+                _ => Cow::Borrowed(self.fwd.state(s, t)),
+            })
+            .collect()
+    }
+}
+
+/// The loss of the context's case with the value at `at` replaced by `v`, recomputing only the
+/// steps after it.
 ///
-/// Each recomputed step is the cell's own `pre` then `post`. Only the state being carried
-/// forward is kept, unless the head reads every state (`mse_all`).
-fn loss_at<T: Scalar, C: Cell>(case: &Case<T, C>, fwd: &Forward<T>, at: At, v: &Matrix<T>) -> T {
+/// Each recomputed step is the cell's own `project` (unless the perturbation leaves it as the
+/// context has it), `pre` and `post`. Only the state being carried forward is kept, unless the
+/// head reads every state (`mse_all`).
+fn loss_at<'a, T: Scalar, C: Cell>(ctx: &Context<'a, T, C>, at: At, v: &'a Matrix<T>) -> T {
+    let (case, fwd) = (ctx.case, ctx.fwd);
     let cell = &case.cell;
     let steps = case.x.len();
-    let shared = case.param_refs();
+    let shared = &ctx.params;
+    // The parameters with the perturbed one in place, for the steps the perturbation reaches:
+    // only step t for step t's copy, every step for a whole total.
+    let hit = match at {
+        At::Step(_, Site::Param(i)) | At::Total(TotalOf::Param(i)) => Some(i),
+        _ => None,
+    };
+    let reaches = |s: usize| match at {
+        At::Step(t, Site::Param(_)) => s == t,
+        At::Total(TotalOf::Param(_)) => true,
+        _ => false,
+    };
+    let perturbed: Vec<&Matrix<T>> = match hit {
+        Some(i) => (0..shared.len())
+            .map(|j| if j == i { v } else { shared[j] })
+            .collect(),
+        None => Vec::new(),
+    };
     // The state the recomputation starts from, and the first step recomputed.
     let (start, first) = match at {
-        At::Step(t, Site::State(s)) => (replaced(fwd.state_at(t), s, v), t + 1),
+        At::Step(t, Site::State(s)) => (ctx.state(t, Some((s, v))), t + 1),
         At::Step(t, Site::Internal(i)) => {
-            let mut inside = fwd.internals_at(t);
-            inside[i] = v;
-            let prev = fwd.state_at(t - 1);
-            let state = cell.post(&shared, &inside, &prev);
+            let mut inside: Vec<Matrix<T>> = fwd.internals_at(t).into_iter().cloned().collect();
+            inside[i] = v.clone();
+            let state = cell.post(shared, inside, &fwd.state_at(t - 1));
             (state.into_iter().map(Cow::Owned).collect(), t + 1)
         }
-        At::Step(t, Site::Input | Site::Param(_)) => (borrowed(fwd.state_at(t - 1)), t),
-        At::Total(TotalOf::Initial { state, .. }) => (replaced(fwd.state_at(0), state, v), 1),
-        At::Total(TotalOf::Param(_)) => (borrowed(fwd.state_at(0)), 1),
-        At::Total(TotalOf::Head(_)) => (borrowed(fwd.state_at(steps)), steps + 1),
+        At::Step(t, Site::Input | Site::Param(_)) => (ctx.state(t - 1, None), t),
+        At::Total(TotalOf::Initial { state, .. }) => (ctx.state(0, Some((state, v))), 1),
+        At::Total(TotalOf::Param(_)) => (ctx.state(0, None), 1),
+        At::Total(TotalOf::Head(_)) => (ctx.state(steps, None), steps + 1),
     };
     let keep_all = case.head.reads_every_state();
     let mut hs: Vec<Matrix<T>> = if keep_all {
@@ -256,52 +314,61 @@ fn loss_at<T: Scalar, C: Cell>(case: &Case<T, C>, fwd: &Forward<T>, at: At, v: &
     let mut prev = start;
     for s in first..=steps {
         // Step s uses the perturbed value where the site says so, the case's own elsewhere.
-        let p: Vec<&Matrix<T>> = shared
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| {
-                let hit = at == At::Step(s, Site::Param(i)) || at == At::Total(TotalOf::Param(i));
-                if hit { v } else { w }
-            })
-            .collect();
-        let x_s = if at == At::Step(s, Site::Input) {
-            v
-        } else {
-            &case.x[s - 1]
+        let p = if reaches(s) { &perturbed } else { shared };
+        let reprojected = hit.is_some_and(|i| C::PARAMS[i].projected) && reaches(s);
+        let fresh = match at {
+            At::Step(t, Site::Input) if t == s => Some(cell.project(p, v)),
+            _ if reprojected => Some(cell.project(p, &case.x[s - 1])),
+            _ => None,
         };
-        let before: Vec<&Matrix<T>> = prev.iter().map(|m| m.as_ref()).collect();
-        let inside = cell.pre(&p, x_s, &before);
-        let next = cell.post(&p, &inside.iter().collect::<Vec<_>>(), &before);
-        if keep_all {
-            hs.push(prev.swap_remove(0).into_owned());
+        let projected = fresh.as_ref().unwrap_or(&ctx.projected[s - 1]);
+        let next = with_refs(&prev, |before| {
+            cell.post(p, cell.pre(p, projected, before), before)
+        });
+        // The new state takes the old one's places; a head that reads every state keeps
+        // h_(s-1), the first part.
+        for (part, (slot, new)) in prev.iter_mut().zip(next).enumerate() {
+            let old = std::mem::replace(slot, Cow::Owned(new));
+            if keep_all && part == 0 {
+                hs.push(old.into_owned());
+            }
         }
-        prev = next.into_iter().map(Cow::Owned).collect();
     }
-    hs.push(prev.swap_remove(0).into_owned());
     // The head fits the states: the check verified it before taking any difference, and this
     // runs once per probe, where checking again would cost a tenth of a small case's time.
-    match at {
-        At::Total(TotalOf::Head(i)) => case.head.with_param(i, v).loss_of(&hs),
-        _ => case.head.loss_of(&hs),
+    let loss = |states: &[Matrix<T>]| match at {
+        At::Total(TotalOf::Head(i)) => case.head.with_param(i, v).loss_of(states),
+        _ => case.head.loss_of(states),
+    };
+    let last = prev.swap_remove(0).into_owned();
+    if keep_all {
+        hs.push(last);
+        loss(&hs)
+    } else {
+        // Every head but mse_all reads h_T alone.
+        loss(std::slice::from_ref(&last))
     }
 }
 
-/// A state, borrowed.
-fn borrowed<T: Scalar>(state: Vec<&Matrix<T>>) -> Vec<Cow<'_, Matrix<T>>> {
-    state.into_iter().map(Cow::Borrowed).collect()
-}
+/// The most parts a cell's state may have for [`with_refs`]: an LSTM has two.
+const MAX_STATE_PARTS: usize = 4;
 
-/// A state with its part `s` replaced by `v`.
-fn replaced<'a, T: Scalar>(
-    state: Vec<&'a Matrix<T>>,
-    s: usize,
-    v: &'a Matrix<T>,
-) -> Vec<Cow<'a, Matrix<T>>> {
-    state
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| Cow::Borrowed(if i == s { v } else { m }))
-        .collect()
+/// Calls `f` with references to the parts of `state`, gathered on the stack: this runs at
+/// every step of every finite-difference probe, where collecting them into a `Vec` was a
+/// tenth of a small case's check.
+fn with_refs<T, R>(state: &[Cow<'_, Matrix<T>>], f: impl FnOnce(&[&Matrix<T>]) -> R) -> R
+where
+    T: Scalar,
+{
+    assert!(
+        (1..=MAX_STATE_PARTS).contains(&state.len()),
+        "invariant: a cell's state has 1 to {MAX_STATE_PARTS} parts"
+    );
+    let mut refs = [state[0].as_ref(); MAX_STATE_PARTS];
+    for (r, part) in refs.iter_mut().zip(state) {
+        *r = part.as_ref();
+    }
+    f(&refs[..state.len()])
 }
 
 /// The value at a quantity's site at step t: where its finite difference perturbs.
@@ -446,6 +513,7 @@ pub fn check_steps<T: Scalar, C: Cell>(
         chosen[t - 1] = true;
     }
     let fwd = case.forward()?;
+    let ctx = Context::new(case, &fwd);
     let eps = default_step::<T>();
     let tolerances = Tolerances::for_type::<T>();
     // Where the 2ε estimates are taken (see check_gradients): every checked step in exhaustive
@@ -474,7 +542,7 @@ pub fn check_steps<T: Scalar, C: Cell>(
             tolerances.hand_tape,
             0.0,
         );
-        let loss = |v: &Matrix<T>| loss_at(case, &fwd, at, v);
+        let loss = |v: &Matrix<T>| loss_at(&ctx, at, v);
         match directions.as_mut() {
             None => Probe {
                 hand_tape,
@@ -705,8 +773,9 @@ pub fn first_non_finite<T: Scalar, C: Cell>(
 /// perturbed where it lives: the third method, usable without the other two.
 pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T>> {
     let fwd = case.forward()?;
+    let ctx = Context::new(case, &fwd);
     let eps = default_step::<T>();
-    let fd = |at: At, point: &Matrix<T>| fd_gradient(point, eps, |v| loss_at(case, &fwd, at, v));
+    let fd = |at: At, point: &Matrix<T>| fd_gradient(point, eps, |v| loss_at(&ctx, at, v));
     let qs = quantities::<C>();
     let steps = (1..=case.x.len())
         .map(|t| {

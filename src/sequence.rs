@@ -88,8 +88,8 @@ pub fn forward<C: Cell, T: Scalar>(
         .collect();
     for (i, x_t) in xs.iter().enumerate() {
         let prev: Vec<&Matrix<T>> = states.iter().map(|s| &s[i]).collect();
-        let inside = cell.pre(p, x_t, &prev);
-        let next = cell.post(p, &inside.iter().collect::<Vec<_>>(), &prev);
+        let inside = cell.pre(p, &cell.project(p, x_t), &prev);
+        let next = cell.post(p, inside.clone(), &prev);
         for (series, v) in internals.iter_mut().zip(inside) {
             series.push(v);
         }

@@ -165,6 +165,22 @@ pub fn affine_backward<T: Scalar>(
     }
 }
 
+/// `a_t = x_t·W_x + h_(t-1)·W_h + b` from `x_t·W_x` (`projected`): the step's one equation
+/// forward before `φ`. `h_(t-1)·W_h` is formed first and the projection added to it, in place:
+/// addition commutes exactly, so these are the numbers of `x_t·W_x + h_(t-1)·W_h` as the tape
+/// records it.
+fn affine<T: Scalar>(
+    projected: &Matrix<T>,
+    h_prev: &Matrix<T>,
+    w_h: &Matrix<T>,
+    b: &Matrix<T>,
+) -> Matrix<T> {
+    let mut a = h_prev.matmul(w_h).expect(SHAPES);
+    a.add_assign(projected).expect(SHAPES);
+    a.add_row_in_place(b).expect(SHAPES);
+    a
+}
+
 /// How `φ'(a_t)` is written in terms of `h_t`, for traces and explanations.
 fn derivative_text(phi: Activation, t: usize) -> String {
     match phi {
@@ -183,6 +199,7 @@ impl Cell for Rnn {
             grad: "dw_x",
             rows: Dim::Features,
             cols: Dim::Hidden(1),
+            projected: true,
         },
         Param {
             key: "w_h",
@@ -190,6 +207,7 @@ impl Cell for Rnn {
             grad: "dw_h",
             rows: Dim::Hidden(1),
             cols: Dim::Hidden(1),
+            projected: false,
         },
         Param {
             key: "b",
@@ -197,6 +215,7 @@ impl Cell for Rnn {
             grad: "db",
             rows: Dim::One,
             cols: Dim::Hidden(1),
+            projected: false,
         },
     ];
     const STATES: &'static [State] = &[State {
@@ -232,33 +251,33 @@ impl Cell for Rnn {
         )
     }
 
-    /// `a_t = x_t·W_x + h_(t-1)·W_h + b`, summed in that order, in place where it can be.
+    /// `x_t·W_x`.
+    fn project<T: Scalar>(&self, p: &[&Matrix<T>], x: &Matrix<T>) -> Matrix<T> {
+        x.matmul(p[0]).expect(SHAPES)
+    }
+
+    /// `a_t = x_t·W_x + h_(t-1)·W_h + b`.
     fn pre<T: Scalar>(
         &self,
         p: &[&Matrix<T>],
-        x: &Matrix<T>,
+        projected: &Matrix<T>,
         prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>> {
-        let ([w_x, w_h, b], [h_prev]) = (p, prev) else {
+        let ([_, w_h, b], [h_prev]) = (p, prev) else {
             unreachable!("{SHAPES}: the RNN has three parameters and one state")
         };
-        let mut a = x.matmul(w_x).expect(SHAPES);
-        a.add_assign(&h_prev.matmul(w_h).expect(SHAPES))
-            .expect(SHAPES);
-        a.add_row_in_place(b).expect(SHAPES);
-        vec![a]
+        vec![affine(projected, h_prev, w_h, b)]
     }
 
-    /// `h_t = φ(a_t)`.
+    /// `h_t = φ(a_t)`, in place of `a_t`.
     fn post<T: Scalar>(
         &self,
         _p: &[&Matrix<T>],
-        internals: &[&Matrix<T>],
+        mut internals: Vec<Matrix<T>>,
         _prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>> {
-        let mut h = internals[0].clone();
-        self.activation.apply_in_place(h.as_mut_slice());
-        vec![h]
+        self.activation.apply_in_place(internals[0].as_mut_slice());
+        internals
     }
 
     fn record<'t, T: Scalar>(
@@ -426,8 +445,8 @@ pub struct FusedRecording<'t, T> {
 /// One RNN step `H = φ(X·W_x + H_prev·W_h + b)` as a single node, inputs `[X, H_prev, W_x, W_h,
 /// b]`.
 ///
-/// Its forward value is [`Cell::pre`] then [`Cell::post`], so the same numbers, but the tape
-/// keeps only `H`: the backward pass needs no other value of the step,
+/// Its forward value is the cell's own step ([`Cell::project`], [`Cell::pre`], [`Cell::post`]),
+/// so the same numbers, but the tape keeps only `H`: the backward pass needs no other value of the step,
 /// because `φ'(A)` is written in terms of `H`. That is how a framework's fused RNN cell keeps
 /// its memory to the activations. Backward: with `Ā = H̄ ⊙ φ'(A)`, `X̄ = Ā·W_xᵀ`,
 /// `H̄_prev = Ā·W_hᵀ`, `W̄_x = Xᵀ·Ā`, `W̄_h = H_prevᵀ·Ā`, `b̄ = Σ_i Ā_i`.
@@ -476,8 +495,8 @@ impl<T: Scalar> Fused<T> for RnnStep<T> {
         "rnn_step"
     }
 
-    /// The cell's own step, [`Cell::pre`] then [`Cell::post`], after checking the shapes (a
-    /// fused step recorded by hand has had no case to check them).
+    /// The cell's own step (its `affine` equation, then `φ` in place, as [`Cell::post`] does),
+    /// after checking the shapes (a fused step recorded by hand has had no case to check them).
     fn forward(&self, inputs: &[&Matrix<T>]) -> Result<Matrix<T>> {
         let [x, h_prev, w_x, w_h, b] = inputs else {
             return Err(Error::invalid(
@@ -507,10 +526,9 @@ impl<T: Scalar> Fused<T> for RnnStep<T> {
                 right,
             });
         }
-        let cell = Rnn::new(self.activation);
-        let p = [*w_x, *w_h, *b];
-        let a = cell.pre(&p, x, &[*h_prev]);
-        Ok(cell.post(&p, &[&a[0]], &[*h_prev]).remove(0))
+        let mut h = affine(&x.matmul(w_x)?, h_prev, w_h, b);
+        self.activation.apply_in_place(h.as_mut_slice());
+        Ok(h)
     }
 
     /// The cell's own backward step ([`da`], then [`affine_backward`]), in the order of the
