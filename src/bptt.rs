@@ -80,7 +80,8 @@ pub fn backward_with<T: Scalar, C: Cell>(
         for (total, dw) in totals.iter_mut().zip(&back.params) {
             total.add_assign(dw).expect(SHAPES);
         }
-        let mut record: Named<T> = Vec::with_capacity(C::STATES.len() + 2 + C::PARAMS.len());
+        let mut record: Named<T> =
+            Vec::with_capacity(C::STATES.len() + C::INTERNALS.len() + 1 + C::PARAMS.len());
         record.extend(C::STATES.iter().map(|s| s.grad).zip(d_state));
         record.extend(C::INTERNALS.iter().map(|v| v.grad).zip(back.internals));
         record.push((DX, back.dx));

@@ -222,9 +222,11 @@ pub type Agreed<'a> = &'a dyn Fn(usize, &str) -> Option<bool>;
 pub trait Cell: Clone + fmt::Debug + PartialEq {
     /// The value of `"cell"` in a case file: `"rnn"`.
     const KIND: &'static str;
-    /// The parameters, in the order every list of them follows.
+    /// The parameters, in the order every list of them follows. The first is the input's weight,
+    /// `features × k·hidden` (`W_x`): case files read the number of hidden units from it.
     const PARAMS: &'static [Param];
-    /// The parts of the state; the first is `h`, the one the heads read.
+    /// The parts of the state. The first is `h` (initial `h0`, gradient `dh`): the heads read
+    /// it, and gradient files and [`crate::gradients::Gradients::dh`] name it so.
     const STATES: &'static [State];
     /// The values inside a step that are checked too (the RNN's `a_t`).
     const INTERNALS: &'static [Internal];

@@ -722,7 +722,8 @@ impl fmt::Display for NonFiniteAt {
 /// totals. `grads` pairs each set with a name for the report (`"tape"`).
 ///
 /// One pass over everything computed, linear in `T`: the way to learn *where* a long
-/// sequence overflowed, which a comparison that reads `inf` as a failure does not say.
+/// sequence overflowed, which a comparison that reads `inf` as a failure does not say. (`case`
+/// gives the cell, whose names the walk follows.)
 pub fn first_non_finite<T: Scalar, C: Cell>(
     _case: &Case<T, C>,
     fwd: &Forward<T>,

@@ -254,8 +254,8 @@ pub fn sigmoid_in_place<T: Scalar>(x: &mut [T]) {
     } else if let Some(x) = cast_mut::<T, f32>(x) {
         each(x, sigmoid_f32);
     } else {
-        // Every `Scalar` of the crate is f32 or f64; any other gets the plain formula, which
-        // gives 0 rather than NaN for large negative x (1/(1 + ∞) = 0).
+        // Any other `Scalar` (a dual number) gets the plain formula, which gives 0 rather than
+        // NaN for large negative x (1/(1 + ∞) = 0).
         x.iter_mut()
             .for_each(|v| *v = T::one() / (T::one() + (-*v).exp()));
     }

@@ -7,12 +7,12 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`scalar`] | the [`Scalar`] trait: `f64` and `f32` |
+//! | [`scalar`] | the [`Scalar`] trait: `f64`, `f32`, or any type with their arithmetic |
 //! | [`matrix`] | [`Matrix`], a row-major 2-D array that prints like numpy |
 //! | [`kernel`] | the fast arithmetic under it: packed matrix products, vectorized `tanh` and `σ` |
 //! | [`activation`] | `φ`: tanh, sigmoid, identity, with `φ'` from the output `h` |
-//! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list and one reverse loop |
-//! | [`ops`] | each op's forward value beside its vector-Jacobian product |
+//! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list, one reverse loop, and forward accumulation |
+//! | [`ops`] | each op's forward value beside its vector-Jacobian and Jacobian-vector products |
 //! | [`cell`] | the [`Cell`] trait: a cell's named parameters, state and per-step quantities |
 //! | [`cells`] | the cells, one file each: [`cells::rnn`] |
 //! | [`sequence`] | the unrolled forward pass of any cell, plain and recorded on a tape |
@@ -26,6 +26,7 @@
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
 //! | [`classifier`] | [`RnnClassifier`]: fit / predict / accuracy with the softmax head |
+//! | [`spectral`] | `σ_max(W_h)` and orthogonal matrices: how far a backward step can stretch `dh` |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
 //! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass |

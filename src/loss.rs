@@ -17,7 +17,7 @@ use crate::ops::{softmax_cross_entropy, softmax_cross_entropy_vjp};
 use crate::scalar::{Scalar, lit};
 use crate::tape::Var;
 
-/// The loss on top of the RNN's states.
+/// The loss on top of the network's states (the first part of a cell's state, `h`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Head<T> {
     /// `L = Σ h_T`: the simplest head, used by the canonical example (`∂L/∂h_T = 1`).

@@ -1,4 +1,5 @@
-//! The operations a tape can record, each op's forward value beside its vector-Jacobian product.
+//! The operations a tape can record, each op's forward value beside its vector-Jacobian and
+//! Jacobian-vector products.
 //!
 //! Notation: an op computes `Y = f(A, B, …)`. In the backward sweep it receives the adjoint
 //! `Ȳ = ∂L/∂Y` (same shape as `Y`) and returns the adjoints of its inputs, `Ā = ∂L/∂A = Ȳ·∂Y/∂A`,
@@ -416,7 +417,7 @@ fn softmax_cross_entropy_jvp<T: Scalar>(
 
 /// An op a cell defines for itself: a whole step recorded as one node, so that the tape keeps
 /// only what the step's backward pass needs (the RNN's fused step keeps `h_t` alone). Like every
-/// op, it is its forward value beside its vector-Jacobian product; it lives in the cell's file
+/// op, it is its forward value beside its vector-Jacobian and Jacobian-vector products; it lives in the cell's file
 /// ([`crate::cells::rnn`]), and the tape's sweep reaches it through [`Op::Fused`] knowing
 /// nothing of the cell.
 pub trait Fused<T: Scalar>: fmt::Debug {

@@ -1,4 +1,5 @@
-//! The number types tapegrad computes with: `f64` (the default, and what numpy uses) and `f32`.
+//! The number types tapegrad computes with: `f64` (the default, and what numpy uses), `f32`,
+//! and any other type that implements [`Scalar`] (a dual number, for forward mode).
 //!
 //! Everything generic in the crate is generic over [`Scalar`] only, so a reader can always
 //! substitute "f64" in their head.
@@ -8,7 +9,8 @@ use std::fmt::{Debug, Display, LowerExp};
 use std::iter::Sum;
 use std::ops::{AddAssign, MulAssign, SubAssign};
 
-/// A floating-point number type: `f32` or `f64`.
+/// A floating-point number type: `f32`, `f64`, or any type with their arithmetic. The fast
+/// kernels serve `f32` and `f64`; any other type takes the readable loops.
 ///
 /// `Float` supplies the arithmetic and `tanh`/`exp`/`ln`; the extra methods convert literals,
 /// which is all the numerical code needs beyond `Float`.
@@ -33,7 +35,7 @@ pub trait Scalar:
     /// Converts an `f64` literal, rounding to the nearest value of `Self`.
     fn from_f64(v: f64) -> Self;
 
-    /// Widens to `f64` (exact for both types).
+    /// Widens to `f64` (exact for `f32` and `f64`; a dual number gives its value).
     fn as_f64(self) -> f64;
 }
 

@@ -68,7 +68,7 @@ impl<T: Scalar> Forward<T> {
 
 /// The plain forward pass of `cell` with parameters `p` over `xs` from `initial`, keeping every
 /// state and internal value. Shapes must fit (see [`crate::case::Case::new`]).
-pub fn forward<C: Cell, T: Scalar>(
+pub fn forward<T: Scalar, C: Cell>(
     cell: &C,
     p: &[&Matrix<T>],
     xs: &[Matrix<T>],
@@ -142,7 +142,7 @@ impl<'t, T: Scalar> Recording<'t, T> {
 /// Every step gets its *own* alias of each parameter (see [`Var::alias`]), named `W_h[t]`, so
 /// after a backward sweep the alias of step t holds step t's contribution to the weight's
 /// gradient, while the leaves hold the totals.
-pub fn record<'t, C: Cell, T: Scalar>(
+pub fn record<'t, T: Scalar, C: Cell>(
     cell: &C,
     tape: &'t Tape<T>,
     p: &[Matrix<T>],

@@ -449,6 +449,17 @@ fn mini_batch<C: Cell>(case: &Case<f64, C>, rows: &[usize]) -> Case<f64, C> {
 /// epoch whose loss is NaN or infinite.
 pub fn train<C: Cell>(case: &mut Case<f64, C>, config: &TrainConfig) -> Result<History> {
     config.check()?;
+    // A rate for a parameter the case does not have would silently train nothing at it.
+    let keys: Vec<&str> = parameters(case).iter().map(|(p, _)| p.key).collect();
+    if let Some((key, _)) = config.rates.by_key.iter().find(|(k, _)| !keys.contains(k)) {
+        return Err(Error::invalid(
+            format!("learning rate of {key}"),
+            format!(
+                "the case has no parameter {key:?}; its parameters: {}",
+                keys.join(", ")
+            ),
+        ));
+    }
     let n = case.h0().rows();
     let batch_size = config.batch_size.unwrap_or(n).min(n);
     let mut order: Vec<usize> = (0..n).collect();

@@ -582,3 +582,16 @@ fn optimizer_keeps_its_moments_by_position() {
     );
     assert_eq!(state.updates(), 1, "a refused update does not count");
 }
+
+/// A learning rate named for a parameter the case does not have is refused by name, not
+/// silently left out.
+#[test]
+fn a_rate_for_a_parameter_the_case_lacks_is_refused() {
+    let mut case = Case::<f64>::canonical();
+    let config = TrainConfig {
+        rates: LearningRates::uniform(0.1).with("w_hh", 0.0),
+        ..TrainConfig::sgd(0.1, 1)
+    };
+    let err = train(&mut case, &config).unwrap_err().to_string();
+    assert!(err.contains("w_hh") && err.contains("w_x, w_h, b"), "{err}");
+}

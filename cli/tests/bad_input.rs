@@ -794,7 +794,7 @@ mod fuzz_loader;
 
 /// A few thousand mutated case and gradient files: no panic, every refusal a one-line
 /// `FIELD: why`, no check passing on NaN or infinity. The long run is
-/// `cargo run --release --example fuzz_loader -- --seconds 600`.
+/// `cargo run --release -p tapegrad-cli --example fuzz_loader -- --seconds 600`.
 #[test]
 fn fuzzed_files_never_panic_and_always_explain() {
     let start = Instant::now();

@@ -1,6 +1,7 @@
-//! The recurrent cells, one file each. A cell implements [`crate::cell::Cell`]; nothing else in
-//! the crate names it, except the command line's one line per cell that maps a case file's
-//! `"cell"` to its type.
+//! The recurrent cells, one file each. A cell implements [`crate::cell::Cell`], and the generic
+//! code (sequence, BPTT, check, diagnosis, traces, training) knows it only through that trait.
+//! What names the RNN is what is the RNN's alone: the canonical example, its fast training paths
+//! ([`crate::fast`]), its bug zoo, [`crate::RnnClassifier`], and `Case`'s default type.
 
 pub mod rnn;
 

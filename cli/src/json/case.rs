@@ -129,7 +129,9 @@ pub fn case_from_value<C: Cell>(value: &Value) -> Result<Parsed<Case<f64, C>>> {
                     expect_shape(&m, p.key, rows, cols, &meaning)?;
                 }
             }
-            (None, _) => unreachable!("invariant: a cell's first parameter has hidden columns"),
+            (None, _) => unreachable!(
+                "invariant: a cell's first parameter is the input's weight, features × k·hidden"
+            ),
         }
         params.push(m);
     }

@@ -22,7 +22,8 @@ pub(crate) fn to_json(m: &Matrix<f64>, one_d: bool) -> Value {
     }
 }
 
-/// Whether the total `key` of `case` is a row that numpy stores 1-D (`b`, `b_out`).
+/// Whether the total `key` of a case of the cell `C` is a row that numpy stores 1-D (`b`,
+/// `b_out`).
 pub(crate) fn total_is_row<C: Cell>(key: &str) -> bool {
     C::PARAMS.iter().any(|p| p.key == key && p.is_row())
         || HEAD_PARAMS.iter().any(|p| p.key == key && p.row)
