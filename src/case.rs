@@ -269,6 +269,18 @@ impl<T: Scalar, C: Cell> Case<T, C> {
         Case::new(cell, params, x, initial, head).expect("a random case is valid")
     }
 
+    /// The same case in another number type: every value converted as [`Matrix::cast`] does
+    /// (exactly, from f32 or f64 to f64, or to a dual number with tangent zero).
+    pub fn cast<U: Scalar>(&self) -> Case<U, C> {
+        Case {
+            cell: self.cell.clone(),
+            params: self.params.iter().map(Matrix::cast).collect(),
+            x: self.x.iter().map(Matrix::cast).collect(),
+            initial: self.initial.iter().map(Matrix::cast).collect(),
+            head: self.head.cast(),
+        }
+    }
+
     /// The sizes of the case.
     pub fn dims(&self) -> Dims {
         let (batch, hidden) = self.initial[0].shape();

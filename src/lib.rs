@@ -21,6 +21,9 @@
 //! | [`bptt`] | backpropagation through time: the cell's hand-derived backward step, from `T` down |
 //! | [`case`] | a complete problem (cell, parameters, inputs, head): canonical, random, or the user's |
 //! | [`fast`] | the RNN's training step written for speed: hoisted hand BPTT, the tape with fused steps |
+//! | [`dual`] | dual numbers `a + ȧε`, `ε² = 0`: a [`Scalar`] that differentiates forward |
+//! | [`sites`] | where each checked gradient lives, and the loss with the value there replaced |
+//! | [`forward`] | every gradient exactly, by dual numbers through the cell's own forward code |
 //! | [`fd`] | finite differences on any function, the one relative-error formula, verdicts |
 //! | [`check`] | the per-step three-way check of a case, and what it costs |
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
@@ -44,9 +47,11 @@ pub mod cells;
 pub mod check;
 pub mod classifier;
 pub mod diagnose;
+pub mod dual;
 pub mod error;
 pub mod fast;
 pub mod fd;
+pub mod forward;
 pub mod gradients;
 pub mod init;
 pub mod kernel;
@@ -55,6 +60,7 @@ pub mod matrix;
 pub mod ops;
 pub mod scalar;
 pub mod sequence;
+pub mod sites;
 pub mod spectral;
 pub mod tape;
 pub mod trace;

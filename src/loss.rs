@@ -124,6 +124,28 @@ impl<T: Scalar> Head<T> {
         }
     }
 
+    /// The same head in another number type (each value converted, as [`Matrix::cast`] does).
+    pub fn cast<U: Scalar>(&self) -> Head<U> {
+        match self {
+            Head::SumLast => Head::SumLast,
+            Head::SoftmaxCe {
+                w_out,
+                b_out,
+                labels,
+            } => Head::SoftmaxCe {
+                w_out: w_out.cast(),
+                b_out: b_out.cast(),
+                labels: labels.clone(),
+            },
+            Head::MseAll { targets } => Head::MseAll {
+                targets: targets.iter().map(Matrix::cast).collect(),
+            },
+            Head::MseLast { target } => Head::MseLast {
+                target: target.cast(),
+            },
+        }
+    }
+
     /// The head's own parameters, with their values: `W_out`, `b_out` for `softmax_ce`, none
     /// for the others.
     pub fn params(&self) -> Vec<(HeadParam, &Matrix<T>)> {

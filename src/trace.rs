@@ -7,7 +7,7 @@
 
 use crate::case::Case;
 use crate::cell::{Cell, Site, quantities, quantity_label};
-use crate::check::{Report, TotalOf, Triple};
+use crate::check::{Report, Triple};
 use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::fd::{Comparison, Verdict};
@@ -16,6 +16,7 @@ use crate::loss::Head;
 use crate::matrix::{Matrix, format_numbers, numpy_exponent};
 use crate::scalar::Scalar;
 use crate::sequence::Forward;
+use crate::sites::TotalOf;
 use crate::tape::{Grads, NodeId, Tape};
 use std::fmt::{self, Write};
 
@@ -127,6 +128,34 @@ pub fn backward_trace<T: Scalar, C: Cell>(
 /// equation produced it.
 pub fn fd_trace<T: Scalar, C: Cell>(case: &Case<T, C>, g: &Gradients<T>) -> String {
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Central finite differences, {}\nEach entry is (L(v + ε) − L(v − ε)) / 2ε, with v \
+         that entry alone: {}",
+        case_header(case),
+        sites_text::<C>()
+    );
+    steps_and_totals(&mut out, case, g, false);
+    out
+}
+
+/// The same layout for gradients by forward mode ([`crate::forward::forward_gradients`]).
+pub fn forward_mode_trace<T: Scalar, C: Cell>(case: &Case<T, C>, g: &Gradients<T>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Forward mode (dual numbers), {}\nEach entry is the tangent of L when that entry alone \
+         carries the tangent 1: {}",
+        case_header(case),
+        sites_text::<C>()
+    );
+    steps_and_totals(&mut out, case, g, false);
+    out
+}
+
+/// Where the entries of a gradient without equations live, in words: `of step t's h_t, a_t,
+/// x_t or copy of W_x, W_h, b; of h_0; …`.
+fn sites_text<C: Cell>() -> String {
     let internals: Vec<String> = C::INTERNALS
         .iter()
         .map(|v| format!("{}_t", v.key))
@@ -134,22 +163,17 @@ pub fn fd_trace<T: Scalar, C: Cell>(case: &Case<T, C>, g: &Gradients<T>) -> Stri
     let states: Vec<String> = C::STATES.iter().map(|s| format!("{}_t", s.key)).collect();
     let params: Vec<&str> = C::PARAMS.iter().map(|p| p.shown).collect();
     let initial: Vec<String> = C::STATES.iter().map(|s| format!("{}_0", s.key)).collect();
-    let _ = writeln!(
-        out,
-        "Central finite differences, {}\nEach entry is (L(v + ε) − L(v − ε)) / 2ε, with v \
-         that entry alone: of step t's {}, {}, x_t or copy of {}; of {}; of a whole weight \
-         (totals); of the head's parameters",
-        case_header(case),
+    format!(
+        "of step t's {}, {}, x_t or copy of {}; of {}; of a whole weight (totals); of the \
+         head's parameters",
         states.join(", "),
         internals.join(", "),
         params.join(", "),
         initial.join(", "),
-    );
-    steps_and_totals(&mut out, case, g, false);
-    out
+    )
 }
 
-/// The body of [`backward_trace`] and [`fd_trace`]: the loss, every step, the initial state's
+/// The body of [`backward_trace`], [`fd_trace`] and [`forward_mode_trace`]: the loss, every step, the initial state's
 /// gradient, the totals; each line labelled with its equation when `equations`, else with its
 /// name.
 fn steps_and_totals<T: Scalar, C: Cell>(

@@ -16,6 +16,7 @@ use tapegrad::check::{Mode, check_case, check_gradients, fd_gradients};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::{Error, Result};
 use tapegrad::fd::{relative_error, rng};
+use tapegrad::forward::forward_gradients;
 use tapegrad::gradients::Given;
 use tapegrad::matrix::Matrix;
 use tapegrad::scalar::Scalar;
@@ -240,12 +241,16 @@ fn the_three_way_check_passes_at_every_site_of_a_second_cell() {
                 assert!(c.hand_tape.rel <= 1e-12, "{q}: {:e}", c.hand_tape.rel);
             }
         }
-        // Finite differences alone, as `grads --method fd` takes them, match hand BPTT.
+        // Finite differences alone, as `grads --method fd` takes them, match hand BPTT, and
+        // forward mode, with dual numbers through this cell's own forward code, to round-off.
         let (hand, fd) = (case.bptt().unwrap(), fd_gradients(&case).unwrap());
+        let forward = forward_gradients(&case).unwrap();
         for t in 1..=5 {
             for (name, m) in hand.step(t) {
                 let err = relative_error(m, fd.get(t, name).unwrap());
                 assert!(err < 1e-6, "{head:?} {name} at t = {t}: {err:e}");
+                let err = relative_error(m, forward.get(t, name).unwrap());
+                assert!(err <= 1e-12, "{head:?} forward {name} at t = {t}: {err:e}");
             }
         }
     }

@@ -12,6 +12,7 @@ use tapegrad::cells::Rnn;
 use tapegrad::check::{self, Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
+use tapegrad::forward::forward_gradients;
 use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
 use tapegrad_cli::json;
@@ -25,8 +26,9 @@ tapegrad: see and verify the gradients of a recurrent network
 usage:
   tapegrad forward [--case FILE] [--json]
       per-step a_t and h_t, and the loss
-  tapegrad grads   [--case FILE] [--method bptt|tape|fd] [--json]
-      every gradient, per step and in total (default method: bptt)
+  tapegrad grads   [--case FILE] [--method bptt|tape|forward|fd] [--json]
+      every gradient, per step and in total (default method: bptt; forward:
+      exact forward mode, dual numbers through the same forward code)
   tapegrad check   [--case FILE] [--mode exhaustive|directional] [--seed N]
                    [--steps all|none|LIST] [--json]
       hand BPTT vs tape vs finite differences, at every time step and in total;
@@ -107,6 +109,8 @@ enum Method {
     Tape,
     /// `fd`: central finite differences, each quantity perturbed where it lives.
     Fd,
+    /// `forward`: forward mode, dual numbers through the same forward code, exact.
+    Forward,
 }
 
 /// The parsed command line.
@@ -276,9 +280,10 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         None | Some("bptt") => Method::Bptt,
         Some("tape") => Method::Tape,
         Some("fd") => Method::Fd,
+        Some("forward") => Method::Forward,
         Some(other) => {
             return Err(Failure::Usage(format!(
-                "--method: expected bptt, tape or fd, found {other:?}"
+                "--method: expected bptt, tape, forward or fd, found {other:?}"
             )));
         }
     };
@@ -531,14 +536,27 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
                     }
                     (fd_gradients(&case)?, "central finite differences")
                 }
+                Method::Forward => {
+                    // One dual evaluation per entry, where a check takes four real ones.
+                    let cost = check::cost(&case, Mode::Exhaustive, case.x.len()) / 4.0;
+                    if cost > CHECK_BUDGET {
+                        return Err(Failure::Usage(format!(
+                            "grads --method forward: forward mode at every one of the {} steps \
+                             would take about {cost:.0e} multiply-adds (the cost grows as T²): \
+                             use --method bptt or tape",
+                            case.x.len()
+                        )));
+                    }
+                    (forward_gradients(&case)?, "forward mode")
+                }
             };
             if options.json {
                 print_json(&json::gradients_json::<C>(&grads));
             } else {
-                emit(&if options.method == Method::Fd {
-                    trace::fd_trace(&case, &grads)
-                } else {
-                    trace::backward_trace(&case, &grads, method)
+                emit(&match options.method {
+                    Method::Fd => trace::fd_trace(&case, &grads),
+                    Method::Forward => trace::forward_mode_trace(&case, &grads),
+                    Method::Bptt | Method::Tape => trace::backward_trace(&case, &grads, method),
                 });
             }
             let fwd = case.forward()?;
