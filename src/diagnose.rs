@@ -7,19 +7,11 @@
 //! so the equation that produced the first wrong quantity is the one to fix; the cell says
 //! which equation that is ([`Cell::explain`]).
 
+use crate::cell::DX;
 use crate::cell::{Cell, quantities};
 use crate::fd::{abs_error_of, relative_error_of};
-use crate::gradients::{Given, Gradients};
-use crate::matrix::Matrix;
+use crate::gradients::{Dtype, Given, Gradients};
 use std::fmt::Write;
-
-/// Relative error above which a given gradient disagrees with the tape.
-///
-/// A correct float64 numpy backward pass agrees with the tape to about 1e-14: the same
-/// arithmetic in another order. A mistake in an equation is off by far more than 1e-7 (usually
-/// by tens of percent), so the threshold separates the two with room on both sides. Gradients
-/// computed in float32 do not meet it.
-pub const TOLERANCE: f64 = 1e-7;
 
 /// One given quantity compared with the tape.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,7 +24,7 @@ pub struct Finding {
     pub rel: f64,
     /// `‖given − tape‖`, the Frobenius norm of the error (+∞ for NaN or infinity).
     pub error_norm: f64,
-    /// True when `rel ≤ TOLERANCE`.
+    /// True when `rel` is within the tolerance of the given values' precision.
     pub ok: bool,
 }
 
@@ -51,12 +43,22 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// The given loss and the tape's, when a loss was given.
     pub loss: Option<(f64, f64)>,
+    /// The precision of the given values, and so the tolerance applied
+    /// ([`Dtype::tolerance`]).
+    pub dtype: Dtype,
+    /// What is worth knowing but is no error: a loss that differs while every gradient agrees.
+    pub warnings: Vec<String>,
 }
 
-fn compare(t: usize, name: &'static str, given: &Matrix<f64>, tape: &Matrix<f64>) -> Finding {
-    let rel = relative_error_of(given.as_slice(), tape.as_slice());
-    let error_norm = if abs_error_of(given.as_slice(), tape.as_slice()).is_finite() {
-        given.sub(tape).map_or(f64::INFINITY, |d| d.norm())
+fn compare(t: usize, name: &'static str, given: &[f64], tape: &[f64], tol: f64) -> Finding {
+    let rel = relative_error_of(given, tape);
+    let error_norm = if abs_error_of(given, tape).is_finite() {
+        given
+            .iter()
+            .zip(tape)
+            .map(|(g, t)| (g - t) * (g - t))
+            .sum::<f64>()
+            .sqrt()
     } else {
         f64::INFINITY
     };
@@ -65,7 +67,7 @@ fn compare(t: usize, name: &'static str, given: &Matrix<f64>, tape: &Matrix<f64>
         name,
         rel,
         error_norm,
-        ok: rel <= TOLERANCE,
+        ok: rel <= tol,
     }
 }
 
@@ -74,6 +76,7 @@ fn compare(t: usize, name: &'static str, given: &Matrix<f64>, tape: &Matrix<f64>
 /// JSON reader checks them).
 pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diagnosis {
     let steps = tape.steps.len();
+    let tol = given.dtype.tolerance();
     let qs = quantities::<C>();
     let mut findings = Vec::new();
     let mut first_mismatch = None;
@@ -82,7 +85,7 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
             let (Some(m), Some(reference)) = (given.get(t, q.name), tape.get(t, q.name)) else {
                 continue;
             };
-            let finding = compare(t, q.name, m, reference);
+            let finding = compare(t, q.name, m.as_slice(), reference.as_slice(), tol);
             if !finding.ok && first_mismatch.is_none() {
                 first_mismatch = Some((t, q.name));
             }
@@ -94,17 +97,50 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
         let Some(reference) = tape.total(key) else {
             continue;
         };
-        let finding = compare(0, key, m, reference);
+        let finding = compare(0, key, m.as_slice(), reference.as_slice(), tol);
         if !finding.ok {
             wrong_totals.push(*key);
         }
         findings.push(finding);
     }
+    // `grads.x` given beside per-step `dx`: every step's dx at once, compared too.
+    if !given.x.is_empty() {
+        let flat = |ms: Vec<&[f64]>| ms.concat();
+        let by_tape: Vec<&[f64]> = (1..=steps)
+            .filter_map(|t| tape.get(t, DX).map(|m| m.as_slice()))
+            .collect();
+        let finding = compare(
+            0,
+            "x",
+            &flat(given.x.iter().map(|m| m.as_slice()).collect()),
+            &flat(by_tape),
+            tol,
+        );
+        if !finding.ok {
+            wrong_totals.push("x");
+        }
+        findings.push(finding);
+    }
     let loss = given.loss.map(|l| (l, tape.loss));
-    let loss_wrong = loss.is_some_and(|(g, t)| relative_error_of(&[g], &[t]) > TOLERANCE);
-    let ok = findings.iter().all(|f| f.ok) && !loss_wrong;
+    let loss_error = loss.map_or(0.0, |(g, t)| relative_error_of(&[g], &[t]));
+    let loss_wrong = loss_error > tol;
+    let gradients_agree = findings.iter().all(|f| f.ok);
+    let mut warnings = Vec::new();
+    // A loss that differs while every gradient agrees is no error in a backward pass: usually
+    // an ε inside the log, or a term the gradients do not include.
+    let gradients_given = !findings.is_empty();
+    if loss_wrong && gradients_agree && gradients_given {
+        warnings.push(format!(
+            "the loss differs from the tape's by {} (relative) while every gradient agrees: \
+             usually an ε inside the log (np.log(p + 1e-7)) or a term, such as a \
+             regularization, that the case does not have",
+            crate::trace::error_text(loss_error)
+        ));
+    }
+    let loss_counts = loss_wrong && !(gradients_agree && gradients_given);
+    let ok = gradients_agree && !loss_counts;
     let mut explanation = String::new();
-    if loss_wrong {
+    if loss_counts {
         explanation.push_str(
             "The loss itself disagrees: the forward pass or the loss differs from the case \
              (check that the arrays exported are the ones the gradients were computed from). ",
@@ -136,7 +172,7 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
                 );
             }
         }
-        None => explain_totals::<C>(&mut explanation, given, &wrong_totals, loss_wrong),
+        None => explain_totals::<C>(&mut explanation, given, &wrong_totals, loss_counts),
     }
     Diagnosis {
         ok,
@@ -145,6 +181,8 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
         explanation,
         findings,
         loss,
+        dtype: given.dtype,
+        warnings,
     }
 }
 

@@ -73,6 +73,38 @@ impl<T: Scalar> Gradients<T> {
     }
 }
 
+/// The precision a student's gradients were computed in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dtype {
+    /// numpy's `float64`, what the tape computes in.
+    #[default]
+    Float64,
+    /// numpy's `float32`: about 7 significant digits, so a correct backward pass differs from
+    /// the tape by 1e-7 and more.
+    Float32,
+}
+
+impl Dtype {
+    /// `"float64"` or `"float32"`, as numpy names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::Float64 => "float64",
+            Dtype::Float32 => "float32",
+        }
+    }
+
+    /// The relative error above which a given gradient of this precision disagrees with the
+    /// tape: 1e-7 for float64 (a correct float64 backward pass agrees to about 1e-14, a mistake
+    /// is off by far more than 1e-7), 1e-5 for float32 (its rounding alone gives 1e-7 to a few
+    /// 1e-7; a mistake is still off by far more).
+    pub fn tolerance(self) -> f64 {
+        match self {
+            Dtype::Float64 => 1e-7,
+            Dtype::Float32 => 1e-5,
+        }
+    }
+}
+
 /// Gradients handed in for diagnosis: any part of what [`Gradients`] holds.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Given {
@@ -82,6 +114,11 @@ pub struct Given {
     pub steps: Vec<Named<f64>>,
     /// The totals that were given.
     pub totals: Named<f64>,
+    /// Every step's `dx` at once (`grads.x`), when it was given beside per-step `dx` values:
+    /// both are compared, so that neither goes unread. Empty otherwise.
+    pub x: Vec<Matrix<f64>>,
+    /// The precision the values were computed in.
+    pub dtype: Dtype,
 }
 
 impl Given {
@@ -91,6 +128,8 @@ impl Given {
             loss: Some(g.loss),
             steps: g.steps.clone(),
             totals: g.totals.clone(),
+            x: Vec::new(),
+            dtype: Dtype::Float64,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::check::{Report, Triple};
 use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::fd::{Comparison, Verdict};
-use crate::gradients::Gradients;
+use crate::gradients::{Dtype, Gradients};
 use crate::loss::Head;
 use crate::matrix::{Matrix, format_numbers, numpy_exponent};
 use crate::scalar::Scalar;
@@ -497,12 +497,20 @@ pub fn dot<T: Scalar>(tape: &Tape<T>, grads: Option<&Grads<T>>) -> String {
 /// mismatch, or `-` where nothing was given; then the totals.
 pub fn diagnosis(d: &Diagnosis) -> String {
     let mut out = String::new();
+    let precision = match d.dtype {
+        Dtype::Float64 => String::new(),
+        other => format!("{} values: ", other.name()),
+    };
     let _ = writeln!(
         out,
-        "Diagnosis against the tape (a quantity agrees when its relative error ≤ {:.0e}):",
-        crate::diagnose::TOLERANCE
+        "Diagnosis against the tape ({precision}a quantity agrees when its relative error ≤ \
+         {:.0e}):",
+        d.dtype.tolerance()
     );
     let _ = writeln!(out, "{}", wrap(&d.explanation, 96));
+    for warning in &d.warnings {
+        let _ = writeln!(out, "{}", wrap(&format!("warning: {warning}"), 96));
+    }
     if let Some((given, tape)) = d.loss {
         let _ = writeln!(out, "loss: given {}, tape {}", number(given), number(tape));
     }

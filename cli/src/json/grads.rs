@@ -11,7 +11,7 @@ use serde_json::Value;
 use tapegrad::case::Case;
 use tapegrad::cell::{Cell, DX, Site, quantities};
 use tapegrad::error::{Error, Result};
-use tapegrad::gradients::Given;
+use tapegrad::gradients::{Dtype, Given};
 use tapegrad::loss::HEAD_PARAMS;
 use tapegrad::matrix::Matrix;
 
@@ -50,7 +50,11 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
         loss: None,
         totals: Vec::new(),
         steps: vec![Vec::new(); t],
+        x: Vec::new(),
+        dtype: Dtype::Float64,
     };
+    // Whether `steps[]` gave a `dx` of its own: then `grads.x` is compared apart.
+    let mut steps_give_dx = false;
     if let Some(v) = obj.get("loss") {
         user.loss = Some(match v {
             Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
@@ -121,9 +125,10 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
                         numpy_shape(&[rows, dx.len(), cols]),
                     ));
                 }
-                for (step, m) in user.steps.iter_mut().zip(dx) {
-                    step.push((DX, m));
+                for (step, m) in user.steps.iter_mut().zip(&dx) {
+                    step.push((DX, m.clone()));
                 }
+                user.x = dx;
             }
         }
         Some(other) => {
@@ -173,6 +178,7 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
                     let Some(v) = step.get(q.name) else {
                         continue;
                     };
+                    steps_give_dx |= q.name == DX;
                     let path = format!("steps[{i}].{}", q.name);
                     let m = read(v, &path, quantity_shape(q.site))?;
                     let entry = &mut user.steps[at - 1];
@@ -191,6 +197,12 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
     for step in &mut user.steps {
         step.sort_by_key(|(name, _)| qs.iter().position(|q| q.name == *name));
     }
+    // `grads.x` alone stands in for the per-step `dx` (and is compared there); beside per-step
+    // `dx` of its own, it is compared apart, so that neither goes unread.
+    if !steps_give_dx {
+        user.x.clear();
+    }
+    user.dtype = precision_of(&user);
     // An empty comparison would agree with anything: refuse it rather than report a pass. So is
     // a file whose arrays all sit under keys the tool does not read: comparing its loss alone
     // would report a pass for gradients never looked at.
@@ -211,6 +223,40 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
         value: user,
         ignored,
     })
+}
+
+/// How many values with a fraction must be given, all exactly float32 numbers, before the
+/// values are read as float32: a few round numbers (0.5, 0.25) are exact in both precisions.
+const FLOAT32_EVIDENCE: usize = 8;
+
+/// The precision the given values were computed in: float32 when every value is exactly a
+/// float32 number and enough of them have a fraction to tell (numpy's `float32` arrays, written
+/// by `tolist()`, are exactly that), float64 otherwise.
+fn precision_of(given: &Given) -> Dtype {
+    let matrices = given
+        .steps
+        .iter()
+        .flatten()
+        .chain(&given.totals)
+        .map(|(_, m)| m)
+        .chain(&given.x);
+    let values = matrices
+        .flat_map(|m| m.as_slice().iter().copied())
+        .chain(given.loss);
+    let mut fractional = 0;
+    for v in values {
+        if f64::from(v as f32) != v {
+            return Dtype::Float64;
+        }
+        if v.fract() != 0.0 {
+            fractional += 1;
+        }
+    }
+    if fractional >= FLOAT32_EVIDENCE {
+        Dtype::Float32
+    } else {
+        Dtype::Float64
+    }
 }
 
 /// A step number `t` of a gradient file: a whole number from 1 to `steps` (`3` or `3.0`).

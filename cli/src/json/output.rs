@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use tapegrad::case::Case;
 use tapegrad::cell::{Cell, DX};
 use tapegrad::check::{NonFiniteAt, Report, Triple};
-use tapegrad::diagnose::{Diagnosis, TOLERANCE};
+use tapegrad::diagnose::Diagnosis;
 use tapegrad::fd::Verdict;
 use tapegrad::gradients::Gradients;
 use tapegrad::loss::HEAD_PARAMS;
@@ -166,7 +166,9 @@ pub fn diagnosis_json(d: &Diagnosis) -> Value {
         "ok": d.ok,
         "first_mismatch": d.first_mismatch.map(|(t, q)| json!({"t": t, "quantity": q})),
         "explanation": d.explanation,
-        "tolerance": TOLERANCE,
+        "tolerance": d.dtype.tolerance(),
+        "dtype": d.dtype.name(),
+        "warnings": d.warnings,
         "loss": d.loss.map(|(given, tape)| json!({"given": given, "tape": tape})),
         "findings": findings,
     })

@@ -1,0 +1,119 @@
+//! `check --against` as a referee: it reads every value it is given, takes float32 homework at
+//! float32's precision, and does not call a backward pass wrong for a loss that differs alone.
+
+use serde_json::Value;
+use std::process::Command;
+use tapegrad::case::Case;
+use tapegrad::cells::Rnn;
+use tapegrad::diagnose::diagnose;
+use tapegrad::gradients::Dtype;
+use tapegrad_cli::json::{gradients_json, parse_given};
+
+/// The canonical case's own gradients, as `grads --json` writes them.
+fn canonical_grads() -> Value {
+    let case = Case::<f64>::canonical();
+    gradients_json::<Rnn>(&case.bptt().unwrap())
+}
+
+/// Every number of a JSON value rounded to float32, as numpy's float32 arrays export.
+fn to_float32(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            let x = f64::from(n.as_f64().unwrap() as f32);
+            *v = serde_json::json!(x);
+        }
+        Value::Array(items) => items.iter_mut().for_each(to_float32),
+        Value::Object(map) => map.values_mut().for_each(to_float32),
+        _ => {}
+    }
+}
+
+/// `tapegrad check --against FILE` on the canonical case: exit status and stdout.
+fn against(name: &str, grads: &Value, json: bool) -> (Option<i32>, String) {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("referee");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, grads.to_string()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tapegrad"));
+    cmd.args(["check", "--against"]).arg(&path);
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+/// Garbage in `grads.x` beside correct per-step `dx` is read and blamed, not passed over.
+#[test]
+fn grads_x_is_compared_beside_the_per_step_dx() {
+    let mut grads = canonical_grads();
+    grads["grads"]["x"][0][1][0] = serde_json::json!(123.0);
+    let case = Case::<f64>::canonical();
+    let given = parse_given(&grads.to_string(), &case).unwrap().value;
+    let d = diagnose(&case.tape_gradients().unwrap(), &given, &case.cell);
+    assert!(!d.ok);
+    assert_eq!(d.first_mismatch, None, "every per-step value is right");
+    assert!(d.explanation.contains("the totals x"), "{}", d.explanation);
+    let (code, _) = against("garbage_x", &grads, false);
+    assert_eq!(code, Some(1));
+    // Right everywhere: the same file agrees, x included.
+    let (code, text) = against("right_x", &canonical_grads(), false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("x ok"), "{text}");
+}
+
+/// A loss off by 3e-7 (an ε inside the log) while every gradient agrees: AGREE, exit 0, and a
+/// warning that says so; a loss given alone, and wrong, is still DISAGREE.
+#[test]
+fn a_loss_that_differs_alone_is_a_warning() {
+    let mut grads = canonical_grads();
+    let loss = grads["loss"].as_f64().unwrap();
+    grads["loss"] = serde_json::json!(loss * (1.0 + 3e-7));
+    let (code, text) = against("eps_in_log", &grads, false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("warning: the loss differs") && text.contains("AGREE"),
+        "{text}"
+    );
+    let (code, text) = against("eps_in_log_json", &grads, true);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(code, Some(0));
+    assert_eq!(report["ok"], true);
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("ε inside the log")
+    );
+    let only_loss = serde_json::json!({"loss": loss * 1.01});
+    assert_eq!(against("only_loss", &only_loss, false).0, Some(1));
+}
+
+/// Correct float32 homework agrees, at float32's tolerance, and says which it used; float32
+/// homework with a real mistake is still found at its step.
+#[test]
+fn float32_homework_is_judged_at_float32_precision() {
+    let mut grads = canonical_grads();
+    to_float32(&mut grads);
+    let case = Case::<f64>::canonical();
+    let given = parse_given(&grads.to_string(), &case).unwrap().value;
+    assert_eq!(given.dtype, Dtype::Float32);
+    let (code, text) = against("float32", &grads, true);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(report["dtype"], "float32");
+    assert_eq!(report["tolerance"], 1e-5);
+    // float64 gradients stay at float64's tolerance.
+    let given = parse_given(&canonical_grads().to_string(), &case)
+        .unwrap()
+        .value;
+    assert_eq!(given.dtype, Dtype::Float64);
+    // A real mistake in float32: da at t = 2 off by 1% in one entry.
+    let da = &mut grads["steps"][1]["da"][0][2];
+    *da = serde_json::json!(f64::from((da.as_f64().unwrap() * 1.01) as f32));
+    let (code, text) = against("float32_bug", &grads, true);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(code, Some(1));
+    assert_eq!(report["first_mismatch"]["t"], 2);
+    assert_eq!(report["first_mismatch"]["quantity"], "da");
+}
