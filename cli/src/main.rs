@@ -505,6 +505,27 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
 }
 
+/// Refuses `grads --method METHOD` when running `what` at every step would cost more than the
+/// budget: `share` is its cost as a fraction of an exhaustive check's; `advice` ends the
+/// message.
+fn refuse_if_costly<C: Cell>(
+    case: &Case<f64, C>,
+    method: &str,
+    what: &str,
+    share: f64,
+    advice: &str,
+) -> Result<(), Failure> {
+    let cost = check::cost(case, Mode::Exhaustive, case.x.len()) * share;
+    if cost <= CHECK_BUDGET {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "grads --method {method}: {what} at every one of the {} steps would take about \
+         {cost:.0e} multiply-adds (the cost grows as T²): use --method bptt or tape{advice}",
+        case.x.len()
+    )))
+}
+
 /// Runs the command of `options` on `case`.
 fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Failure> {
     match options.command {
@@ -523,30 +544,20 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
                 Method::Bptt => (case.bptt()?, "hand BPTT"),
                 Method::Tape => (case.tape_gradients()?, "tape"),
                 Method::Fd => {
-                    // fd_gradients takes two evaluations per entry where a check takes four.
-                    let cost = check::cost(&case, Mode::Exhaustive, case.x.len()) / 2.0;
-                    if cost > CHECK_BUDGET {
-                        return Err(Failure::Usage(format!(
-                            "grads --method fd: finite differences at every one of the {} steps \
-                             would take about {cost:.0e} multiply-adds (the cost grows as T²): \
-                             use --method bptt or tape, and check them on a sample of steps with \
-                             check --steps",
-                            case.x.len()
-                        )));
-                    }
+                    // Two evaluations per entry, where an exhaustive check takes four.
+                    refuse_if_costly(
+                        &case,
+                        "fd",
+                        "finite differences",
+                        0.5,
+                        ", and check them on \
+                         a sample of steps with check --steps",
+                    )?;
                     (fd_gradients(&case)?, "central finite differences")
                 }
                 Method::Forward => {
-                    // One dual evaluation per entry, where a check takes four real ones.
-                    let cost = check::cost(&case, Mode::Exhaustive, case.x.len()) / 4.0;
-                    if cost > CHECK_BUDGET {
-                        return Err(Failure::Usage(format!(
-                            "grads --method forward: forward mode at every one of the {} steps \
-                             would take about {cost:.0e} multiply-adds (the cost grows as T²): \
-                             use --method bptt or tape",
-                            case.x.len()
-                        )));
-                    }
+                    // One evaluation per entry, in dual numbers (three products for one).
+                    refuse_if_costly(&case, "forward", "forward mode", 0.75, "")?;
                     (forward_gradients(&case)?, "forward mode")
                 }
             };
