@@ -1,10 +1,10 @@
 //! # 5. Checking gradients at every time step
 //!
-//! The three-way check: hand BPTT, the tape and central finite differences, for every per-step
+//! The check: hand BPTT, the tape, forward mode and central finite differences, for every per-step
 //! quantity (`dh`, `da`, `dx`, `dW_x[t]`, `dW_h[t]`, `db[t]`) and every total, on the canonical
 //! example and on a seeded random case with a softmax head. Copy `gradcheck` into your own
 //! program: build a case, run `check_case`, read the report (`passed`, `first_failure`, each
-//! row's three comparisons) or print it as a table.
+//! row's comparisons, pair by pair) or print it as a table.
 //!
 //! `cargo run --release --example 05-check-your-gradients` prints the relative errors; the
 //! snapshot test prints the same tables with verdicts only, which no platform's libm can change.
@@ -29,7 +29,7 @@ pub fn softmax_case() -> Case<f64> {
     Case::random(7, dims, HeadKind::SoftmaxCe(3), Rnn::new(Activation::Tanh))
 }
 
-/// The per-step three-way check of the canonical example and of [`softmax_case`], exhaustive.
+/// The per-step check of the canonical example and of [`softmax_case`], exhaustive.
 pub fn gradcheck(style: CheckStyle) -> Result<String> {
     let mut out = String::new();
     for case in [Case::<f64>::canonical(), softmax_case()] {

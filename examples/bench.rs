@@ -256,7 +256,7 @@ fn print_table(
             m.teaching_tape
         );
     }
-    println!("\nPer-step three-way check (hand BPTT, tape, central differences):");
+    println!("\nPer-step check (hand BPTT, tape, forward mode, central differences):");
     println!("  canonical example, exhaustive: median {canonical_us:.1} µs");
     println!(
         "  B=32 T=64 F=32 H=128, directional: {directional_s:.3} s (one run; {})",

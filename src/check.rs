@@ -1,5 +1,6 @@
-//! The per-step three-way check: every per-step quantity and every total of a case, by hand
-//! BPTT, by the tape, and by central finite differences taken where the quantity lives.
+//! The per-step check: every per-step quantity and every total of a case, by hand BPTT, by the
+//! tape, by forward mode, and by central finite differences taken where the quantity lives,
+//! compared pair by pair.
 //!
 //! A finite difference of a per-step quantity perturbs its *site* inside the forward pass (the
 //! state `h_t`, an internal value such as `a_t`, the input `x_t`, or step t's copy of a weight)
@@ -7,18 +8,23 @@
 //! ([`crate::cell::Site`]), so the check is written once for every cell. The tools it uses,
 //! finite differences, the relative error and verdicts, are in [`crate::fd`].
 
+use crate::bound::Bound;
 use crate::case::Case;
 use crate::cell::{Cell, Quantity, Site, quantities};
+use crate::dual::Dual;
 use crate::error::{Error, Result, shape_str};
 use crate::fd::{
     Comparison, Verdict, abs_error_of, default_step, fd_directional, fd_gradient, random_direction,
     resolution, rng,
 };
+use crate::forward;
 use crate::gradients::Gradients;
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::sequence::Forward;
-use crate::sites::{At, Context, Total, every_site, loss_at, site_value, total_value, totals};
+use crate::sites::{
+    At, Context, Total, every_site, loss_at, point_at, site_value, total_value, totals,
+};
 use std::fmt;
 
 /// Exhaustive (every coordinate) or directional (one random unit direction per quantity).
@@ -71,23 +77,29 @@ impl Tolerances {
     }
 }
 
-/// One quantity checked three ways: hand vs tape, hand vs finite differences, tape vs finite
+/// One quantity checked four ways, pair by pair: hand BPTT, the tape, forward mode, and finite
 /// differences.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Triple {
+pub struct Comparisons {
     /// Hand BPTT against the tape.
     pub hand_tape: Comparison,
+    /// Hand BPTT against forward mode ([`crate::forward`]).
+    pub hand_forward: Comparison,
+    /// The tape against forward mode.
+    pub tape_forward: Comparison,
     /// Hand BPTT against finite differences.
     pub hand_fd: Comparison,
     /// The tape against finite differences.
     pub tape_fd: Comparison,
 }
 
-impl Triple {
-    /// The worst of the three verdicts (`FAIL` over `below-res` over `ok`).
+impl Comparisons {
+    /// The worst of the verdicts (`FAIL` over `below-res` over `ok`).
     pub fn verdict(&self) -> Verdict {
         let all = [
             self.hand_tape.verdict,
+            self.hand_forward.verdict,
+            self.tape_forward.verdict,
             self.hand_fd.verdict,
             self.tape_fd.verdict,
         ];
@@ -118,9 +130,9 @@ pub struct Report {
     pub tolerances: Tolerances,
     /// One row per step, `t = 1..=T` at index `t − 1`: each quantity, by key, checked three
     /// ways. The row of a step that was not checked (see [`check_steps`]) is empty.
-    pub steps: Vec<Vec<(&'static str, Triple)>>,
+    pub steps: Vec<Vec<(&'static str, Comparisons)>>,
     /// The totals, the initial state's gradient, and the head's parameters.
-    pub totals: Vec<(Total, Triple)>,
+    pub totals: Vec<(Total, Comparisons)>,
     /// The first NaN or infinity met in the forward pass, the loss, or either backward pass
     /// ([`first_non_finite`]); a report that has one never passes.
     pub first_non_finite: Option<NonFiniteAt>,
@@ -160,8 +172,11 @@ impl Report {
     }
 }
 
-/// Checks every per-step quantity and every total of `case` three ways: hand BPTT, the tape,
-/// and central finite differences taken where each quantity lives.
+/// Checks every per-step quantity and every total of `case` four ways: hand BPTT, the tape,
+/// forward mode (exact, [`crate::forward`]) and central finite differences taken where each
+/// quantity lives. The three exact methods must agree to `1e-12`, or entry by entry to the
+/// round-off of its terms ([`Comparison::of_exact`]); finite differences to `1e-6`, or within
+/// their measured noise (`below-res`).
 ///
 /// Finite differences perturb `h_t`, `a_t` or `x_t` inside the forward pass, or step t's copy
 /// of a weight, and recompute only the steps after the perturbation. Exhaustive mode costs
@@ -177,6 +192,11 @@ struct Probe<T> {
     hand_tape: Comparison,
     by_hand: Vec<T>,
     by_tape: Vec<T>,
+    /// Forward mode's, exact: entry by entry, or along the direction.
+    by_forward: Vec<T>,
+    /// The magnitude of the terms of each entry ([`crate::bound`]): how far exact methods
+    /// may differ by round-off.
+    scale: Vec<T>,
     fd: Vec<T>,
     /// The estimates at `2ε`, where the noise is measured (see [`check_gradients`]).
     coarse: Option<Vec<T>>,
@@ -296,40 +316,64 @@ pub fn check_steps<T: Scalar, C: Cell>(
     };
 
     // Pass 1: every estimate.
-    let mut probe = |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>| {
-        let noise = match at {
-            At::Step(t, _) => noise_at(t),
-            At::Total(_) => true,
-        };
-        let hand_tape = Comparison::of(
-            by_hand.as_slice(),
-            by_tape.as_slice(),
-            tolerances.hand_tape,
-            0.0,
-        );
-        let loss = |v: &Matrix<T>| loss_at(&ctx, at, v);
-        match directions.as_mut() {
-            None => Probe {
-                hand_tape,
-                by_hand: by_hand.as_slice().to_vec(),
-                by_tape: by_tape.as_slice().to_vec(),
-                fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
-                coarse: Some(fd_gradient(point, eps + eps, loss).as_slice().to_vec()),
-            },
-            Some(stream) => {
-                let v = random_direction(point.rows(), point.cols(), stream);
-                let along =
-                    |g: &Matrix<T>| vec![g.dot(&v).expect("invariant: v has the gradient's shape")];
-                Probe {
+    // Forward mode: the same sites, in dual numbers.
+    let dual_case: Case<Dual<T>, C> = case.cast();
+    let dual_fwd = dual_case.forward()?;
+    let dual_ctx = Context::new(&dual_case, &dual_fwd);
+    // Hand BPTT once more, carrying each entry's magnitude: the scale of its round-off.
+    let bound = case.cast::<Bound<T>>().bptt()?;
+    let magnitudes =
+        |g: &Matrix<Bound<T>>| -> Vec<T> { g.as_slice().iter().map(|b| b.magnitude).collect() };
+    let mut probe =
+        |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, scale: Vec<T>| {
+            let noise = match at {
+                At::Step(t, _) => noise_at(t),
+                At::Total(_) => true,
+            };
+            let dual_point = point_at(&dual_ctx, at);
+            let hand_tape = Comparison::of_exact(
+                by_hand.as_slice(),
+                by_tape.as_slice(),
+                tolerances.hand_tape,
+                &scale,
+            );
+            let loss = |v: &Matrix<T>| loss_at(&ctx, at, v);
+            match directions.as_mut() {
+                None => Probe {
                     hand_tape,
-                    by_hand: along(by_hand),
-                    by_tape: along(by_tape),
-                    fd: vec![fd_directional(point, &v, eps, loss)],
-                    coarse: noise.then(|| vec![fd_directional(point, &v, eps + eps, loss)]),
+                    by_hand: by_hand.as_slice().to_vec(),
+                    by_tape: by_tape.as_slice().to_vec(),
+                    by_forward: forward::entries(&dual_ctx, at, dual_point)
+                        .as_slice()
+                        .to_vec(),
+                    scale,
+                    fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
+                    coarse: Some(fd_gradient(point, eps + eps, loss).as_slice().to_vec()),
+                },
+                Some(stream) => {
+                    let v = random_direction(point.rows(), point.cols(), stream);
+                    let along = |g: &Matrix<T>| {
+                        vec![g.dot(&v).expect("invariant: v has the gradient's shape")]
+                    };
+                    Probe {
+                        hand_tape,
+                        by_hand: along(by_hand),
+                        by_tape: along(by_tape),
+                        by_forward: vec![forward::along(&dual_ctx, at, dual_point, &v)],
+                        // |Σ v_i g_i| rounds off by at most Σ |v_i| ‖g_i‖.
+                        scale: vec![
+                            v.as_slice()
+                                .iter()
+                                .zip(&scale)
+                                .map(|(&v, &m)| v.abs() * m)
+                                .sum(),
+                        ],
+                        fd: vec![fd_directional(point, &v, eps, loss)],
+                        coarse: noise.then(|| vec![fd_directional(point, &v, eps + eps, loss)]),
+                    }
                 }
             }
-        }
-    };
+        };
     let qs = quantities::<C>();
     let mut step_probes = Vec::with_capacity(count);
     for t in 1..=count {
@@ -343,7 +387,11 @@ pub fn check_steps<T: Scalar, C: Cell>(
                 let point = site_value(case, &fwd, q.site, t);
                 let by_hand = hand.get(t, q.name).expect("invariant: check_fits found it");
                 let by_tape = tape.get(t, q.name).expect("invariant: the tape has it");
-                (q.name, probe(At::Step(t, q.site), point, by_hand, by_tape))
+                let scale = magnitudes(bound.get(t, q.name).expect("invariant: bptt has it"));
+                (
+                    q.name,
+                    probe(At::Step(t, q.site), point, by_hand, by_tape, scale),
+                )
             })
             .collect();
         step_probes.push(row);
@@ -357,7 +405,10 @@ pub fn check_steps<T: Scalar, C: Cell>(
         let missing = Matrix::filled(by_tape.rows(), by_tape.cols(), T::nan());
         let by_hand = hand.total(total.key).unwrap_or(&missing);
         let point = total_value(case, total.of);
-        let p = probe(At::Total(total.of), point, by_hand, by_tape);
+        let scale = bound
+            .total(total.key)
+            .map_or_else(|| vec![T::zero(); by_tape.len()], magnitudes);
+        let p = probe(At::Total(total.of), point, by_hand, by_tape, scale);
         total_probes.push((total, p));
     }
 
@@ -373,8 +424,20 @@ pub fn check_steps<T: Scalar, C: Cell>(
     let floor = resolution(tape.loss, eps).max(2.0 * spread);
 
     // Pass 2: the verdicts.
-    let judge = |p: &Probe<T>| Triple {
+    let judge = |p: &Probe<T>| Comparisons {
         hand_tape: p.hand_tape,
+        hand_forward: Comparison::of_exact(
+            &p.by_hand,
+            &p.by_forward,
+            tolerances.hand_tape,
+            &p.scale,
+        ),
+        tape_forward: Comparison::of_exact(
+            &p.by_tape,
+            &p.by_forward,
+            tolerances.hand_tape,
+            &p.scale,
+        ),
         hand_fd: Comparison::of(&p.by_hand, &p.fd, tolerances.fd, floor),
         tape_fd: Comparison::of(&p.by_tape, &p.fd, tolerances.fd, floor),
     };
@@ -413,12 +476,14 @@ pub fn check_totals<T: Scalar, C: Cell>(
 /// one that would run for hours. Every finite-difference evaluation reruns the sequence (the
 /// steps before the perturbation are copied, those after it recomputed): about `T` steps of
 /// `B` times the parameters' entries multiply-adds (`B·H·(F + H + 1)` for the RNN), plus a
-/// fixed cost per step for its small allocations. Each quantity takes four evaluations per
-/// entry (±ε at ε and at 2ε) in exhaustive mode, four in all in directional mode.
+/// fixed cost per step for its small allocations. Each quantity takes four real evaluations
+/// (±ε at ε and at 2ε) and one in dual numbers (forward mode: three real products per product,
+/// measured at about five real evaluations' time on `B=32 T=64 F=32 H=128`): per entry in
+/// exhaustive mode, in all in directional mode.
 pub fn cost<T: Scalar, C: Cell>(case: &Case<T, C>, mode: Mode, steps: usize) -> f64 {
     let evaluations = |entries: usize| match mode {
-        Mode::Exhaustive => 4.0 * entries as f64,
-        Mode::Directional { .. } => 4.0,
+        Mode::Exhaustive => 9.0 * entries as f64,
+        Mode::Directional { .. } => 9.0,
     };
     let d = case.dims();
     let per_step: f64 = quantities::<C>()

@@ -12,16 +12,18 @@
 //! (every cell's step, every head) runs on it unchanged, which is how
 //! [`crate::forward::forward_gradients`] computes every per-step quantity exactly.
 
-use crate::scalar::Scalar;
-use num_traits::{Float, Num, NumCast, One, ToPrimitive, Zero};
+use crate::scalar::{Scalar, companion_float_plumbing, companion_number};
+use num_traits::Float;
 use std::cmp::Ordering;
 use std::fmt;
-use std::iter::Sum;
-use std::num::FpCategory;
-use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Rem, Sub, SubAssign};
+use std::ops::{Add, Div, Mul, Neg, Rem, Sub};
 
 /// `value + tangent·ε`, with `ε² = 0`.
+///
+/// `#[repr(C)]`: the two parts side by side, so a matrix of dual numbers is two real matrices
+/// at twice the strides, which the packed product kernel multiplies without copying.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
 pub struct Dual<T> {
     /// The ordinary value.
     pub value: T,
@@ -110,69 +112,7 @@ impl<T: Scalar> Neg for Dual<T> {
     }
 }
 
-impl<T: Scalar> AddAssign for Dual<T> {
-    fn add_assign(&mut self, b: Self) {
-        *self = *self + b;
-    }
-}
-
-impl<T: Scalar> SubAssign for Dual<T> {
-    fn sub_assign(&mut self, b: Self) {
-        *self = *self - b;
-    }
-}
-
-impl<T: Scalar> MulAssign for Dual<T> {
-    fn mul_assign(&mut self, b: Self) {
-        *self = *self * b;
-    }
-}
-
-impl<T: Scalar> Sum for Dual<T> {
-    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
-        iter.fold(Dual::zero(), |a, b| a + b)
-    }
-}
-
-impl<T: Scalar> Zero for Dual<T> {
-    fn zero() -> Self {
-        Dual::constant(T::zero())
-    }
-    fn is_zero(&self) -> bool {
-        self.value.is_zero()
-    }
-}
-
-impl<T: Scalar> One for Dual<T> {
-    fn one() -> Self {
-        Dual::constant(T::one())
-    }
-}
-
-impl<T: Scalar> Num for Dual<T> {
-    type FromStrRadixErr = T::FromStrRadixErr;
-    fn from_str_radix(text: &str, radix: u32) -> Result<Self, Self::FromStrRadixErr> {
-        T::from_str_radix(text, radix).map(Dual::constant)
-    }
-}
-
-impl<T: Scalar> ToPrimitive for Dual<T> {
-    fn to_i64(&self) -> Option<i64> {
-        self.value.to_i64()
-    }
-    fn to_u64(&self) -> Option<u64> {
-        self.value.to_u64()
-    }
-    fn to_f64(&self) -> Option<f64> {
-        self.value.to_f64()
-    }
-}
-
-impl<T: Scalar> NumCast for Dual<T> {
-    fn from<N: ToPrimitive>(n: N) -> Option<Self> {
-        <T as NumCast>::from(n).map(Dual::constant)
-    }
-}
+companion_number!(Dual, Dual::constant);
 
 impl<T: Scalar> fmt::Display for Dual<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -186,36 +126,8 @@ impl<T: Scalar> fmt::LowerExp for Dual<T> {
     }
 }
 
-/// The derivative of a step function (`floor`, `signum`, …): zero wherever it is defined.
-fn flat<T: Scalar>(x: Dual<T>, f: impl Fn(T) -> T) -> Dual<T> {
-    Dual::constant(f(x.value))
-}
-
 impl<T: Scalar> Float for Dual<T> {
-    fn nan() -> Self {
-        Dual::constant(T::nan())
-    }
-    fn infinity() -> Self {
-        Dual::constant(T::infinity())
-    }
-    fn neg_infinity() -> Self {
-        Dual::constant(T::neg_infinity())
-    }
-    fn neg_zero() -> Self {
-        Dual::constant(T::neg_zero())
-    }
-    fn min_value() -> Self {
-        Dual::constant(T::min_value())
-    }
-    fn min_positive_value() -> Self {
-        Dual::constant(T::min_positive_value())
-    }
-    fn epsilon() -> Self {
-        Dual::constant(T::epsilon())
-    }
-    fn max_value() -> Self {
-        Dual::constant(T::max_value())
-    }
+    companion_float_plumbing!(Dual::constant);
     /// NaN in the value or the tangent: a derivative that broke is not a number either.
     fn is_nan(self) -> bool {
         self.value.is_nan() || self.tangent.is_nan()
@@ -227,41 +139,11 @@ impl<T: Scalar> Float for Dual<T> {
     fn is_finite(self) -> bool {
         self.value.is_finite() && self.tangent.is_finite()
     }
-    fn is_normal(self) -> bool {
-        self.value.is_normal()
-    }
-    fn classify(self) -> FpCategory {
-        self.value.classify()
-    }
-    fn floor(self) -> Self {
-        flat(self, T::floor)
-    }
-    fn ceil(self) -> Self {
-        flat(self, T::ceil)
-    }
-    fn round(self) -> Self {
-        flat(self, T::round)
-    }
-    fn trunc(self) -> Self {
-        flat(self, T::trunc)
-    }
     fn fract(self) -> Self {
         Dual::new(self.value.fract(), self.tangent)
     }
     fn abs(self) -> Self {
         self.chain(self.value.abs(), self.value.signum())
-    }
-    fn signum(self) -> Self {
-        flat(self, T::signum)
-    }
-    fn is_sign_positive(self) -> bool {
-        self.value.is_sign_positive()
-    }
-    fn is_sign_negative(self) -> bool {
-        self.value.is_sign_negative()
-    }
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        self * a + b
     }
     fn recip(self) -> Self {
         let r = self.value.recip();
@@ -297,9 +179,6 @@ impl<T: Scalar> Float for Dual<T> {
     fn ln(self) -> Self {
         self.chain(self.value.ln(), self.value.recip())
     }
-    fn log(self, base: Self) -> Self {
-        self.ln() / base.ln()
-    }
     fn log2(self) -> Self {
         let scale = T::from_f64(std::f64::consts::LN_2) * self.value;
         self.chain(self.value.log2(), scale.recip())
@@ -308,29 +187,9 @@ impl<T: Scalar> Float for Dual<T> {
         let scale = T::from_f64(std::f64::consts::LN_10) * self.value;
         self.chain(self.value.log10(), scale.recip())
     }
-    fn max(self, b: Self) -> Self {
-        if b.value > self.value || self.value.is_nan() {
-            b
-        } else {
-            self
-        }
-    }
-    fn min(self, b: Self) -> Self {
-        if b.value < self.value || self.value.is_nan() {
-            b
-        } else {
-            self
-        }
-    }
-    fn abs_sub(self, b: Self) -> Self {
-        (self - b).max(Dual::zero())
-    }
     fn cbrt(self) -> Self {
         let r = self.value.cbrt();
         self.chain(r, T::one() / (T::from_f64(3.0) * r * r))
-    }
-    fn hypot(self, b: Self) -> Self {
-        (self * self + b * b).sqrt()
     }
     fn sin(self) -> Self {
         self.chain(self.value.sin(), self.value.cos())
@@ -364,9 +223,6 @@ impl<T: Scalar> Float for Dual<T> {
             (x.value * self.tangent - self.value * x.tangent) / r2,
         )
     }
-    fn sin_cos(self) -> (Self, Self) {
-        (self.sin(), self.cos())
-    }
     fn exp_m1(self) -> Self {
         self.chain(self.value.exp_m1(), self.value.exp())
     }
@@ -395,9 +251,6 @@ impl<T: Scalar> Float for Dual<T> {
     fn atanh(self) -> Self {
         let d = (T::one() - self.value * self.value).recip();
         self.chain(self.value.atanh(), d)
-    }
-    fn integer_decode(self) -> (u64, i16, i8) {
-        self.value.integer_decode()
     }
 }
 
@@ -428,7 +281,7 @@ mod tests {
             (x.tanh(), 1.0 - 0.7f64.tanh().powi(2)),
             (x.exp(), 0.7f64.exp()),
             (x.ln(), 1.0 / 0.7),
-            (Dual::one() / (Dual::one() + (-x).exp()), {
+            (Dual::constant(1.0) / (Dual::constant(1.0) + (-x).exp()), {
                 let s = 1.0 / (1.0 + (-0.7f64).exp());
                 s * (1.0 - s)
             }),

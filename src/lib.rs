@@ -25,7 +25,8 @@
 //! | [`sites`] | where each checked gradient lives, and the loss with the value there replaced |
 //! | [`forward`] | every gradient exactly, by dual numbers through the cell's own forward code |
 //! | [`fd`] | finite differences on any function, the one relative-error formula, verdicts |
-//! | [`check`] | the per-step three-way check of a case, and what it costs |
+//! | [`bound`] | a [`Scalar`] carrying the magnitude of a value's terms: the scale of its round-off |
+//! | [`check`] | the per-step check of a case (hand, tape, forward, finite differences), its cost |
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
 //! | [`classifier`] | [`RnnClassifier`]: fit / predict / accuracy with the softmax head |
@@ -40,6 +41,7 @@
 #![deny(unsafe_code)]
 
 pub mod activation;
+pub mod bound;
 pub mod bptt;
 pub mod case;
 pub mod cell;

@@ -255,6 +255,15 @@ pub(crate) fn total_value<T: Scalar, C: Cell>(case: &Case<T, C>, of: TotalOf) ->
     }
 }
 
+/// The value at `at`, where its gradient is taken: the state, internal value, input or weight
+/// copy of a step, or a whole weight, initial state or head parameter.
+pub(crate) fn point_at<'a, T: Scalar, C: Cell>(ctx: &Context<'a, T, C>, at: At) -> &'a Matrix<T> {
+    match at {
+        At::Step(t, site) => site_value(ctx.case, ctx.fwd, site, t),
+        At::Total(of) => total_value(ctx.case, of),
+    }
+}
+
 /// Gradients with the value `estimate(at, point)` for every site: each per-step quantity of
 /// every step, then every total, `point` being the value at the site. How finite differences
 /// and forward mode each fill a whole [`Gradients`], by their own estimate.

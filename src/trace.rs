@@ -7,7 +7,7 @@
 
 use crate::case::Case;
 use crate::cell::{Cell, Site, quantities, quantity_label};
-use crate::check::{Report, Triple};
+use crate::check::{Comparisons, Report};
 use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::fd::{Comparison, Verdict};
@@ -274,17 +274,19 @@ fn cell(c: &Comparison, style: CheckStyle) -> String {
 }
 
 /// One row of a check table; `width` is that of the `t` column.
-fn triple_row(
+fn check_row(
     out: &mut String,
     (t, width): (&str, usize),
     name: &str,
-    c: &Triple,
+    c: &Comparisons,
     style: CheckStyle,
 ) {
     let _ = writeln!(
         out,
-        "{t:>width$}  {name:<6} {:<17} {:<17} {:<17} {}",
+        "{t:>width$}  {name:<6} {:<17} {:<17} {:<17} {:<17} {:<17} {}",
         cell(&c.hand_tape, style),
+        cell(&c.hand_forward, style),
+        cell(&c.tape_forward, style),
         cell(&c.hand_fd, style),
         cell(&c.tape_fd, style),
         c.verdict()
@@ -299,14 +301,15 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     let tol = report.tolerances;
     let _ = writeln!(
         out,
-        "Gradient check: hand BPTT vs tape vs central finite differences ({}, ε = {:.2e})",
+        "Gradient check: hand BPTT vs tape vs forward mode vs central finite differences ({}, \
+         ε = {:.2e})",
         report.mode.name(),
         report.eps
     );
     let _ = writeln!(
         out,
-        "rel(a, b) = max|a − b| / max(max|a|, max|b|, f_min); ok when hand–tape ≤ {:.0e} and \
-         either–fd ≤ {:.0e}",
+        "rel(a, b) = max|a − b| / max(max|a|, max|b|, f_min); ok when hand, tape and forward \
+         agree to {:.0e} (each entry: to its terms' round-off) and either–fd ≤ {:.0e}",
         tol.hand_tape, tol.fd
     );
     // The floor is partly measured from finite differences, so only the Errors style prints it.
@@ -340,23 +343,23 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     let width = report.steps.len().to_string().len().max(4);
     let _ = writeln!(
         out,
-        "{:>width$}  {:<6} {:<17} {:<17} {:<17} verdict",
-        "t", "grad", "hand–tape", "hand–fd", "tape–fd"
+        "{:>width$}  {:<6} {:<17} {:<17} {:<17} {:<17} {:<17} verdict",
+        "t", "grad", "hand–tape", "hand–fwd", "tape–fwd", "hand–fd", "tape–fd"
     );
     for t in (1..=report.steps.len()).rev() {
         for (q, c) in &report.steps[t - 1] {
-            triple_row(&mut out, (&t.to_string(), width), q, c, style);
+            check_row(&mut out, (&t.to_string(), width), q, c, style);
         }
     }
     // `∂L/∂h_0` continues the steps backward in time (t = 0); the weights' totals follow.
     for (total, c) in &report.totals {
         if let TotalOf::Initial { grad, .. } = total.of {
-            triple_row(&mut out, ("0", width), grad, c, style);
+            check_row(&mut out, ("0", width), grad, c, style);
         }
     }
     for (total, c) in &report.totals {
         if !matches!(total.of, TotalOf::Initial { .. }) {
-            triple_row(&mut out, ("all", width), total.key, c, style);
+            check_row(&mut out, ("all", width), total.key, c, style);
         }
     }
     let (ok, below, fail) = count(report);

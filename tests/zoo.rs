@@ -31,7 +31,7 @@ fn every_bug_is_found_where_it_enters() {
             bug.name(),
             d.explanation
         );
-        // The per-step three-way check agrees on where it enters.
+        // The per-step check agrees on where it enters.
         let report = check_gradients(&case, &buggy, Mode::Exhaustive).unwrap();
         assert_eq!(report.first_failure(), predicted, "{}", bug.name());
     }

@@ -4,7 +4,7 @@ use super::arrays::batch_major;
 use serde_json::{Map, Value, json};
 use tapegrad::case::Case;
 use tapegrad::cell::{Cell, DX};
-use tapegrad::check::{NonFiniteAt, Report, Triple};
+use tapegrad::check::{Comparisons, NonFiniteAt, Report};
 use tapegrad::diagnose::Diagnosis;
 use tapegrad::fd::Verdict;
 use tapegrad::gradients::Gradients;
@@ -84,11 +84,13 @@ pub fn forward_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, loss: f64)
     Value::Object(out)
 }
 
-/// One three-way comparison as JSON: the three relative errors and the verdict.
-pub(crate) fn triple_json(c: &Triple) -> Value {
+/// One quantity's comparisons as JSON: each pair's relative error, and the verdict.
+pub(crate) fn comparisons_json(c: &Comparisons) -> Value {
     let verdict = |v: Verdict| v.to_string();
     json!({
         "hand_tape": c.hand_tape.rel,
+        "hand_forward": c.hand_forward.rel,
+        "tape_forward": c.tape_forward.rel,
         "hand_fd": c.hand_fd.rel,
         "tape_fd": c.tape_fd.rel,
         "verdict": verdict(c.verdict()),
@@ -110,7 +112,7 @@ pub fn report_json(report: &Report) -> Value {
             let mut step = Map::new();
             step.insert("t".into(), json!(i + 1));
             for (q, c) in row {
-                step.insert((*q).into(), triple_json(c));
+                step.insert((*q).into(), comparisons_json(c));
             }
             Value::Object(step)
         })
@@ -118,7 +120,7 @@ pub fn report_json(report: &Report) -> Value {
     let totals: Map<String, Value> = report
         .totals
         .iter()
-        .map(|(total, c)| (total.key.to_string(), triple_json(c)))
+        .map(|(total, c)| (total.key.to_string(), comparisons_json(c)))
         .collect();
     json!({
         "ok": report.passed(),
