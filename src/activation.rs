@@ -38,6 +38,9 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Every activation: what a test that should hold for any RNN loops over.
+    pub const ALL: [Activation; 3] = [Activation::Tanh, Activation::Sigmoid, Activation::Identity];
+
     /// Parses the names a case file uses: `"tanh"`, `"sigmoid"`, `"identity"`.
     pub fn parse(name: &str) -> Result<Activation> {
         match name {

@@ -62,6 +62,19 @@ pub enum HeadKind {
     MseLast,
 }
 
+impl HeadKind {
+    /// Every head, the softmax one over `classes` classes: what a test that should hold for
+    /// any loss loops over.
+    pub fn all(classes: usize) -> [HeadKind; 4] {
+        [
+            HeadKind::SumLast,
+            HeadKind::SoftmaxCe(classes),
+            HeadKind::MseAll,
+            HeadKind::MseLast,
+        ]
+    }
+}
+
 /// Refuses NaN and infinity in `m`, naming `what` and the entry.
 fn check_finite<T: Scalar>(what: &str, m: &Matrix<T>) -> Result<()> {
     match m.first_non_finite() {

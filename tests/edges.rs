@@ -139,7 +139,7 @@ fn one_step_one_sequence_one_unit() {
         Head::MseLast { target: one },
     ];
     for head in heads {
-        for activation in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+        for activation in Activation::ALL {
             let case = scalar_case((0.3, -0.4, 0.2), &[0.9], 0.5, activation, head.clone());
             for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
                 let report = check_case(&case, mode).unwrap();

@@ -107,13 +107,8 @@ fn cases() -> Vec<(String, Case<f64>)> {
         // More steps than the fast path sums at once, and not a multiple of them.
         (2, 19, 3, 5),
     ];
-    let heads = [
-        HeadKind::SumLast,
-        HeadKind::SoftmaxCe(3),
-        HeadKind::MseAll,
-        HeadKind::MseLast,
-    ];
-    let activations = [Activation::Tanh, Activation::Sigmoid, Activation::Identity];
+    let heads = HeadKind::all(3);
+    let activations = Activation::ALL;
     let mut out = Vec::new();
     for (i, &(batch, steps, features, hidden)) in shapes.iter().enumerate() {
         for (j, &head) in heads.iter().enumerate() {
@@ -237,7 +232,7 @@ fn backward_in_place_is_the_derivative_entry_by_entry() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let dh = random::<f64>(&mut rng, 7, 45);
     let h = random::<f64>(&mut rng, 7, 45).map(f64::tanh);
-    for phi in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+    for phi in Activation::ALL {
         let mut da = Matrix::zeros(7, 45);
         phi.backward_in_place(dh.as_slice(), h.as_slice(), da.as_mut_slice());
         let want = dh

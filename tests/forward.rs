@@ -37,13 +37,8 @@ fn worst<T: Scalar>(a: &Gradients<T>, b: &Gradients<T>) -> (f64, String) {
 /// round-off, and the tape's.
 #[test]
 fn forward_mode_agrees_with_both_backward_passes_everywhere() {
-    let heads = [
-        HeadKind::SumLast,
-        HeadKind::SoftmaxCe(3),
-        HeadKind::MseAll,
-        HeadKind::MseLast,
-    ];
-    let activations = [Activation::Tanh, Activation::Sigmoid, Activation::Identity];
+    let heads = HeadKind::all(3);
+    let activations = Activation::ALL;
     let mut seed = 0;
     for head in heads {
         for activation in activations {

@@ -350,7 +350,7 @@ fn rnn_step_f32_backward_matches_f64() {
         let g = loss.backward();
         v.iter().map(|&x| g.wrt(x).cast()).collect()
     }
-    for phi in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+    for phi in Activation::ALL {
         let (single, double) = (
             grads::<f32>(&inputs, &w, phi),
             grads::<f64>(&inputs, &w, phi),
@@ -375,7 +375,7 @@ fn rnn_step_in_place_vjp_agrees_with_the_cells_backward_step() {
         let w_h = random::<T>(&mut r, hidden, hidden);
         let b = random::<T>(&mut r, 1, hidden);
         let g = random::<T>(&mut r, batch, hidden);
-        for phi in [Activation::Tanh, Activation::Sigmoid, Activation::Identity] {
+        for phi in Activation::ALL {
             let op = RnnStep::new(phi, &w_x, &w_h, batch);
             let inputs = [&x, &h_prev, &w_x, &w_h, &b];
             let h = op.forward(&inputs).unwrap();

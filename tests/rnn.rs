@@ -52,13 +52,8 @@ fn sums_match(g: &Gradients<f64>) {
 /// exhaustive finite differences, and per-step contributions summing to the totals.
 #[test]
 fn random_cases_agree_three_ways_at_every_step() {
-    let heads = [
-        HeadKind::SumLast,
-        HeadKind::SoftmaxCe(3),
-        HeadKind::MseAll,
-        HeadKind::MseLast,
-    ];
-    let activations = [Activation::Tanh, Activation::Sigmoid, Activation::Identity];
+    let heads = HeadKind::all(3);
+    let activations = Activation::ALL;
     let (mut ok, mut below, mut seed) = (0, 0, 0);
     for head in heads {
         for activation in activations {
