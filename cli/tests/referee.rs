@@ -117,3 +117,44 @@ fn float32_homework_is_judged_at_float32_precision() {
     assert_eq!(report["first_mismatch"]["t"], 2);
     assert_eq!(report["first_mismatch"]["quantity"], "da");
 }
+
+/// A declared `"dtype"` is taken at its word: float32 homework exported through float64 (no
+/// longer exact float32 numbers, still float32's rounding) is judged at 1e-5 when it says
+/// so and at 1e-7 when it does not; a dtype numpy does not have is refused, naming the field.
+#[test]
+fn a_declared_dtype_is_taken_at_its_word() {
+    // Each value off by 3e-7 relative, as float32 rounding leaves it, and not a float32 number.
+    let mut grads = canonical_grads();
+    fn nudge(v: &mut Value) {
+        match v {
+            Value::Number(n) => *v = serde_json::json!(n.as_f64().unwrap() * (1.0 + 3e-7)),
+            Value::Array(items) => items.iter_mut().for_each(nudge),
+            // Each step's number `t` stays whole.
+            Value::Object(map) => map
+                .iter_mut()
+                .filter(|(key, _)| key.as_str() != "t")
+                .for_each(|(_, v)| nudge(v)),
+            _ => {}
+        }
+    }
+    nudge(&mut grads["grads"]);
+    nudge(&mut grads["steps"]);
+    let (code, text) = against("float32_undeclared", &grads, true);
+    assert_eq!(code, Some(1), "{text}");
+    grads["dtype"] = serde_json::json!("float32");
+    let (code, text) = against("float32_declared", &grads, true);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(report["dtype"], "float32");
+    grads["dtype"] = serde_json::json!("float16");
+    let (code, _) = against("float16", &grads, false);
+    assert_eq!(code, Some(2));
+    let case = Case::<f64>::canonical();
+    let err = parse_given(&grads.to_string(), &case)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dtype") && err.contains("\"float16\""),
+        "{err}"
+    );
+}

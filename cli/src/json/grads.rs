@@ -43,7 +43,7 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
     }
     let mut ignored = Vec::new();
     // Unread keys holding arrays or objects, anywhere in the file.
-    let mut unread = check_keys(obj, &["loss", "grads", "steps"], "", &mut ignored)?;
+    let mut unread = check_keys(obj, &["loss", "grads", "steps", "dtype"], "", &mut ignored)?;
     let dims = case.dims();
     let (b, t, f, h) = (dims.batch, dims.steps, dims.features, dims.hidden);
     let mut user = Given {
@@ -202,7 +202,12 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
     if !steps_give_dx {
         user.x.clear();
     }
-    user.dtype = precision_of(&user);
+    // A declared precision is taken at its word (values cast to float64 before export keep
+    // float32's rounding but are no longer exact float32 numbers); otherwise the values say.
+    user.dtype = match obj.get("dtype") {
+        Some(v) => declared_dtype(v)?,
+        None => precision_of(&user),
+    };
     // An empty comparison would agree with anything: refuse it rather than report a pass. So is
     // a file whose arrays all sit under keys the tool does not read: comparing its loss alone
     // would report a pass for gradients never looked at.
@@ -223,6 +228,22 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
         value: user,
         ignored,
     })
+}
+
+/// The `"dtype"` of a gradient file: numpy's name of the precision, `"float32"` or `"float64"`.
+fn declared_dtype(v: &Value) -> Result<Dtype> {
+    match v.as_str() {
+        Some("float64") => Ok(Dtype::Float64),
+        Some("float32") => Ok(Dtype::Float32),
+        _ => Err(Error::invalid(
+            "dtype",
+            format!(
+                "expected \"float32\" or \"float64\" (numpy's names, as `str(a.dtype)` \
+                 gives), found {}",
+                v
+            ),
+        )),
+    }
 }
 
 /// How many values with a fraction must be given, all exactly float32 numbers, before the
