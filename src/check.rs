@@ -472,18 +472,27 @@ pub fn check_totals<T: Scalar, C: Cell>(
     check_steps(case, hand, mode, &[])
 }
 
+/// The real evaluations of the loss finite differences take per entry (or per direction):
+/// `L(θ ± ε)` at `ε` and at `2ε`.
+pub const FD_EVALUATIONS: f64 = 4.0;
+
+/// What forward mode's one dual-number evaluation per entry (or per direction) costs, in real
+/// evaluations: each product of dual matrices is three real ones, and the rest of the step
+/// carries two numbers for one; measured at about five on `B=32 T=64 F=32 H=128`.
+pub const FORWARD_EVALUATIONS: f64 = 5.0;
+
 /// Roughly how many multiply-adds a check of `steps` chosen steps of `case` costs, to refuse
 /// one that would run for hours. Every finite-difference evaluation reruns the sequence (the
 /// steps before the perturbation are copied, those after it recomputed): about `T` steps of
 /// `B` times the parameters' entries multiply-adds (`B·H·(F + H + 1)` for the RNN), plus a
-/// fixed cost per step for its small allocations. Each quantity takes four real evaluations
-/// (±ε at ε and at 2ε) and one in dual numbers (forward mode: three real products per product,
-/// measured at about five real evaluations' time on `B=32 T=64 F=32 H=128`): per entry in
+/// fixed cost per step for its small allocations. Each quantity takes [`FD_EVALUATIONS`] real
+/// evaluations and one in dual numbers ([`FORWARD_EVALUATIONS`] real ones' time): per entry in
 /// exhaustive mode, in all in directional mode.
 pub fn cost<T: Scalar, C: Cell>(case: &Case<T, C>, mode: Mode, steps: usize) -> f64 {
+    let per_probe = FD_EVALUATIONS + FORWARD_EVALUATIONS;
     let evaluations = |entries: usize| match mode {
-        Mode::Exhaustive => 9.0 * entries as f64,
-        Mode::Directional { .. } => 9.0,
+        Mode::Exhaustive => per_probe * entries as f64,
+        Mode::Directional { .. } => per_probe,
     };
     let d = case.dims();
     let per_step: f64 = quantities::<C>()

@@ -56,9 +56,16 @@ fails the check, naming the step where it first appears.
 
 exit status: 0 all agree, 1 a check failed, 2 bad usage or bad input";
 
-/// The most multiply-adds (roughly) a check runs without being asked to: about half a minute
-/// in a release build. A case whose full per-step check would cost more must choose steps.
-const CHECK_BUDGET: f64 = 3e10;
+/// The most multiply-adds (roughly) a check runs without being asked to: about a minute in a
+/// release build. A case whose full per-step check would cost more must choose steps. It was
+/// [`GRADS_BUDGET`] for finite differences alone; scaled with forward mode's evaluations, the
+/// same cases run unasked as before (scripts rely on which ones do).
+const CHECK_BUDGET: f64 =
+    GRADS_BUDGET * (check::FD_EVALUATIONS + check::FORWARD_EVALUATIONS) / check::FD_EVALUATIONS;
+
+/// The most multiply-adds (roughly) `grads --method fd` or `forward` runs: about half a minute
+/// in a release build.
+const GRADS_BUDGET: f64 = 3e10;
 
 /// What went wrong, and the exit status it maps to.
 enum Failure {
@@ -438,7 +445,7 @@ fn steps_to_check<C: Cell>(
                 // A wide model: every entry of every weight is perturbed in exhaustive mode.
                 format!(
                     "even a sample of steps costs that much in exhaustive mode, which perturbs \
-                     every entry of every weight: use --mode directional (four evaluations per \
+                     every entry of every weight: use --mode directional (nine evaluations' work per \
                      quantity) with {sample}, or insist with --steps all"
                 )
             };
@@ -516,7 +523,7 @@ fn refuse_if_costly<C: Cell>(
     advice: &str,
 ) -> Result<(), Failure> {
     let cost = check::cost(case, Mode::Exhaustive, case.x.len()) * share;
-    if cost <= CHECK_BUDGET {
+    if cost <= GRADS_BUDGET {
         return Ok(());
     }
     Err(Failure::Usage(format!(
@@ -544,20 +551,23 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
                 Method::Bptt => (case.bptt()?, "hand BPTT"),
                 Method::Tape => (case.tape_gradients()?, "tape"),
                 Method::Fd => {
-                    // Two evaluations per entry, where an exhaustive check takes four.
+                    // Two real evaluations per entry, of the exhaustive check's.
+                    let share = 2.0 / (check::FD_EVALUATIONS + check::FORWARD_EVALUATIONS);
                     refuse_if_costly(
                         &case,
                         "fd",
                         "finite differences",
-                        0.5,
+                        share,
                         ", and check them on \
                          a sample of steps with check --steps",
                     )?;
                     (fd_gradients(&case)?, "central finite differences")
                 }
                 Method::Forward => {
-                    // One evaluation per entry, in dual numbers (three products for one).
-                    refuse_if_costly(&case, "forward", "forward mode", 0.75, "")?;
+                    // One dual evaluation per entry, of the exhaustive check's.
+                    let per_probe = check::FD_EVALUATIONS + check::FORWARD_EVALUATIONS;
+                    let share = check::FORWARD_EVALUATIONS / per_probe;
+                    refuse_if_costly(&case, "forward", "forward mode", share, "")?;
                     (forward_gradients(&case)?, "forward mode")
                 }
             };
