@@ -14,8 +14,8 @@ use crate::cell::{Cell, Quantity, Site, quantities};
 use crate::dual::Dual;
 use crate::error::{Error, Result, shape_str};
 use crate::fd::{
-    Comparison, Verdict, abs_error_of, default_step, fd_directional, fd_gradient, random_direction,
-    resolution, rng,
+    Comparison, Estimate, Evidence, Verdict, adaptive_directional, adaptive_gradient, default_step,
+    random_direction, rng, roundoff,
 };
 use crate::forward;
 use crate::gradients::Gradients;
@@ -87,29 +87,40 @@ pub struct Comparisons {
     pub hand_forward: Comparison,
     /// The tape against forward mode.
     pub tape_forward: Comparison,
-    /// Hand BPTT against finite differences.
+    /// Hand BPTT against finite differences ([`Comparison::of_estimates`]).
     pub hand_fd: Comparison,
     /// The tape against finite differences.
     pub tape_fd: Comparison,
+    /// What finite differences could vouch for: their error bound and resolution.
+    pub fd: Evidence,
 }
 
 impl Comparisons {
-    /// The worst of the verdicts (`FAIL` over `below-res` over `ok`).
+    /// The worst of the verdicts (`FAIL` over `inconclusive` over `ok`).
     pub fn verdict(&self) -> Verdict {
-        let all = [
+        worst(&[
             self.hand_tape.verdict,
             self.hand_forward.verdict,
             self.tape_forward.verdict,
             self.hand_fd.verdict,
             self.tape_fd.verdict,
-        ];
-        if all.contains(&Verdict::Fail) {
-            Verdict::Fail
-        } else if all.contains(&Verdict::BelowResolution) {
-            Verdict::BelowResolution
-        } else {
-            Verdict::Ok
-        }
+        ])
+    }
+
+    /// What finite differences said, the worse of hand–fd and tape–fd.
+    pub fn fd_verdict(&self) -> Verdict {
+        worst(&[self.hand_fd.verdict, self.tape_fd.verdict])
+    }
+}
+
+/// `FAIL` over `inconclusive` over `ok`.
+fn worst(all: &[Verdict]) -> Verdict {
+    if all.contains(&Verdict::Fail) {
+        Verdict::Fail
+    } else if all.contains(&Verdict::Inconclusive) {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Ok
     }
 }
 
@@ -122,9 +133,8 @@ pub struct Report {
     pub eps: f64,
     /// The loss `L` of the case (by the tape).
     pub loss: f64,
-    /// The finite-difference noise floor used for the verdicts: the [`resolution`] formula at
-    /// this loss and step, or twice the largest spread measured between estimates at `ε` and
-    /// `2ε`, whichever is larger.
+    /// The round-off floor of a central difference at the first step `ε`: `δ/ε`, with `δ` the
+    /// loss's round-off ([`crate::fd::roundoff`]), where every estimate's own bound starts.
     pub resolution: f64,
     /// The tolerances applied.
     pub tolerances: Tolerances,
@@ -139,7 +149,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when nothing failed (`ok` and `below-res` both pass) and nothing computed was NaN
+    /// True when nothing failed (`ok` and `inconclusive` both pass) and nothing computed was NaN
     /// or infinite.
     pub fn passed(&self) -> bool {
         self.first_non_finite.is_none()
@@ -175,19 +185,22 @@ impl Report {
 /// Checks every per-step quantity and every total of `case` four ways: hand BPTT, the tape,
 /// forward mode (exact, [`crate::forward`]) and central finite differences taken where each
 /// quantity lives. The three exact methods must agree to `1e-12`, or entry by entry to the
-/// round-off of its terms ([`Comparison::of_exact`]); finite differences to `1e-6`, or within
-/// their measured noise (`below-res`).
+/// round-off of its terms ([`Comparison::of_exact`]); finite differences choose their own
+/// steps and bound their own error ([`crate::fd::Sweep`]): `ok` when the bound contains the
+/// gradient and is within `1e-6` of it, `FAIL` when it excludes the gradient, `inconclusive`
+/// otherwise.
 ///
 /// Finite differences perturb `h_t`, `a_t` or `x_t` inside the forward pass, or step t's copy
 /// of a weight, and recompute only the steps after the perturbation. Exhaustive mode costs
-/// `2n` partial forward passes for a quantity of `n` entries; directional mode costs two.
+/// at least `4n` partial forward passes for a quantity of `n` entries; directional mode at
+/// least four.
 pub fn check_case<T: Scalar, C: Cell>(case: &Case<T, C>, mode: Mode) -> Result<Report> {
     check_gradients(case, &case.bptt()?, mode)
 }
 
-/// One quantity's numbers before judgement: both gradients and the finite-difference
-/// estimates at `ε` and `2ε`, all as seen along the direction (directional mode) or entry by
-/// entry (exhaustive mode).
+/// One quantity's numbers before judgement: both gradients, forward mode's and the
+/// finite-difference estimates, all as seen along the direction (directional mode) or entry
+/// by entry (exhaustive mode).
 struct Probe<T> {
     hand_tape: Comparison,
     by_hand: Vec<T>,
@@ -197,33 +210,19 @@ struct Probe<T> {
     /// The magnitude of the terms of each entry ([`crate::bound`]): how far exact methods
     /// may differ by round-off.
     scale: Vec<T>,
-    fd: Vec<T>,
-    /// The estimates at `2ε`, where the noise is measured (see [`check_gradients`]).
-    coarse: Option<Vec<T>>,
+    fd: Vec<Estimate>,
 }
-
-/// In directional mode, the number of steps at which the `2ε` estimates are taken.
-const NOISE_SAMPLE_STEPS: usize = 8;
 
 /// The check of [`check_case`] with `hand` in the place of hand BPTT: how a backward pass
 /// written elsewhere (a student's, or one with a planted mistake) is put on trial.
 ///
-/// The finite-difference noise floor is measured, not only assumed: estimates are taken at `ε`
-/// and again at `2ε`. Truncation error grows fourfold from one to the other and round-off
-/// halves, so their difference measures how far the estimates at `ε` can be trusted (at
-/// `ε = ∛ε_mach` the two errors are of one size). The floor is twice the largest difference
-/// over the whole check, or the [`resolution`] formula if larger. One floor serves every
-/// quantity: the round-off of `L` is the same wherever it is perturbed, and pooling the spreads
-/// of the whole check measures it reliably (floors pooled per kind of quantity, over 8 sampled
-/// steps, under-estimated it and failed correct gradients). The price is that one steeply
-/// curved quantity's truncation raises the floor for all; hand BPTT against the tape has no
-/// floor and still judges every quantity at 1e-12.
-///
-/// Exhaustive mode takes the `2ε` estimate of everything. Directional mode takes it of every
-/// total and of every quantity at `NOISE_SAMPLE_STEPS` (8) evenly spaced steps of those checked
-/// (the last among them; all of them when there are no more): a `2ε` estimate costs as much as
-/// the estimate itself, and a sample of the spreads measures their maximum well enough, which
-/// halves the cost of a long sequence's check.
+/// Each finite-difference estimate knows its own error: a sweep of steps, an order check and
+/// Richardson extrapolation ([`crate::fd::Sweep`]), its round-off at least `δ = ε_mach·|L|/2`
+/// over its step and at least what its own evaluations show; only a bound whose noise was
+/// measured so can fail a gradient. Nothing
+/// is pooled: a steeply curved quantity, or a large gradient elsewhere, never loosens the
+/// judgement of another. Each estimate stops walking once its bound is within `1e-6` of its
+/// quantity's largest estimate, so most take the four evaluations of their first two steps.
 ///
 /// Every step is checked. A finite difference at step t reruns the sequence from t on, so
 /// the cost grows as `T²`: for long sequences, check a sample of steps with [`check_steps`].
@@ -299,17 +298,8 @@ pub fn check_steps<T: Scalar, C: Cell>(
     }
     let fwd = case.forward()?;
     let ctx = Context::new(case, &fwd);
-    let eps = default_step::<T>();
     let tolerances = Tolerances::for_type::<T>();
-    // Where the 2ε estimates are taken (see check_gradients): every checked step in exhaustive
-    // mode, evenly spaced ones counted back from the last in directional mode.
-    let checked: Vec<usize> = (1..=count).filter(|&t| chosen[t - 1]).collect();
-    let stride = checked.len().div_ceil(NOISE_SAMPLE_STEPS).max(1);
-    let mut noise_step = vec![false; count];
-    for (i, &t) in checked.iter().rev().enumerate() {
-        noise_step[t - 1] = mode == Mode::Exhaustive || i.is_multiple_of(stride);
-    }
-    let noise_at = |t: usize| noise_step[t - 1];
+    let noise = roundoff(tape.loss);
     let mut directions = match mode {
         Mode::Directional { seed } => Some(rng(seed)),
         Mode::Exhaustive => None,
@@ -326,10 +316,6 @@ pub fn check_steps<T: Scalar, C: Cell>(
         |g: &Matrix<Bound<T>>| -> Vec<T> { g.as_slice().iter().map(|b| b.magnitude).collect() };
     let mut probe =
         |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, scale: Vec<T>| {
-            let noise = match at {
-                At::Step(t, _) => noise_at(t),
-                At::Total(_) => true,
-            };
             let dual_point = point_at(&dual_ctx, at);
             let hand_tape = Comparison::of_exact(
                 by_hand.as_slice(),
@@ -347,18 +333,34 @@ pub fn check_steps<T: Scalar, C: Cell>(
                         .as_slice()
                         .to_vec(),
                     scale,
-                    fd: fd_gradient(point, eps, loss).as_slice().to_vec(),
-                    coarse: Some(fd_gradient(point, eps + eps, loss).as_slice().to_vec()),
+                    fd: adaptive_gradient(
+                        point,
+                        noise,
+                        tolerances.fd,
+                        &[by_hand.as_slice(), by_tape.as_slice()],
+                        loss,
+                    ),
                 },
                 Some(stream) => {
                     let v = random_direction(point.rows(), point.cols(), stream);
                     let along = |g: &Matrix<T>| {
                         vec![g.dot(&v).expect("invariant: v has the gradient's shape")]
                     };
+                    // The rounding of x ± h·v moves the estimate by ε·Σ |x_i|·|g_i| / h at
+                    // most (with the tape's g: the gradient under test never widens its own
+                    // judgement).
+                    let magnitude = point
+                        .as_slice()
+                        .iter()
+                        .zip(by_tape.as_slice())
+                        .map(|(&x, &g)| (x.abs() * g.abs()).as_f64())
+                        .sum();
+                    let (by_hand, by_tape) = (along(by_hand), along(by_tape));
+                    let claims = [by_hand[0], by_tape[0]];
                     Probe {
                         hand_tape,
-                        by_hand: along(by_hand),
-                        by_tape: along(by_tape),
+                        by_hand,
+                        by_tape,
                         by_forward: vec![forward::along(&dual_ctx, at, dual_point, &v)],
                         // |Σ v_i g_i| rounds off by at most Σ |v_i| ‖g_i‖.
                         scale: vec![
@@ -368,8 +370,15 @@ pub fn check_steps<T: Scalar, C: Cell>(
                                 .map(|(&v, &m)| v.abs() * m)
                                 .sum(),
                         ],
-                        fd: vec![fd_directional(point, &v, eps, loss)],
-                        coarse: noise.then(|| vec![fd_directional(point, &v, eps + eps, loss)]),
+                        fd: vec![adaptive_directional(
+                            point,
+                            &v,
+                            noise,
+                            magnitude,
+                            tolerances.fd,
+                            &claims,
+                            loss,
+                        )],
                     }
                 }
             }
@@ -412,40 +421,37 @@ pub fn check_steps<T: Scalar, C: Cell>(
         total_probes.push((total, p));
     }
 
-    // The floor, from the spread of all estimates.
-    let spread = step_probes
-        .iter()
-        .flatten()
-        .map(|(_, p)| p)
-        .chain(total_probes.iter().map(|(_, p)| p))
-        .filter_map(|p| p.coarse.as_ref().map(|coarse| abs_error_of(&p.fd, coarse)))
-        .filter(|s| s.is_finite())
-        .fold(0.0, f64::max);
-    let floor = resolution(tape.loss, eps).max(2.0 * spread);
-
     // Pass 2: the verdicts.
-    let judge = |p: &Probe<T>| Comparisons {
-        hand_tape: p.hand_tape,
-        hand_forward: Comparison::of_exact(
-            &p.by_hand,
-            &p.by_forward,
-            tolerances.hand_tape,
-            &p.scale,
-        ),
-        tape_forward: Comparison::of_exact(
-            &p.by_tape,
-            &p.by_forward,
-            tolerances.hand_tape,
-            &p.scale,
-        ),
-        hand_fd: Comparison::of(&p.by_hand, &p.fd, tolerances.fd, floor),
-        tape_fd: Comparison::of(&p.by_tape, &p.fd, tolerances.fd, floor),
+    let judge = |p: &Probe<T>| {
+        let size = p
+            .by_forward
+            .iter()
+            .fold(0.0f64, |m, g| m.max(g.as_f64().abs()));
+        Comparisons {
+            hand_tape: p.hand_tape,
+            hand_forward: Comparison::of_exact(
+                &p.by_hand,
+                &p.by_forward,
+                tolerances.hand_tape,
+                &p.scale,
+            ),
+            tape_forward: Comparison::of_exact(
+                &p.by_tape,
+                &p.by_forward,
+                tolerances.hand_tape,
+                &p.scale,
+            ),
+            hand_fd: Comparison::of_estimates(&p.by_hand, &p.fd, tolerances.fd, &p.scale),
+            tape_fd: Comparison::of_estimates(&p.by_tape, &p.fd, tolerances.fd, &p.scale),
+            fd: Evidence::of(&p.fd, size),
+        }
     };
+    let eps = default_step::<T>();
     Ok(Report {
         mode,
         eps: eps.as_f64(),
         loss: tape.loss.as_f64(),
-        resolution: floor,
+        resolution: noise / eps.as_f64(),
         tolerances,
         steps: step_probes
             .iter()
@@ -610,14 +616,19 @@ pub fn first_non_finite<T: Scalar, C: Cell>(
 }
 
 /// Every gradient of `case` by exhaustive central differences alone, each per-step quantity
-/// perturbed where it lives: the third method, usable without the other two.
+/// perturbed where it lives, each entry's step chosen by its own sweep
+/// ([`crate::fd::adaptive_gradient`], to `1e-6` of its quantity where it can): the third
+/// method, usable without the other two.
 pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T>> {
     let fwd = case.forward()?;
     let ctx = Context::new(case, &fwd);
-    let eps = default_step::<T>();
-    Ok(every_site(
-        &ctx,
-        case.head.loss(fwd.states())?,
-        |at, point| fd_gradient(point, eps, |v| loss_at(&ctx, at, v)),
-    ))
+    let loss = case.head.loss(fwd.states())?;
+    let noise = roundoff(loss);
+    let tol = Tolerances::for_type::<T>().fd;
+    Ok(every_site(&ctx, loss, |at, point| {
+        let fd = adaptive_gradient(point, noise, tol, &[], |v| loss_at(&ctx, at, v));
+        Matrix::from_fn(point.rows(), point.cols(), |i, j| {
+            T::from_f64(fd[i * point.cols() + j].value)
+        })
+    }))
 }

@@ -101,6 +101,437 @@ pub fn resolution<T: Scalar>(f_value: T, eps: T) -> f64 {
     NOISE_ULPS * T::epsilon().as_f64() * f_value.as_f64().abs().max(1.0) / (2.0 * eps.as_f64())
 }
 
+/// The round-off a central difference of a loss near `f_value` is assumed to carry at least:
+/// `δ = 8·ε_mach·max(|f|, 1)`, sixteen roundings of the loss between the two evaluations (so
+/// the difference is noisy by up to `δ/h`; [`resolution`] is `δ/ε`).
+///
+/// A loss may round more than that (one summed over 10 000 steps rounds every partial sum
+/// anew), so each [`Sweep`] raises `δ` to what its own evaluations show. It may also round
+/// less (a vanished gradient changes the later steps below their last bit, and they round
+/// identically), but never measurably so: where a perturbation moves a saturated unit by a
+/// few dozen ulps, its rounding is a staircase that looks alike at `h` and `4h`, and the
+/// spreads cannot see it. So `δ` is never lowered below this floor.
+pub fn roundoff<T: Scalar>(f_value: T) -> f64 {
+    NOISE_ULPS / 2.0 * T::epsilon().as_f64() * f_value.as_f64().abs().max(1.0)
+}
+
+/// The steps [`derivative`] may take: `h_k = first·4^k`, from the largest at most `largest` down
+/// to the smallest at least `smallest`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ladder {
+    /// The first step tried, `h_0` (with `4·h_0`): [`default_step`].
+    pub first: f64,
+    /// No step larger than this (0.5: a slope small against the function's value needs steps
+    /// this large to rise above its rounding, and the order check refuses the steps at which
+    /// a difference measures the function's shape more than its slope).
+    pub largest: f64,
+    /// No step smaller than this (`64·ε_mach`: below it the perturbation itself is rounded).
+    pub smallest: f64,
+}
+
+impl Ladder {
+    /// `first = ∛ε_mach`, `largest = 0.5`, `smallest = 64·ε_mach`: rungs from 6.1e-6·4^8 ≈ 0.4
+    /// down to 6.1e-6·4^(−14) ≈ 2.3e-14 in f64; from 4.9e-3·4^3 ≈ 0.31 down to 4.9e-3·4^(−4) ≈
+    /// 1.9e-5 in f32.
+    pub fn for_type<T: Scalar>() -> Ladder {
+        Ladder {
+            first: default_step::<T>().as_f64(),
+            largest: 0.5,
+            smallest: 64.0 * T::epsilon().as_f64(),
+        }
+    }
+
+    /// The step of rung `k`.
+    fn step(&self, k: i32) -> f64 {
+        self.first * 4f64.powi(k)
+    }
+
+    /// Whether rung `k` is on the ladder.
+    fn has(&self, k: i32) -> bool {
+        let h = self.step(k);
+        h <= self.largest && h >= self.smallest
+    }
+}
+
+/// What bounds an [`Estimate`]'s error most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// The function's rounding, divided by the step: the derivative is small against the
+    /// function's value (a gradient that vanished), or the steps could not grow.
+    RoundOff,
+    /// The differences at successive steps had not settled: the function curves too much at
+    /// every step small enough to be above its rounding.
+    Truncation,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Limit::RoundOff => "round-off",
+            Limit::Truncation => "truncation",
+        })
+    }
+}
+
+/// A finite-difference estimate of one derivative and a bound on its error, both from the
+/// estimate's own evaluations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// The Richardson extrapolation of the two central differences it came from.
+    pub value: f64,
+    /// The bound on `|value − derivative|`: the spread of the differences (or of two
+    /// extrapolations that passed the order check) plus the round-off of the finer one.
+    pub error: f64,
+    /// The finer of the two steps.
+    pub step: f64,
+    /// How many times the function was evaluated.
+    pub evaluations: usize,
+    /// Which part of `error` is larger.
+    pub limit: Limit,
+    /// Whether the bound can be relied on to exclude a gradient: the noise was measured by two
+    /// spreads beneath it, and round-off dominates the bound or the spreads passed the order
+    /// check. A spread of two differences alone bounds the truncation only once the
+    /// differences settle into `c·h²`; before that (a step at which the function is far from
+    /// its Taylor polynomial) the errors at `4h` and `h` may both be large and alike.
+    pub trusted: bool,
+}
+
+/// How much Richardson's `(16·D(h) − D(4h))/15` amplifies the round-off `δ/h` of `D(h)`:
+/// `(16 + 1/4)/15`.
+const RICHARDSON_NOISE: f64 = 65.0 / 60.0;
+
+/// How many times the floor `δ/h` a spread of noise may plausibly reach (a loss summed over
+/// 10 000 steps reaches about 60): beyond it, a spread is taken for truncation.
+const NOISE_PLAUSIBLE: f64 = 1e4;
+
+/// How many times its largest sample the noise is taken to be (see [`Sweep`]).
+const NOISE_MARGIN: f64 = 8.0;
+
+/// How many spreads beneath a bound must have measured the noise before the bound is trusted
+/// to exclude a gradient ([`Estimate::trusted`]).
+const NOISE_SAMPLES: usize = 2;
+
+/// How much noise a difference of two central differences at `4h` and `h` can hold: `δ/4h + δ/h`.
+const SPREAD_NOISE: f64 = 1.25;
+
+/// The derivative of a function of one step, `d(h) = (f(x + h) − f(x − h)) / 2h` given as
+/// `central`, by central differences that choose their own step, with a bound on the error:
+/// the walk stops once the bound is within `tol` of the estimate (see [`Sweep`]).
+pub fn derivative(
+    ladder: Ladder,
+    noise: f64,
+    tol: f64,
+    mut central: impl FnMut(f64) -> Option<f64>,
+) -> Estimate {
+    let mut sweep = Sweep::new(ladder, noise);
+    let first = sweep.refine(f64::INFINITY, &mut central);
+    sweep.refine(tol * first.value.abs(), &mut central)
+}
+
+/// Central differences of one function on the ladder of steps `h_k = h_0·4^k` ([`Ladder`]),
+/// and the best estimate they allow, with its error bound.
+///
+/// Central differences err in two ways. Truncation, `c·h²`: from one rung to the next down it
+/// shrinks 16-fold. Round-off, `δ/h` with `δ` the rounding of `f`: it grows 4-fold. From two
+/// rungs `4h` and `h`:
+///
+/// ```text
+/// R = (16·d(h) − d(4h)) / 15                  Richardson: the h² terms cancel
+/// error ≤ |d(4h) − d(h)| + (65/60)·δ/h         the spread bounds what is left of truncation
+/// ```
+///
+/// and with a third rung, when the spreads shrink as they should (a ratio between 4 and 64
+/// where 16 is expected: the order check), the spread of two extrapolations replaces the
+/// spread of the differences, which is much smaller. `δ` is at least `noise` ([`roundoff`])
+/// and at least what the sweep's own finer rungs show: a spread at steps `4h_j, h_j` below the
+/// chosen one holds noise, and truncation smaller than the chosen one's unless it is far above
+/// the floor (more than `NOISE_PLAUSIBLE` times `noise`, a step still too large to have settled:
+/// such a spread measures nothing). One that passed the
+/// order check is mostly truncation and bounds the noise from above,
+/// `|d(4h_j) − d(h_j)|·h_j/1.25`; any other is one random sample of the noise, and counts eight
+/// times over (the margin two samples of a random error need, as a t-distribution with one
+/// degree of freedom asks about 12.7 for 95% confidence from one). Only a bound with two
+/// spreads beneath it is trusted to exclude a gradient ([`Estimate::trusted`]): one may be
+/// small by chance. Nothing is pooled with other sweeps.
+///
+/// Cheap in the common case: the first two rungs (four evaluations) are enough when their
+/// bound is within the target. Otherwise [`Sweep::refine`] walks up the ladder when round-off
+/// dominates and down when truncation does, a rung at a time, until the bound is within the
+/// target, three rungs bring no improvement (a rung's bound improves only once the rung above
+/// it settles it), or the ladder ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    ladder: Ladder,
+    noise: f64,
+    /// `(k, d(h_k))`, sorted by `k`, consecutive.
+    rungs: Vec<(i32, f64)>,
+    evaluations: usize,
+    /// Whether the walk has already ended: refining again changes nothing.
+    done: bool,
+}
+
+impl Sweep {
+    /// A sweep with no rungs yet, on `ladder`, assuming the function rounds by at least `noise`
+    /// (`δ`, [`roundoff`]).
+    pub fn new(ladder: Ladder, noise: f64) -> Sweep {
+        Sweep {
+            ladder,
+            noise,
+            rungs: Vec::new(),
+            evaluations: 0,
+            done: false,
+        }
+    }
+
+    /// Takes rung `k` with `central`, which returns `None` for a step it cannot take (one
+    /// that rounds away): false when the rung is off the ladder or cannot be taken.
+    fn take(&mut self, k: i32, central: &mut impl FnMut(f64) -> Option<f64>) -> bool {
+        if !self.ladder.has(k) || self.rungs.iter().any(|&(j, _)| j == k) {
+            return false;
+        }
+        self.evaluations += 2;
+        let Some(d) = central(self.ladder.step(k)) else {
+            return false;
+        };
+        let at = self.rungs.partition_point(|&(j, _)| j < k);
+        self.rungs.insert(at, (k, d));
+        true
+    }
+
+    /// The first two rungs if not yet taken, then the walk until the error bound is at most
+    /// `target`; the best estimate.
+    pub fn refine(
+        &mut self,
+        target: f64,
+        central: &mut impl FnMut(f64) -> Option<f64>,
+    ) -> Estimate {
+        if self.rungs.is_empty() && !(self.take(1, central) && self.take(0, central)) {
+            self.done = true;
+        }
+        let mut best = self.estimate();
+        if self.done || best.error <= target || !best.error.is_finite() {
+            return best;
+        }
+        let (mut k, dir) = if self.noisy(central) {
+            (self.rungs[self.rungs.len() - 1].0 + 1, 1)
+        } else {
+            (self.rungs[0].0 - 1, -1)
+        };
+        // Three rungs without improvement end the walk, once a bound can be trusted: before the
+        // differences settle, the next rung down may be the first that does.
+        let mut stale = 0;
+        while stale < 3 && self.take(k, central) {
+            let next = self.estimate();
+            if (next.trusted, -next.error) > (best.trusted, -best.error) {
+                best = next;
+                stale = 0;
+            } else if best.trusted {
+                stale += 1;
+            }
+            if best.error <= target {
+                break;
+            }
+            k += dir;
+        }
+        self.done = best.error > target;
+        Estimate {
+            evaluations: self.evaluations,
+            ..best
+        }
+    }
+
+    /// Takes finer rungs until the best bound is trusted ([`Estimate::trusted`]) or the ladder
+    /// ends: how a quick estimate that disagrees with a gradient is followed up before its
+    /// disagreement counts, since every finer spread is one more sample of the noise.
+    pub fn follow_up(&mut self, central: &mut impl FnMut(f64) -> Option<f64>) -> Estimate {
+        let mut best = self.estimate();
+        while !best.trusted
+            && let Some(&(bottom, _)) = self.rungs.first()
+            && self.take(bottom - 1, central)
+        {
+            best = self.estimate();
+        }
+        Estimate {
+            evaluations: self.evaluations,
+            ..best
+        }
+    }
+
+    /// Which way to walk from the first two rungs: up (to larger steps) when their spread
+    /// looks like noise, down when it looks like truncation. Takes the rung above them to
+    /// decide. Truncation if the two spreads shrink 16-fold as they should (the order check);
+    /// otherwise noise if the first spread is within `NOISE_PLAUSIBLE` times the floor `δ/h`
+    /// (noise grows as steps shrink, so a spread far above the floor is a step too large:
+    /// a function that saturates between `h` and `4h` also has spreads that shrink upward).
+    fn noisy(&mut self, central: &mut impl FnMut(f64) -> Option<f64>) -> bool {
+        let first =
+            |rungs: &[(i32, f64)], k: i32| rungs.iter().find(|&&(j, _)| j == k).map(|r| r.1);
+        let (Some(d1), Some(d0)) = (first(&self.rungs, 1), first(&self.rungs, 0)) else {
+            return false;
+        };
+        let spread = d1 - d0;
+        if self.take(2, central)
+            && let Some(d2) = first(&self.rungs, 2)
+            && (4.0..=64.0).contains(&((d2 - d1) / spread))
+        {
+            return false;
+        }
+        spread.abs() <= NOISE_PLAUSIBLE * self.noise / self.ladder.first
+    }
+
+    /// The best estimate of the rungs taken, by the bound above.
+    pub fn estimate(&self) -> Estimate {
+        let none = Estimate {
+            value: f64::NAN,
+            error: f64::INFINITY,
+            step: self.ladder.first,
+            evaluations: self.evaluations,
+            limit: Limit::RoundOff,
+            trusted: false,
+        };
+        let rungs = &self.rungs;
+        let mut best = none;
+        // Round-off measured below rung i, from the spreads of the `samples` pairs beneath it.
+        let (mut measured, mut samples) = (0.0f64, 0);
+        for i in 0..rungs.len().saturating_sub(1) {
+            let seen = measured.max(self.noise);
+            let ((k, fine), (_, coarse)) = (rungs[i], rungs[i + 1]);
+            let h = self.ladder.step(k);
+            let spread = coarse - fine;
+            let value = fine - spread / 15.0;
+            // The order check, with the next pair up.
+            let (truncation, settled) = match rungs.get(i + 2) {
+                Some(&(_, coarser)) if (4.0..=64.0).contains(&((coarser - coarse) / spread)) => {
+                    ((value - (coarse - (coarser - coarse) / 15.0)).abs(), true)
+                }
+                _ => (spread.abs(), false),
+            };
+            let roundoff = RICHARDSON_NOISE * seen / h;
+            let error = truncation + roundoff;
+            // Trusted once the noise has been measured twice beneath it: one sample may be
+            // small by chance.
+            let trusted = samples >= NOISE_SAMPLES && (settled || roundoff >= truncation);
+            // A trusted bound over any other; then the narrower.
+            if error.is_finite() && (trusted, -error) > (best.trusted, -best.error) {
+                best = Estimate {
+                    value,
+                    error,
+                    step: h,
+                    evaluations: self.evaluations,
+                    limit: if roundoff >= truncation {
+                        Limit::RoundOff
+                    } else {
+                        Limit::Truncation
+                    },
+                    trusted,
+                };
+            }
+            // A settled spread is mostly truncation, and bounds the noise from above; any other
+            // is one sample of the noise, and counts with the margin. A spread far above the
+            // floor is neither: it is truncation of a step too large (at smaller steps than
+            // the one it would judge, where a function that saturates between them errs more).
+            let sample = spread.abs() * h / SPREAD_NOISE;
+            if sample <= NOISE_PLAUSIBLE * self.noise {
+                let margin = if settled { 1.0 } else { NOISE_MARGIN };
+                measured = measured.max(margin * sample);
+                samples += 1;
+            }
+        }
+        best
+    }
+}
+
+/// [`derivative`] for every entry of `x`, `∂f/∂x_i` (row-major), the step realized exactly
+/// (the difference `(x + h) − x` as rounded, not `h`, divides). Every entry first takes the
+/// first two rungs; then each walks until its bound is within `tol` of the largest estimate of
+/// all: the relative error of a whole array is measured against its largest entry
+/// ([`relative_error`]), so a small entry need not be known to `tol` of itself.
+///
+/// `claims` are the gradients the estimates will judge (none, to estimate only). An entry whose
+/// bound excludes a claim before it can be trusted is followed up ([`Sweep::follow_up`]): the
+/// claim decides how hard the estimate tries, never what it finds.
+pub fn adaptive_gradient<T: Scalar>(
+    x: &Matrix<T>,
+    noise: f64,
+    tol: f64,
+    claims: &[&[T]],
+    mut f: impl FnMut(&Matrix<T>) -> T,
+) -> Vec<Estimate> {
+    let ladder = Ladder::for_type::<T>();
+    let mut probe = x.clone();
+    let mut central = |i: usize, h: f64| {
+        let (original, h) = (probe.as_slice()[i], T::from_f64(h));
+        probe.as_mut_slice()[i] = original + h;
+        let up = probe.as_slice()[i] - original;
+        let plus = f(&probe);
+        probe.as_mut_slice()[i] = original - h;
+        let down = original - probe.as_slice()[i];
+        let minus = f(&probe);
+        probe.as_mut_slice()[i] = original;
+        let step = (up + down).as_f64();
+        (step > 0.0).then(|| (plus.as_f64() - minus.as_f64()) / step)
+    };
+    let mut sweeps = vec![Sweep::new(ladder, noise); x.len()];
+    let first: Vec<Estimate> = (0..x.len())
+        .map(|i| sweeps[i].refine(f64::INFINITY, &mut |h| central(i, h)))
+        .collect();
+    let size = first.iter().fold(0.0f64, |m, e| m.max(e.value.abs()));
+    (0..x.len())
+        .map(|i| {
+            let e = sweeps[i].refine(tol * size, &mut |h| central(i, h));
+            let claimed = claims.iter().filter_map(|c| c.get(i)).map(|g| g.as_f64());
+            if e.doubts(claimed) {
+                sweeps[i].follow_up(&mut |h| central(i, h))
+            } else {
+                e
+            }
+        })
+        .collect()
+}
+
+impl Estimate {
+    /// Whether the bound excludes one of `claims` without being trusted to: a doubt to follow
+    /// up.
+    fn doubts(&self, mut claims: impl Iterator<Item = f64>) -> bool {
+        !self.trusted && claims.any(|g| (g - self.value).abs() > self.error)
+    }
+}
+
+/// [`derivative`] along the direction `v`: `⟨∇f(x), v⟩`. The perturbed points `x ± h·v` are
+/// rounded, which moves the estimate by up to `ε_mach·Σ_i |x_i|·|g_i| / h` for a gradient `g`;
+/// `magnitude` is that `Σ_i |x_i|·|g_i|`, added to the noise. `claims` are the directional
+/// derivatives it will judge, followed up as in [`adaptive_gradient`].
+pub fn adaptive_directional<T: Scalar>(
+    x: &Matrix<T>,
+    v: &Matrix<T>,
+    noise: f64,
+    magnitude: f64,
+    tol: f64,
+    claims: &[T],
+    mut f: impl FnMut(&Matrix<T>) -> T,
+) -> Estimate {
+    let ladder = Ladder::for_type::<T>();
+    let noise = noise + T::epsilon().as_f64() * magnitude;
+    let mut central = |h: f64| {
+        let shifted = |sign: f64| {
+            let s = T::from_f64(sign * h);
+            x.zip_map(v, "adaptive_directional", |x, v| x + s * v)
+                .expect("adaptive_directional: the direction must have the shape of the point")
+        };
+        let plus = f(&shifted(1.0)).as_f64();
+        let minus = f(&shifted(-1.0)).as_f64();
+        Some((plus - minus) / (2.0 * h))
+    };
+    let mut sweep = Sweep::new(ladder, noise);
+    let first = sweep.refine(f64::INFINITY, &mut central);
+    let e = sweep.refine(tol * first.value.abs(), &mut central);
+    if e.doubts(claims.iter().map(|g| g.as_f64())) {
+        sweep.follow_up(&mut central)
+    } else {
+        e
+    }
+}
+
 /// The outcome of one comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -109,9 +540,10 @@ pub enum Verdict {
     /// The two differ by more than the tolerance and by more than finite differences can
     /// explain, or one of them is NaN or infinite.
     Fail,
-    /// Finite differences differ by more than the tolerance but by no more than their own
-    /// noise floor ([`resolution`]): they can neither confirm nor refute the gradient.
-    BelowResolution,
+    /// Finite differences can neither confirm nor refute the gradient: their error bound
+    /// contains it but is wider than the tolerance (or, for a difference at one fixed step,
+    /// they differ from it by no more than their noise floor, [`resolution`]).
+    Inconclusive,
 }
 
 impl Verdict {
@@ -124,7 +556,7 @@ impl Verdict {
         } else if rel <= tol {
             Verdict::Ok
         } else if abs <= floor {
-            Verdict::BelowResolution
+            Verdict::Inconclusive
         } else {
             Verdict::Fail
         }
@@ -141,7 +573,7 @@ impl fmt::Display for Verdict {
         f.write_str(match self {
             Verdict::Ok => "ok",
             Verdict::Fail => "FAIL",
-            Verdict::BelowResolution => "below-res",
+            Verdict::Inconclusive => "inconclusive",
         })
     }
 }
@@ -246,6 +678,125 @@ impl Comparison {
     }
 }
 
+impl Comparison {
+    /// Compares a gradient `g` with finite-difference estimates of it ([`derivative`]), entry by
+    /// entry or along one direction: `FAIL` when a trusted estimate's own bound excludes its
+    /// entry (`|g_i − fd_i| > error_i`, allowing `g_i` the round-off of its terms, `scale_i` as
+    /// in [`Comparison::of_exact`]); `ok` when no bound excludes its entry and every bound is
+    /// within `tol` of the quantity (the largest bound over `max(max_i |g_i|, max_i |fd_i|)`),
+    /// or when gradient and estimates are all exactly zero; `inconclusive` otherwise, and when
+    /// an estimate could not be made. A NaN or an infinity in `g` never passes. `rel` and `abs` measure `g` against the estimates' values as
+    /// [`Comparison::of`] does.
+    pub fn of_estimates<T: Scalar>(g: &[T], fd: &[Estimate], tol: f64, scale: &[T]) -> Comparison {
+        let values: Vec<f64> = fd.iter().map(|e| e.value).collect();
+        let g64: Vec<f64> = g.iter().map(|x| x.as_f64()).collect();
+        let rel = relative_error_of(&g64, &values);
+        let abs = abs_error_of(&g64, &values);
+        let eps = T::epsilon().as_f64();
+        let outside =
+            |(&x, e): (&f64, &Estimate), m: f64| (x - e.value).abs() > e.error + ROUNDOFF * eps * m;
+        let pairs = || g64.iter().zip(fd).zip(scale);
+        let excluded = pairs().any(|(pair, &m)| pair.1.trusted && outside(pair, m.as_f64()));
+        let doubtful = pairs().any(|(pair, &m)| outside(pair, m.as_f64()));
+        // An estimate of exactly zero, of a gradient of exactly zero: the loss did not move by
+        // one bit at any step tried, and there is nothing smaller to resolve.
+        let both_zero = g64.iter().zip(fd).all(|(&x, e)| x == 0.0 && e.value == 0.0);
+        let size = largest(&g64)
+            .max(largest(&values))
+            .max(T::min_positive_value().as_f64());
+        let widest = fd.iter().map(|e| e.error).fold(0.0, f64::max);
+        let unusable = fd.iter().any(|e| !e.value.is_finite());
+        let verdict = if g64.iter().any(|x| !x.is_finite()) || excluded || g.len() != fd.len() {
+            Verdict::Fail
+        } else if unusable {
+            // A step that could not be taken (the point itself is infinite, or the loss is NaN
+            // beside it) says nothing about the gradient.
+            Verdict::Inconclusive
+        } else if (widest <= tol * size && !doubtful) || both_zero {
+            Verdict::Ok
+        } else {
+            Verdict::Inconclusive
+        };
+        Comparison { rel, abs, verdict }
+    }
+}
+
+/// `max_i |x_i|` (0 for none).
+fn largest(x: &[f64]) -> f64 {
+    x.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// What finite differences could say about one quantity: the widest error bound among its
+/// estimates, that bound against the quantity's size (the resolution reached), what limited
+/// it, and what it cost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evidence {
+    /// The widest `error` of the estimates, absolute.
+    pub error: f64,
+    /// `error` over the quantity's size, `max_i |fd_i|` (or `scale` if larger): the relative
+    /// error finite differences can vouch for.
+    pub resolution: f64,
+    /// What limited the widest bound.
+    pub limit: Limit,
+    /// The step of the estimate with the widest bound.
+    pub step: f64,
+    /// Evaluations of the loss, all estimates together.
+    pub evaluations: usize,
+}
+
+impl Evidence {
+    /// Sums up `fd` for a quantity of size at least `size` (the exact gradient's largest
+    /// entry, when known).
+    pub fn of(fd: &[Estimate], size: f64) -> Evidence {
+        let values: Vec<f64> = fd.iter().map(|e| e.value).collect();
+        let size = largest(&values).max(size);
+        let widest = fd.iter().copied().reduce(|a, b| {
+            if b.error > a.error || b.error.is_nan() {
+                b
+            } else {
+                a
+            }
+        });
+        let evaluations = fd.iter().map(|e| e.evaluations).sum();
+        match widest {
+            Some(w) => Evidence {
+                error: w.error,
+                resolution: if size > 0.0 {
+                    w.error / size
+                } else {
+                    f64::INFINITY
+                },
+                limit: w.limit,
+                step: w.step,
+                evaluations,
+            },
+            None => Evidence {
+                error: 0.0,
+                resolution: 0.0,
+                limit: Limit::RoundOff,
+                step: 0.0,
+                evaluations,
+            },
+        }
+    }
+
+    /// Why finite differences said what they said, in words, or `None` when they confirmed
+    /// the gradient.
+    pub fn reason(&self, verdict: Verdict) -> Option<String> {
+        match verdict {
+            Verdict::Ok => None,
+            Verdict::Fail => Some(format!(
+                "the gradient lies outside finite differences' own error bound ({:.1e})",
+                self.error
+            )),
+            Verdict::Inconclusive => Some(format!(
+                "{} limits finite differences to {:.1e} of the gradient (step {:.1e})",
+                self.limit, self.resolution, self.step
+            )),
+        }
+    }
+}
+
 /// How many `ε_mach` of its terms' magnitude two exact computations of one entry may differ
 /// by (see [`Comparison::of_exact`]). A running error bound grows with the length of the
 /// longest chain of operations; over the test suite the differences of correct results stay
@@ -284,7 +835,7 @@ mod tests {
         assert_eq!(Verdict::decide(1e-9, 1e-9, 1e-6, 1e-10), Verdict::Ok);
         assert_eq!(
             Verdict::decide(1e-3, 1e-11, 1e-6, 1e-10),
-            Verdict::BelowResolution
+            Verdict::Inconclusive
         );
         assert_eq!(Verdict::decide(1e-3, 1e-9, 1e-6, 1e-10), Verdict::Fail);
         assert_eq!(Verdict::decide(f64::NAN, 0.0, 1e-6, 1e-10), Verdict::Fail);
@@ -300,6 +851,79 @@ mod tests {
         assert_eq!(wrong.verdict, Verdict::Fail);
         let nan = Comparison::of_exact(&[f64::NAN], &[f64::NAN], 1e-12, &[f64::INFINITY]);
         assert_eq!(nan.verdict, Verdict::Fail);
+    }
+
+    /// Estimates whose true derivatives are known, from the gentle to the steep and the nearly
+    /// flat: each bound holds, and reaches the resolution given (relative to the derivative).
+    #[test]
+    fn sweeps_bound_their_own_error() {
+        // (name, f, x, f'(x), the resolution it reaches)
+        type Known = (&'static str, fn(f64) -> f64, f64, f64, f64);
+        let cases: [Known; 6] = [
+            ("sin", f64::sin, 0.7, 0.7f64.cos(), 1e-6),
+            (
+                "exp(3x)",
+                |x| (3.0 * x).exp(),
+                0.2,
+                3.0 * 0.6f64.exp(),
+                1e-6,
+            ),
+            ("x³", |x| x * x * x, -1.5, 6.75, 1e-6),
+            // Steep: the first step leaves the linear regime; the walk goes down.
+            (
+                "tanh(5e4·x)",
+                |x| (5e4 * x).tanh(),
+                1e-5,
+                5e4 * (1.0 - 0.5f64.tanh().powi(2)),
+                1e-6,
+            ),
+            // A slope 1e-7 of the value: the walk goes up to where round-off is smaller, and
+            // stops at the assumed floor of sixteen roundings, 3e-6 of the slope.
+            (
+                "1 + 1e-7·sin",
+                |x| 1.0 + 1e-7 * x.sin(),
+                0.3,
+                1e-7 * 0.3f64.cos(),
+                1e-5,
+            ),
+            ("a line", |x| 2.0 * x - 1.0, 0.4, 2.0, 1e-6),
+        ];
+        for (name, f, x, exact, resolution) in cases {
+            let e = derivative(Ladder::for_type::<f64>(), roundoff(f(x)), 1e-6, |h| {
+                Some((f(x + h) - f(x - h)) / (2.0 * h))
+            });
+            assert!(
+                (e.value - exact).abs() <= e.error,
+                "{name}: {e:?} vs {exact}"
+            );
+            assert!(e.error <= resolution * exact.abs(), "{name}: {e:?}");
+        }
+    }
+
+    /// A bound trusted to exclude: a claim off by 1e-4 fails, the right one passes, and an
+    /// estimate that could not be made says nothing.
+    #[test]
+    fn estimates_judge_claims() {
+        let f = |x: f64| (2.0 * x).sin();
+        let (x, exact) = (0.3, 2.0 * 0.6f64.cos());
+        let mut sweep = Sweep::new(Ladder::for_type::<f64>(), roundoff(f(x)));
+        let mut central = |h: f64| Some((f(x + h) - f(x - h)) / (2.0 * h));
+        sweep.refine(0.0, &mut central);
+        let e = sweep.follow_up(&mut central);
+        assert!(e.trusted, "{e:?}");
+        let judge = |g: f64, e: Estimate| Comparison::of_estimates(&[g], &[e], 1e-6, &[g]).verdict;
+        assert_eq!(judge(exact, e), Verdict::Ok);
+        assert_eq!(judge(exact * (1.0 + 1e-4), e), Verdict::Fail);
+        let none = Estimate {
+            value: f64::NAN,
+            error: f64::INFINITY,
+            ..e
+        };
+        assert_eq!(judge(exact, none), Verdict::Inconclusive);
+        assert_eq!(judge(f64::NAN, e), Verdict::Fail);
+        // Exactly zero against exactly zero: nothing smaller to resolve.
+        let zero = Estimate { value: 0.0, ..e };
+        assert_eq!(judge(0.0, zero), Verdict::Ok);
     }
 
     #[test]

@@ -240,7 +240,7 @@ fn steps_and_totals<T: Scalar, C: Cell>(
 /// another; snapshots use [`CheckStyle::Verdicts`], people the numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckStyle {
-    /// `ok`, `FAIL` or `below-res` in every cell.
+    /// `ok`, `FAIL` or `inconclusive` in every cell.
     Verdicts,
     /// The relative error in every cell, marked when it is not `ok`.
     Errors,
@@ -281,9 +281,14 @@ fn check_row(
     c: &Comparisons,
     style: CheckStyle,
 ) {
+    // The resolution finite differences reached is round-off, so only the Errors style shows it.
+    let reached = match style {
+        CheckStyle::Errors => format!("{:<8} ", error_text(c.fd.resolution)),
+        CheckStyle::Verdicts => String::new(),
+    };
     let _ = writeln!(
         out,
-        "{t:>width$}  {name:<6} {:<17} {:<17} {:<17} {:<17} {:<17} {}",
+        "{t:>width$}  {name:<6} {:<17} {:<17} {:<17} {:<20} {:<20} {reached}{}",
         cell(&c.hand_tape, style),
         cell(&c.hand_forward, style),
         cell(&c.tape_forward, style),
@@ -309,17 +314,19 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     let _ = writeln!(
         out,
         "rel(a, b) = max|a − b| / max(max|a|, max|b|, f_min); ok when hand, tape and forward \
-         agree to {:.0e} (each entry: to its terms' round-off) and either–fd ≤ {:.0e}",
-        tol.hand_tape, tol.fd
+         agree to {:.0e} (each entry: to its terms' round-off)",
+        tol.hand_tape
     );
-    // The floor is partly measured from finite differences, so only the Errors style prints it.
-    let floor = match style {
-        CheckStyle::Errors => format!(" (|a − b| ≤ {:.1e}, absolute)", report.resolution),
-        CheckStyle::Verdicts => String::new(),
-    };
     let _ = writeln!(
         out,
-        "below-res: the fd difference is within fd's own noise{floor} and cannot judge"
+        "fd: each estimate chooses its steps and bounds its own error; ok when the bound holds \
+         the gradient and is within {:.0e} of it, FAIL when it excludes it, inconclusive when \
+         it is wider{}",
+        tol.fd,
+        match style {
+            CheckStyle::Errors => " (fd res: the bound reached, relative)",
+            CheckStyle::Verdicts => "",
+        }
     );
     let checked = report.checked_steps();
     if checked.len() < report.steps.len() {
@@ -341,9 +348,13 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     }
     // Four columns for t, or as many as the largest step number needs.
     let width = report.steps.len().to_string().len().max(4);
+    let reached = match style {
+        CheckStyle::Errors => "fd res   ",
+        CheckStyle::Verdicts => "",
+    };
     let _ = writeln!(
         out,
-        "{:>width$}  {:<6} {:<17} {:<17} {:<17} {:<17} {:<17} verdict",
+        "{:>width$}  {:<6} {:<17} {:<17} {:<17} {:<20} {:<20} {reached}verdict",
         "t", "grad", "hand–tape", "hand–fwd", "tape–fwd", "hand–fd", "tape–fd"
     );
     for t in (1..=report.steps.len()).rev() {
@@ -362,16 +373,16 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
             check_row(&mut out, ("all", width), total.key, c, style);
         }
     }
-    let (ok, below, fail) = count(report);
+    let (ok, inconclusive, fail) = count(report);
     let _ = writeln!(
         out,
-        "{}: {ok} ok, {below} below resolution, {fail} failed",
+        "{}: {ok} ok, {inconclusive} inconclusive, {fail} failed",
         if report.passed() { "PASS" } else { "FAIL" }
     );
     out
 }
 
-/// How many quantities ended ok, below resolution, failed.
+/// How many quantities ended ok, inconclusive, failed.
 fn count(report: &Report) -> (usize, usize, usize) {
     let verdicts = report
         .steps
@@ -383,7 +394,7 @@ fn count(report: &Report) -> (usize, usize, usize) {
     for v in verdicts {
         match v {
             Verdict::Ok => counts.0 += 1,
-            Verdict::BelowResolution => counts.1 += 1,
+            Verdict::Inconclusive => counts.1 += 1,
             Verdict::Fail => counts.2 += 1,
         }
     }

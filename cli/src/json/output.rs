@@ -84,7 +84,10 @@ pub fn forward_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, loss: f64)
     Value::Object(out)
 }
 
-/// One quantity's comparisons as JSON: each pair's relative error, and the verdict.
+/// One quantity's comparisons as JSON: each pair's relative error; what finite differences
+/// could vouch for, `"fd": {"verdict": "ok" | "fail" | "inconclusive", "error" (their own
+/// bound, absolute), "resolution" (that bound over the quantity's size), "reason" (why not
+/// ok, or null)}`; and the verdict of all pairs.
 pub(crate) fn comparisons_json(c: &Comparisons) -> Value {
     let verdict = |v: Verdict| v.to_string();
     json!({
@@ -93,6 +96,12 @@ pub(crate) fn comparisons_json(c: &Comparisons) -> Value {
         "tape_forward": c.tape_forward.rel,
         "hand_fd": c.hand_fd.rel,
         "tape_fd": c.tape_fd.rel,
+        "fd": {
+            "verdict": verdict(c.fd_verdict()).to_lowercase(),
+            "error": c.fd.error,
+            "resolution": c.fd.resolution,
+            "reason": c.fd.reason(c.fd_verdict()),
+        },
         "verdict": verdict(c.verdict()),
     })
 }
