@@ -399,12 +399,21 @@ impl Sweep {
             let h = self.ladder.step(k);
             let spread = coarse - fine;
             let value = fine - spread / 15.0;
-            // The order check, with the next pair up.
-            let (truncation, settled) = match rungs.get(i + 2) {
-                Some(&(_, coarser)) if (4.0..=64.0).contains(&((coarser - coarse) / spread)) => {
-                    ((value - (coarse - (coarser - coarse) / 15.0)).abs(), true)
-                }
-                _ => (spread.abs(), false),
+            // The order check, with the next pair up; and, when that pair passes it too, the
+            // same check one level up: extrapolations err as h⁴, so their spreads shrink about
+            // 256-fold, and at least 64-fold bounds what is left of the finer one by its spread
+            // over 63.
+            let d = |j: usize| rungs[j + 1].1 - rungs[j].1;
+            let order = |j: usize| j + 2 < rungs.len() && (4.0..=64.0).contains(&(d(j + 1) / d(j)));
+            let extrapolated = |j: usize| rungs[j].1 - d(j) / 15.0;
+            let (truncation, settled) = if !order(i) {
+                (spread.abs(), false)
+            } else {
+                let gap = value - extrapolated(i + 1);
+                let shrinks = order(i + 1)
+                    && (64.0..=4096.0)
+                        .contains(&((extrapolated(i + 1) - extrapolated(i + 2)) / gap));
+                (if shrinks { gap.abs() / 63.0 } else { gap.abs() }, true)
             };
             let roundoff = RICHARDSON_NOISE * seen / h;
             let error = truncation + roundoff;
