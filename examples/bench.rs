@@ -173,11 +173,25 @@ fn main() {
     let t = Instant::now();
     let report = check_case(&big, Mode::Directional { seed: 0 }).expect("valid case");
     let directional_s = t.elapsed().as_secs_f64();
-
+    // How hard finite differences worked: loss evaluations per quantity (4 when every
+    // estimate stops at its first two steps).
+    let every = report
+        .steps
+        .iter()
+        .flatten()
+        .map(|(_, c)| c)
+        .chain(report.totals.iter().map(|(_, c)| c));
+    let (quantities, evaluations) = every.fold((0, 0), |(q, e), c| (q + 1, e + c.fd.evaluations));
+    let check = Check {
+        canonical_us,
+        directional_s,
+        passed: report.passed(),
+        evaluations_per_quantity: evaluations as f64 / quantities as f64,
+    };
     if json {
-        print_json(&rows, &memory, canonical_us, directional_s, report.passed());
+        print_json(&rows, &memory, &check);
     } else {
-        print_table(&rows, &memory, canonical_us, directional_s, report.passed());
+        print_table(&rows, &memory, &check);
     }
 }
 
@@ -185,13 +199,21 @@ fn size_label(d: Dims) -> String {
     format!("{},{},{},{}", d.batch, d.steps, d.features, d.hidden)
 }
 
-fn print_table(
-    rows: &[Row],
-    memory: &[(Dims, fast::StepMemory)],
+/// The check's timings, and the finite differences' work in the directional one.
+struct Check {
     canonical_us: f64,
     directional_s: f64,
     passed: bool,
-) {
+    evaluations_per_quantity: f64,
+}
+
+fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) {
+    let Check {
+        canonical_us,
+        directional_s,
+        passed,
+        evaluations_per_quantity,
+    } = *check;
     println!(
         "One training step of a tanh RNN (loss Σ h_T): forward + backward, returning dx, dW_x,"
     );
@@ -259,18 +281,19 @@ fn print_table(
     println!("\nPer-step check (hand BPTT, tape, forward mode, central differences):");
     println!("  canonical example, exhaustive: median {canonical_us:.1} µs");
     println!(
-        "  B=32 T=64 F=32 H=128, directional: {directional_s:.3} s (one run; {})",
+        "  B=32 T=64 F=32 H=128, directional: {directional_s:.3} s (one run; {}; {evaluations_per_quantity:.1} \
+         loss evaluations per quantity by finite differences)",
         if passed { "PASS" } else { "FAIL" }
     );
 }
 
-fn print_json(
-    rows: &[Row],
-    memory: &[(Dims, fast::StepMemory)],
-    canonical_us: f64,
-    directional_s: f64,
-    passed: bool,
-) {
+fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) {
+    let Check {
+        canonical_us,
+        directional_s,
+        passed,
+        evaluations_per_quantity,
+    } = *check;
     let dims_json = |d: Dims| {
         format!(
             "\"B\": {}, \"T\": {}, \"F\": {}, \"H\": {}",
@@ -306,7 +329,7 @@ fn print_json(
         })
         .collect();
     println!(
-        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {canonical_us:.1}, \"directional_32_64_32_128_s\": {directional_s:.3}, \"directional_passed\": {passed}}}}}",
+        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {canonical_us:.1}, \"directional_32_64_32_128_s\": {directional_s:.3}, \"directional_passed\": {passed}, \"fd_evaluations_per_quantity\": {evaluations_per_quantity:.2}}}}}",
         results.join(", "),
         memory.join(", ")
     );

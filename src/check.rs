@@ -313,7 +313,7 @@ pub fn check_steps<T: Scalar, C: Cell>(
     // Hand BPTT once more, carrying each entry's magnitude: the scale of its round-off.
     let bound = case.cast::<Bound<T>>().bptt()?;
     let magnitudes =
-        |g: &Matrix<Bound<T>>| -> Vec<T> { g.as_slice().iter().map(|b| b.magnitude).collect() };
+        |g: &Matrix<Bound<T>>| -> Vec<T> { g.as_slice().iter().map(Bound::magnitude).collect() };
     let mut probe =
         |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, scale: Vec<T>| {
             let dual_point = point_at(&dual_ctx, at);
@@ -478,8 +478,10 @@ pub fn check_totals<T: Scalar, C: Cell>(
     check_steps(case, hand, mode, &[])
 }
 
-/// The real evaluations of the loss finite differences take per entry (or per direction):
-/// `L(θ ± ε)` at `ε` and at `2ε`.
+/// The real evaluations of the loss finite differences take per entry (or per direction) at
+/// least: `L(θ ± h)` at the first two steps of their sweep ([`crate::fd::Sweep`]). Estimates
+/// that walk take more: 8.2 on average over the directional check of a random `B=32 T=64
+/// F=32 H=128` case, whose early steps' gradients vanished, so the cost model is a floor.
 pub const FD_EVALUATIONS: f64 = 4.0;
 
 /// What forward mode's one dual-number evaluation per entry (or per direction) costs, in real

@@ -146,6 +146,15 @@ impl Ladder {
         self.first * 4f64.powi(k)
     }
 
+    /// The largest step on the ladder.
+    fn top(&self) -> f64 {
+        let mut k = 0;
+        while self.has(k + 1) {
+            k += 1;
+        }
+        self.step(k)
+    }
+
     /// Whether rung `k` is on the ladder.
     fn has(&self, k: i32) -> bool {
         let h = self.step(k);
@@ -255,7 +264,8 @@ pub fn derivative(
 /// small by chance. Nothing is pooled with other sweeps.
 ///
 /// Cheap in the common case: the first two rungs (four evaluations) are enough when their
-/// bound is within the target. Otherwise [`Sweep::refine`] walks up the ladder when round-off
+/// bound is within the target, and they are all a target below the round-off floor at the
+/// largest step gets (nothing can reach it). Otherwise [`Sweep::refine`] walks up the ladder when round-off
 /// dominates and down when truncation does, a rung at a time, until the bound is within the
 /// target, three rungs bring no improvement (a rung's bound improves only once the rung above
 /// it settles it), or the ladder ends.
@@ -309,7 +319,11 @@ impl Sweep {
             self.done = true;
         }
         let mut best = self.estimate();
-        if self.done || best.error <= target || !best.error.is_finite() {
+        // The narrowest bound any rung could give is the round-off floor at the largest step:
+        // a target below it is out of reach (a gradient that vanished below what the loss's
+        // rounding lets any step see), and no walk is taken for it.
+        let reachable = target >= RICHARDSON_NOISE * self.noise / self.ladder.top();
+        if self.done || best.error <= target || !best.error.is_finite() || !reachable {
             return best;
         }
         let (mut k, dir) = if self.noisy(central) {
@@ -678,7 +692,9 @@ impl Comparison {
         let eps = T::epsilon().as_f64();
         let within_roundoff = a.len() == scale.len()
             && a.iter().zip(b).zip(scale).all(|((&x, &y), &m)| {
-                (x.as_f64() - y.as_f64()).abs() <= ROUNDOFF * eps * m.as_f64()
+                // An infinite scale (its square overflowed) allows nothing.
+                let m = m.as_f64();
+                m.is_finite() && (x.as_f64() - y.as_f64()).abs() <= ROUNDOFF * eps * m
             });
         if c.verdict == Verdict::Fail && c.rel.is_finite() && c.abs.is_finite() && within_roundoff {
             c.verdict = Verdict::Ok;
