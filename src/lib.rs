@@ -24,8 +24,9 @@
 //! | [`dual`] | dual numbers `a + ȧε`, `ε² = 0`: a [`Scalar`] that differentiates forward |
 //! | [`sites`] | where each checked gradient lives, and the loss with the value there replaced |
 //! | [`forward`] | every gradient exactly, by dual numbers through the cell's own forward code |
+//! | [`hvp`] | Hessian-vector products: the tape (or hand BPTT) run on dual numbers, forward over reverse |
 //! | [`fd`] | finite differences on any function, the one relative-error formula, verdicts |
-//! | [`bound`] | a [`Scalar`] carrying the magnitude of a value's terms: the scale of its round-off |
+//! | [`bound`] | a [`Scalar`] carrying the scale of a value's round-off, every operation's rounding in quadrature |
 //! | [`check`] | the per-step check of a case (hand, tape, forward, finite differences), its cost |
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
@@ -55,6 +56,7 @@ pub mod fast;
 pub mod fd;
 pub mod forward;
 pub mod gradients;
+pub mod hvp;
 pub mod init;
 pub mod kernel;
 pub mod loss;

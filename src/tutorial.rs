@@ -6,7 +6,7 @@
 //! drifts from what it shows fails `cargo test`.
 
 /// The chapters, by number: their markdown, as included below.
-const CHAPTERS: [(&str, &str); 8] = [
+const CHAPTERS: [(&str, &str); 9] = [
     ("01", include_str!("../docs/01-matrices.md")),
     ("02", include_str!("../docs/02-the-tape.md")),
     ("03", include_str!("../docs/03-rnn-dynamic-graph.md")),
@@ -17,6 +17,10 @@ const CHAPTERS: [(&str, &str); 8] = [
     (
         "08",
         include_str!("../docs/08-bug-zoo-and-your-homework.md"),
+    ),
+    (
+        "09",
+        include_str!("../docs/09-dual-numbers-and-hessian-vector-products.md"),
     ),
 ];
 
@@ -92,3 +96,6 @@ pub mod ch07_vanishing_and_exploding {}
 
 #[doc = include_str!("../docs/08-bug-zoo-and-your-homework.md")]
 pub mod ch08_bug_zoo_and_your_homework {}
+
+#[doc = include_str!("../docs/09-dual-numbers-and-hessian-vector-products.md")]
+pub mod ch09_dual_numbers_and_hessian_vector_products {}
