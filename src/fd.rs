@@ -251,24 +251,26 @@ pub fn derivative(
 ///
 /// and with a third rung, when the spreads shrink as they should (a ratio between 4 and 64
 /// where 16 is expected: the order check), the spread of two extrapolations replaces the
-/// spread of the differences, which is much smaller. `δ` is at least `noise` ([`roundoff`])
-/// and at least what the sweep's own finer rungs show: a spread at steps `4h_j, h_j` below the
-/// chosen one holds noise, and truncation smaller than the chosen one's unless it is far above
-/// the floor (more than `NOISE_PLAUSIBLE` times `noise`, a step still too large to have settled:
-/// such a spread measures nothing). One that passed the
-/// order check is mostly truncation and bounds the noise from above,
+/// spread of the differences, which is much smaller.
+///
+/// `δ` is at least `noise` ([`roundoff`]) and at least what the sweep's own finer rungs show: a
+/// spread at steps `4h_j, h_j` below the chosen one holds noise, and truncation smaller than the
+/// chosen one's unless it is far above the floor (more than `NOISE_PLAUSIBLE` times `noise`: a
+/// step still too large to have settled, whose spread measures nothing). A spread that passed
+/// the order check is mostly truncation and bounds the noise from above,
 /// `|d(4h_j) − d(h_j)|·h_j/1.25`; any other is one random sample of the noise, and counts eight
 /// times over (the margin two samples of a random error need, as a t-distribution with one
-/// degree of freedom asks about 12.7 for 95% confidence from one). Only a bound with two
-/// spreads beneath it is trusted to exclude a gradient ([`Estimate::trusted`]): one may be
-/// small by chance. Nothing is pooled with other sweeps.
+/// degree of freedom asks about 12.7 for 95% confidence from one). With two such spreads beneath
+/// it, the floor drops from sixteen roundings of the loss to four, and only then is the bound
+/// trusted to exclude a gradient ([`Estimate::trusted`]): one spread may be small by chance.
+/// Nothing is pooled with other sweeps.
 ///
 /// Cheap in the common case: the first two rungs (four evaluations) are enough when their
 /// bound is within the target, and they are all a target below the round-off floor at the
-/// largest step gets (nothing can reach it). Otherwise [`Sweep::refine`] walks up the ladder when round-off
-/// dominates and down when truncation does, a rung at a time, until the bound is within the
-/// target, three rungs bring no improvement (a rung's bound improves only once the rung above
-/// it settles it), or the ladder ends.
+/// largest step gets (nothing can reach it). Otherwise [`Sweep::refine`] walks up the ladder
+/// when round-off dominates and down when truncation does, a rung at a time, until the bound is
+/// within the target, three rungs bring no improvement (a rung's bound improves only once the
+/// rung above it settles it), or the ladder ends.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sweep {
     ladder: Ladder,
@@ -408,7 +410,14 @@ impl Sweep {
         // Round-off measured below rung i, from the spreads of the `samples` pairs beneath it.
         let (mut measured, mut samples) = (0.0f64, 0);
         for i in 0..rungs.len().saturating_sub(1) {
-            let seen = measured.max(self.noise);
+            // Once measured twice, the noise may be below the assumed sixteen roundings, down
+            // to four.
+            let floor = if samples >= NOISE_SAMPLES {
+                self.noise / 4.0
+            } else {
+                self.noise
+            };
+            let seen = measured.max(floor);
             let ((k, fine), (_, coarse)) = (rungs[i], rungs[i + 1]);
             let h = self.ladder.step(k);
             let spread = coarse - fine;
