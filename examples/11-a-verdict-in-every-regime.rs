@@ -14,7 +14,7 @@
 //! Then it plants a mistake of one part in a million in one entry of a late step's gradient
 //! and shows that the check fails at that step, in every regime.
 //!
-//! `cargo run --release --example 11-a-verdict-in-every-regime` (about a minute; `--quick` for
+//! `cargo run --release --example 11-a-verdict-in-every-regime` (about 16 s; `--quick` for
 //! smaller cases).
 
 use tapegrad::activation::Activation;

@@ -197,11 +197,12 @@ pub struct Estimate {
     pub evaluations: usize,
     /// Which part of `error` is larger.
     pub limit: Limit,
-    /// Whether the bound can be relied on to exclude a gradient: the noise was measured by two
-    /// spreads beneath it, and round-off dominates the bound or the spreads passed the order
-    /// check. A spread of two differences alone bounds the truncation only once the
-    /// differences settle into `c·h²`; before that (a step at which the function is far from
-    /// its Taylor polynomial) the errors at `4h` and `h` may both be large and alike.
+    /// Whether the bound can be relied on to exclude a gradient: its spreads passed the order
+    /// check, the noise was measured by two spreads beneath it, and the estimate beneath agrees
+    /// with it within both bounds. A spread of two differences alone bounds the truncation only
+    /// once the differences settle into `c·h²`; before that (a step at which the function is
+    /// far from its Taylor polynomial, or saturates) the errors at `4h` and `h` may both be
+    /// large and alike.
     pub trusted: bool,
 }
 
@@ -356,11 +357,19 @@ impl Sweep {
         }
     }
 
-    /// Takes finer rungs until the best bound is trusted ([`Estimate::trusted`]) or the ladder
-    /// ends: how a quick estimate that disagrees with a gradient is followed up before its
-    /// disagreement counts, since every finer spread is one more sample of the noise.
+    /// Takes coarser rungs, then finer ones, until the best bound is trusted
+    /// ([`Estimate::trusted`]) or the ladder ends both ways: how a quick estimate that
+    /// disagrees with a gradient is followed up before its disagreement counts. Coarser rungs
+    /// first, since that is where the differences settle into `c·h²` (the order check a trusted
+    /// bound needs); finer ones add samples of the noise.
     pub fn follow_up(&mut self, central: &mut impl FnMut(f64) -> Option<f64>) -> Estimate {
         let mut best = self.estimate();
+        while !best.trusted
+            && let Some(&(top, _)) = self.rungs.last()
+            && self.take(top + 1, central)
+        {
+            best = self.estimate();
+        }
         while !best.trusted
             && let Some(&(bottom, _)) = self.rungs.first()
             && self.take(bottom - 1, central)
@@ -409,6 +418,8 @@ impl Sweep {
         let mut best = none;
         // Round-off measured below rung i, from the spreads of the `samples` pairs beneath it.
         let (mut measured, mut samples) = (0.0f64, 0);
+        // The candidate of the pair beneath: its value and bound.
+        let mut beneath: Option<(f64, f64)> = None;
         for i in 0..rungs.len().saturating_sub(1) {
             // Once measured twice, the noise may be below the assumed sixteen roundings, down
             // to four.
@@ -427,7 +438,11 @@ impl Sweep {
             // 256-fold, and at least 64-fold bounds what is left of the finer one by its spread
             // over 63.
             let d = |j: usize| rungs[j + 1].1 - rungs[j].1;
-            let order = |j: usize| j + 2 < rungs.len() && (4.0..=64.0).contains(&(d(j + 1) / d(j)));
+            // (A function flat to the last bit, every difference equal, has settled too.)
+            let order = |j: usize| {
+                j + 2 < rungs.len()
+                    && ((4.0..=64.0).contains(&(d(j + 1) / d(j))) || d(j) == 0.0 && d(j + 1) == 0.0)
+            };
             let extrapolated = |j: usize| rungs[j].1 - d(j) / 15.0;
             let (truncation, settled) = if !order(i) {
                 (spread.abs(), false)
@@ -440,9 +455,18 @@ impl Sweep {
             };
             let roundoff = RICHARDSON_NOISE * seen / h;
             let error = truncation + roundoff;
-            // Trusted once the noise has been measured twice beneath it: one sample may be
-            // small by chance.
-            let trusted = samples >= NOISE_SAMPLES && (settled || roundoff >= truncation);
+            // Trusted only where the differences have settled into `c·h²` (a spread that does
+            // not shrink may be a plateau: at steps so large that the function saturates,
+            // `d(4h)` and `d(h)` agree and are both wrong); once the noise has been measured
+            // twice beneath it (one sample may be small by chance); and when the estimate
+            // beneath agrees with this one within both bounds (where the loss's rounding is
+            // chaotic, an exploding recurrence in float32, neighbours disagree by more).
+            let consistent =
+                beneath.is_some_and(|(v, e): (f64, f64)| (value - v).abs() <= error + e);
+            let trusted = settled && samples >= NOISE_SAMPLES && consistent;
+            if error.is_finite() {
+                beneath = Some((value, error));
+            }
             // A trusted bound over any other; then the narrower.
             if error.is_finite() && (trusted, -error) > (best.trusted, -best.error) {
                 best = Estimate {
