@@ -9,10 +9,10 @@ use tapegrad::cells::Rnn;
 use tapegrad::check::{Mode, check_case, check_gradients};
 use tapegrad::fd::{Verdict, rng};
 use tapegrad::forward::forward_gradients;
-use tapegrad::gradients::Gradients;
 use tapegrad::init;
 use tapegrad::loss::Head;
 use tapegrad::matrix::Matrix;
+use tapegrad::scalar::Scalar;
 use tapegrad::spectral::orthogonal;
 
 const DIMS: Dims = Dims {
@@ -53,37 +53,42 @@ fn regimes() -> Vec<(&'static str, Case<f64>)> {
     ]
 }
 
-/// Hand BPTT with the largest entry of `dW_h` at step `t` off by one part in a million.
-fn planted(case: &Case<f64>, t: usize) -> Gradients<f64> {
+/// In both modes: the check of `case` passes, and hand BPTT with the largest entry of `dW_h` at
+/// step T − 1 off by `off` (relative) fails at that step.
+fn passes_and_catches<T: Scalar>(name: &str, case: &Case<T>, off: f64) {
+    let late = case.x.len() - 1;
     let mut hand = case.bptt().unwrap();
-    let g = hand.get_mut(t, "dw_h").unwrap();
+    let g = hand.get_mut(late, "dw_h").unwrap();
     let i = (0..g.len())
-        .max_by(|&a, &b| g.as_slice()[a].abs().total_cmp(&g.as_slice()[b].abs()))
+        .max_by(|&a, &b| {
+            g.as_slice()[a]
+                .as_f64()
+                .abs()
+                .total_cmp(&g.as_slice()[b].as_f64().abs())
+        })
         .unwrap();
-    g.as_mut_slice()[i] *= 1.0 + 1e-6;
-    hand
+    g.as_mut_slice()[i] = g.as_slice()[i] * T::from_f64(1.0 + off);
+    for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
+        let report = check_case(case, mode).unwrap();
+        let (t, m) = (T::NAME, mode.name());
+        assert!(
+            report.passed(),
+            "{name} {t} {m}: {:?}",
+            report.first_failure()
+        );
+        let caught = check_gradients(case, &hand, mode).unwrap();
+        assert_eq!(
+            caught.first_failure(),
+            Some((late, "dw_h")),
+            "{name} {t} {m}"
+        );
+    }
 }
 
 #[test]
 fn no_correct_gradient_fails_and_a_planted_error_is_caught_in_every_regime() {
     for (name, case) in regimes() {
-        let late = case.x.len() - 1;
-        for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
-            let report = check_case(&case, mode).unwrap();
-            assert!(
-                report.passed(),
-                "{name} {}: {:?}",
-                mode.name(),
-                report.first_failure()
-            );
-            let caught = check_gradients(&case, &planted(&case, late), mode).unwrap();
-            assert_eq!(
-                caught.first_failure(),
-                Some((late, "dw_h")),
-                "{name} {}",
-                mode.name()
-            );
-        }
+        passes_and_catches(name, &case, 1e-6);
     }
 }
 
@@ -95,30 +100,7 @@ fn no_correct_gradient_fails_and_a_planted_error_is_caught_in_every_regime() {
 #[test]
 fn no_correct_gradient_fails_in_float32_either() {
     for (name, case) in regimes() {
-        let case = case.cast::<f32>();
-        let late = case.x.len() - 1;
-        for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
-            let report = check_case(&case, mode).unwrap();
-            assert!(
-                report.passed(),
-                "{name} {}: {:?}",
-                mode.name(),
-                report.first_failure()
-            );
-            let mut hand = case.bptt().unwrap();
-            let g = hand.get_mut(late, "dw_h").unwrap();
-            let i = (0..g.len())
-                .max_by(|&a, &b| g.as_slice()[a].abs().total_cmp(&g.as_slice()[b].abs()))
-                .unwrap();
-            g.as_mut_slice()[i] *= 1.0 + 1e-2;
-            let caught = check_gradients(&case, &hand, mode).unwrap();
-            assert_eq!(
-                caught.first_failure(),
-                Some((late, "dw_h")),
-                "{name} {}",
-                mode.name()
-            );
-        }
+        passes_and_catches(name, &case.cast::<f32>(), 1e-2);
     }
 }
 
