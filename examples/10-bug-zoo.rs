@@ -25,7 +25,12 @@ pub fn bug_zoo() -> Result<String> {
         let tape = case.tape_gradients()?;
         let buggy = buggy_backward(&case, bug)?;
         // The buggy gradients, all of them, against the tape's: where does the error enter?
-        let d = diagnose(&tape, &Given::all(&buggy), &case.cell);
+        let d = diagnose(
+            &tape,
+            &case.roundoff_scales()?,
+            &Given::all(&buggy),
+            &case.cell,
+        );
         let place = |p: Option<(usize, &str)>| match p {
             Some((t, q)) => format!("{q} at t = {t}"),
             None => "nowhere".to_string(),

@@ -5,6 +5,7 @@
 //! A `Case` computes its gradients two ways, [`Case::bptt`] (by hand) and
 //! [`Case::tape_gradients`] (on the tape); [`crate::check`] adds the third, finite differences.
 
+use crate::bound::Bound;
 use crate::bptt;
 use crate::cell::{Cell, Dim, quantities};
 use crate::cells::Rnn;
@@ -382,6 +383,14 @@ impl<T: Scalar, C: Cell> Case<T, C> {
         let rec = sequence::record(&self.cell, tape, &self.params, &self.x, &self.initial)?;
         let head = self.head.on_tape(&rec.h())?;
         Ok((rec, head))
+    }
+
+    /// For every gradient of hand BPTT, the scale of its round-off: hand BPTT run once more in
+    /// [`crate::bound::Bound`] arithmetic, each operation's rounding added in quadrature. Two
+    /// correct computations of an entry differ by a few `ε_mach` of its scale, however much
+    /// its terms cancel (an exact zero, `1 − h²` at a saturated `h`).
+    pub fn roundoff_scales(&self) -> Result<Gradients<T>> {
+        Ok(self.cast::<Bound<T>>().bptt()?.map(|b| b.magnitude()))
     }
 
     /// Every gradient from one backward sweep of the tape, read back by handle: each per-step

@@ -8,7 +8,6 @@
 //! ([`crate::cell::Site`]), so the check is written once for every cell. The tools it uses,
 //! finite differences, the relative error and verdicts, are in [`crate::fd`].
 
-use crate::bound::Bound;
 use crate::case::Case;
 use crate::cell::{Cell, Quantity, Site, quantities};
 use crate::dual::Dual;
@@ -310,10 +309,8 @@ pub fn check_steps<T: Scalar, C: Cell>(
     let dual_case: Case<Dual<T>, C> = case.cast();
     let dual_fwd = dual_case.forward()?;
     let dual_ctx = Context::new(&dual_case, &dual_fwd);
-    // Hand BPTT once more, carrying each entry's magnitude: the scale of its round-off.
-    let bound = case.cast::<Bound<T>>().bptt()?;
-    let magnitudes =
-        |g: &Matrix<Bound<T>>| -> Vec<T> { g.as_slice().iter().map(Bound::magnitude).collect() };
+    // Each entry's scale of round-off: how far exact methods may differ.
+    let scales = case.roundoff_scales()?;
     let mut probe =
         |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, scale: Vec<T>| {
             let dual_point = point_at(&dual_ctx, at);
@@ -396,7 +393,8 @@ pub fn check_steps<T: Scalar, C: Cell>(
                 let point = site_value(case, &fwd, q.site, t);
                 let by_hand = hand.get(t, q.name).expect("invariant: check_fits found it");
                 let by_tape = tape.get(t, q.name).expect("invariant: the tape has it");
-                let scale = magnitudes(bound.get(t, q.name).expect("invariant: bptt has it"));
+                let scale = scales.get(t, q.name).expect("invariant: bptt has it");
+                let scale = scale.as_slice().to_vec();
                 (
                     q.name,
                     probe(At::Step(t, q.site), point, by_hand, by_tape, scale),
@@ -414,9 +412,9 @@ pub fn check_steps<T: Scalar, C: Cell>(
         let missing = Matrix::filled(by_tape.rows(), by_tape.cols(), T::nan());
         let by_hand = hand.total(total.key).unwrap_or(&missing);
         let point = total_value(case, total.of);
-        let scale = bound
+        let scale = scales
             .total(total.key)
-            .map_or_else(|| vec![T::zero(); by_tape.len()], magnitudes);
+            .map_or_else(|| vec![T::zero(); by_tape.len()], |m| m.as_slice().to_vec());
         let p = probe(At::Total(total.of), point, by_hand, by_tape, scale);
         total_probes.push((total, p));
     }

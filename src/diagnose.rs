@@ -9,8 +9,9 @@
 
 use crate::cell::DX;
 use crate::cell::{Cell, quantities};
-use crate::fd::{abs_error_of, relative_error_of};
+use crate::fd::{ROUNDOFF, abs_error_of, relative_error_of};
 use crate::gradients::{Dtype, Given, Gradients};
+use crate::matrix::Matrix;
 use std::fmt::Write;
 
 /// One given quantity compared with the tape.
@@ -50,8 +51,17 @@ pub struct Diagnosis {
     pub warnings: Vec<String>,
 }
 
-fn compare(t: usize, name: &'static str, given: &[f64], tape: &[f64], tol: f64) -> Finding {
+/// `given` against `tape` at the relative tolerance `tol`, or entry by entry within the
+/// round-off `ROUNDOFF·ε·scale_i` of the given precision (`ε`) on terms of size `scale_i`: a
+/// difference that small is rounding, whatever the relative error, and names no equation.
+fn compare(t: usize, name: &'static str, given: &[f64], tape: &[f64], tol: Tolerance) -> Finding {
     let rel = relative_error_of(given, tape);
+    let within_roundoff = given.len() == tol.scale.len()
+        && given
+            .iter()
+            .zip(tape)
+            .zip(tol.scale)
+            .all(|((g, r), m)| m.is_finite() && (g - r).abs() <= ROUNDOFF * tol.epsilon * m);
     let error_norm = if abs_error_of(given, tape).is_finite() {
         given
             .iter()
@@ -67,16 +77,54 @@ fn compare(t: usize, name: &'static str, given: &[f64], tape: &[f64], tol: f64) 
         name,
         rel,
         error_norm,
-        ok: rel <= tol,
+        ok: rel.is_finite() && (rel <= tol.relative || within_roundoff),
     }
+}
+
+/// What a comparison allows: a relative error, and the round-off of the entries' terms.
+#[derive(Clone, Copy)]
+struct Tolerance<'a> {
+    relative: f64,
+    epsilon: f64,
+    scale: &'a [f64],
+}
+
+impl Tolerance<'_> {
+    /// The tolerance of values given in `dtype`, on entries whose round-off has the scale
+    /// `scale`.
+    fn of(dtype: Dtype, scale: &[f64]) -> Tolerance<'_> {
+        Tolerance {
+            relative: dtype.tolerance(),
+            epsilon: dtype.epsilon(),
+            scale,
+        }
+    }
+}
+
+/// The entries of `m`, or none.
+fn entries(m: Option<&Matrix<f64>>) -> &[f64] {
+    m.map_or(&[], Matrix::as_slice)
 }
 
 /// Compares what `given` holds with the tape's gradients `tape` and explains where the first
 /// error enters, by the equations of `cell`, the case's cell. Shapes must already match (the
 /// JSON reader checks them).
-pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diagnosis {
+///
+/// A given entry agrees when the relative error of its quantity is within the tolerance of
+/// the given precision ([`Dtype::tolerance`](crate::gradients::Dtype::tolerance)), or when it
+/// is within `ROUNDOFF·ε` of the scale of its round-off, `scale` (for the case,
+/// [`crate::case::Case::roundoff_scales`]): where the terms of an entry cancel (an exact zero,
+/// `1 − h²` at a saturated `h`), two correct computations differ relatively by far more than
+/// the tolerance, and by no more than that round-off.
+pub fn diagnose<C: Cell>(
+    tape: &Gradients<f64>,
+    scale: &Gradients<f64>,
+    given: &Given,
+    cell: &C,
+) -> Diagnosis {
     let steps = tape.steps.len();
-    let tol = given.dtype.tolerance();
+    let relative = given.dtype.tolerance();
+    let tol = |scale| Tolerance::of(given.dtype, scale);
     let qs = quantities::<C>();
     let mut findings = Vec::new();
     let mut first_mismatch = None;
@@ -85,7 +133,8 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
             let (Some(m), Some(reference)) = (given.get(t, q.name), tape.get(t, q.name)) else {
                 continue;
             };
-            let finding = compare(t, q.name, m.as_slice(), reference.as_slice(), tol);
+            let at = tol(entries(scale.get(t, q.name)));
+            let finding = compare(t, q.name, m.as_slice(), reference.as_slice(), at);
             if !finding.ok && first_mismatch.is_none() {
                 first_mismatch = Some((t, q.name));
             }
@@ -97,7 +146,8 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
         let Some(reference) = tape.total(key) else {
             continue;
         };
-        let finding = compare(0, key, m.as_slice(), reference.as_slice(), tol);
+        let at = tol(entries(scale.total(key)));
+        let finding = compare(0, key, m.as_slice(), reference.as_slice(), at);
         if !finding.ok {
             wrong_totals.push(*key);
         }
@@ -106,15 +156,16 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
     // `grads.x` given beside per-step `dx`: every step's dx at once, compared too.
     if !given.x.is_empty() {
         let flat = |ms: Vec<&[f64]>| ms.concat();
-        let by_tape: Vec<&[f64]> = (1..=steps)
-            .filter_map(|t| tape.get(t, DX).map(|m| m.as_slice()))
-            .collect();
+        let every = |g: &Gradients<f64>| -> Vec<f64> {
+            flat((1..=steps).map(|t| entries(g.get(t, DX))).collect())
+        };
+        let x_scale = every(scale);
         let finding = compare(
             0,
             "x",
             &flat(given.x.iter().map(|m| m.as_slice()).collect()),
-            &flat(by_tape),
-            tol,
+            &every(tape),
+            tol(&x_scale),
         );
         if !finding.ok {
             wrong_totals.push("x");
@@ -123,7 +174,7 @@ pub fn diagnose<C: Cell>(tape: &Gradients<f64>, given: &Given, cell: &C) -> Diag
     }
     let loss = given.loss.map(|l| (l, tape.loss));
     let loss_error = loss.map_or(0.0, |(g, t)| relative_error_of(&[g], &[t]));
-    let loss_wrong = loss_error > tol;
+    let loss_wrong = loss_error > relative;
     let gradients_agree = findings.iter().all(|f| f.ok);
     let mut warnings = Vec::new();
     // A loss that differs while every gradient agrees is no error in a backward pass: usually

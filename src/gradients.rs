@@ -71,6 +71,19 @@ impl<T: Scalar> Gradients<T> {
         };
         found.unwrap_or_else(|| panic!("these gradients do not hold dh at t = {t}"))
     }
+
+    /// The same gradients with `f` applied to every entry and to the loss: how the parts of
+    /// gradients computed in another number type are read (a dual number's tangent, a
+    /// [`crate::bound::Bound`]'s scale).
+    pub fn map<U: Scalar>(&self, f: impl Fn(T) -> U) -> Gradients<U> {
+        let part = |m: &Matrix<T>| Matrix::from_fn(m.rows(), m.cols(), |i, j| f(m[(i, j)]));
+        let named = |list: &Named<T>| list.iter().map(|(k, m)| (*k, part(m))).collect();
+        Gradients {
+            loss: f(self.loss),
+            steps: self.steps.iter().map(named).collect(),
+            totals: named(&self.totals),
+        }
+    }
 }
 
 /// The precision a student's gradients were computed in.
@@ -101,6 +114,14 @@ impl Dtype {
         match self {
             Dtype::Float64 => 1e-7,
             Dtype::Float32 => 1e-5,
+        }
+    }
+
+    /// The precision's `ε_mach`: 2.2e-16 or 1.2e-7.
+    pub fn epsilon(self) -> f64 {
+        match self {
+            Dtype::Float64 => f64::EPSILON,
+            Dtype::Float32 => f64::from(f32::EPSILON),
         }
     }
 }

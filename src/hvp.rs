@@ -18,7 +18,7 @@ use crate::case::Case;
 use crate::cell::Cell;
 use crate::dual::Dual;
 use crate::error::{Error, Result, shape_str};
-use crate::gradients::{Gradients, Named};
+use crate::gradients::Gradients;
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 
@@ -64,11 +64,5 @@ pub fn seeded<T: Scalar, C: Cell>(case: &Case<T, C>, v: &[Matrix<T>]) -> Result<
 
 /// The tangent parts of gradients computed in dual numbers (the loss's too: `⟨∇L, v⟩`).
 pub fn tangents<T: Scalar>(g: &Gradients<Dual<T>>) -> Gradients<T> {
-    let part = |m: &Matrix<Dual<T>>| Matrix::from_fn(m.rows(), m.cols(), |i, j| m[(i, j)].tangent);
-    let named = |list: &Named<Dual<T>>| list.iter().map(|(k, m)| (*k, part(m))).collect();
-    Gradients {
-        loss: g.loss.tangent,
-        steps: g.steps.iter().map(named).collect(),
-        totals: named(&g.totals),
-    }
+    g.map(|d| d.tangent)
 }

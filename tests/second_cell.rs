@@ -262,6 +262,7 @@ fn a_mistake_in_the_second_cell_is_found_where_it_enters() {
     assert_eq!(report.first_failure(), Some((2, "de")));
     let d = diagnose(
         &case.tape_gradients().unwrap(),
+        &case.roundoff_scales().unwrap(),
         &Given::all(&hand),
         &case.cell,
     );

@@ -461,7 +461,10 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
             Ok(given) => {
                 tally.grads_loaded += 1;
                 let tape = case.tape_gradients().ok()?;
-                let d = diagnose(&tape, &given.value, &case.cell);
+                let Ok(scale) = case.roundoff_scales() else {
+                    return None;
+                };
+                let d = diagnose(&tape, &scale, &given.value, &case.cell);
                 let _ = (diagnosis_json(&d), trace::diagnosis(&d));
                 None
             }

@@ -50,7 +50,8 @@ fn grads_x_is_compared_beside_the_per_step_dx() {
     grads["grads"]["x"][0][1][0] = serde_json::json!(123.0);
     let case = Case::<f64>::canonical();
     let given = parse_given(&grads.to_string(), &case).unwrap().value;
-    let d = diagnose(&case.tape_gradients().unwrap(), &given, &case.cell);
+    let scale = case.roundoff_scales().unwrap();
+    let d = diagnose(&case.tape_gradients().unwrap(), &scale, &given, &case.cell);
     assert!(!d.ok);
     assert_eq!(d.first_mismatch, None, "every per-step value is right");
     assert!(d.explanation.contains("the totals x"), "{}", d.explanation);
