@@ -86,8 +86,8 @@ pub fn forward_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, loss: f64)
 
 /// One quantity's comparisons as JSON: each pair's relative error; what finite differences
 /// could vouch for, `"fd": {"verdict": "ok" | "fail" | "inconclusive", "error" (their own
-/// bound, absolute), "resolution" (that bound over the quantity's size), "reason" (why not
-/// ok, or null)}`; and the verdict of all pairs.
+/// bound, absolute), "resolution" (that bound over the quantity's size; null when the quantity
+/// is exactly zero), "reason" (why not ok, or null)}`; and the verdict of all pairs.
 pub(crate) fn comparisons_json(c: &Comparisons) -> Value {
     let verdict = |v: Verdict| v.to_string();
     json!({
