@@ -208,12 +208,6 @@ struct Check {
 }
 
 fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) {
-    let Check {
-        canonical_us,
-        directional_s,
-        passed,
-        evaluations_per_quantity,
-    } = *check;
     println!(
         "One training step of a tanh RNN (loss Σ h_T): forward + backward, returning dx, dW_x,"
     );
@@ -279,21 +273,20 @@ fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check)
         );
     }
     println!("\nPer-step check (hand BPTT, tape, forward mode, central differences):");
-    println!("  canonical example, exhaustive: median {canonical_us:.1} µs");
     println!(
-        "  B=32 T=64 F=32 H=128, directional: {directional_s:.3} s (one run; {}; {evaluations_per_quantity:.1} \
-         loss evaluations per quantity by finite differences)",
-        if passed { "PASS" } else { "FAIL" }
+        "  canonical example, exhaustive: median {:.1} µs",
+        check.canonical_us
+    );
+    println!(
+        "  B=32 T=64 F=32 H=128, directional: {:.3} s (one run; {}; {:.1} loss evaluations per \
+         quantity by finite differences)",
+        check.directional_s,
+        if check.passed { "PASS" } else { "FAIL" },
+        check.evaluations_per_quantity
     );
 }
 
 fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) {
-    let Check {
-        canonical_us,
-        directional_s,
-        passed,
-        evaluations_per_quantity,
-    } = *check;
     let dims_json = |d: Dims| {
         format!(
             "\"B\": {}, \"T\": {}, \"F\": {}, \"H\": {}",
@@ -329,8 +322,12 @@ fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) 
         })
         .collect();
     println!(
-        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {canonical_us:.1}, \"directional_32_64_32_128_s\": {directional_s:.3}, \"directional_passed\": {passed}, \"fd_evaluations_per_quantity\": {evaluations_per_quantity:.2}}}}}",
+        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {:.1}, \"directional_32_64_32_128_s\": {:.3}, \"directional_passed\": {}, \"fd_evaluations_per_quantity\": {:.2}}}}}",
         results.join(", "),
-        memory.join(", ")
+        memory.join(", "),
+        check.canonical_us,
+        check.directional_s,
+        check.passed,
+        check.evaluations_per_quantity
     );
 }
