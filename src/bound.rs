@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! ‖a ± b‖² = ‖a‖² + ‖b‖² + (a ± b)²
-//! ‖a·b‖²   = (|b|·‖a‖)² + (|a|·‖b‖)² + (a·b)²
+//! ‖a·b‖²   = (|b|·‖a‖)² + (|a|·‖b‖)² + (ε·‖a‖·‖b‖)² + (a·b)²
 //! ‖f(a)‖²  = (f'(a)·‖a‖)² + f(a)²
 //! ```
 //!
@@ -105,12 +105,18 @@ impl<T: Scalar> Sub for Bound<T> {
 
 impl<T: Scalar> Mul for Bound<T> {
     type Output = Self;
+    /// `‖a·b‖² = (|b|·‖a‖)² + (|a|·‖b‖)² + (ε_mach·‖a‖·‖b‖)² + (a·b)²`. The third term is the
+    /// product of the two errors, negligible unless both factors are (nearly) zero while their
+    /// scales are not: `dh · (1 − h²)` where `dh` and `1 − h²` each cancelled to 0, and the
+    /// exact product is the product of two rounding errors.
     fn mul(self, b: Self) -> Self {
         let value = self.value * b.value;
+        let eps = T::epsilon();
         Bound {
             value,
             square: b.value * b.value * self.square
                 + self.value * self.value * b.square
+                + eps * eps * self.square * b.square
                 + value * value,
         }
     }

@@ -10,11 +10,12 @@
 
 use crate::case::Case;
 use crate::cell::{Cell, Quantity, Site, quantities};
+use crate::double_double::DoubleDouble;
 use crate::dual::Dual;
 use crate::error::{Error, Result, shape_str};
 use crate::fd::{
-    Comparison, Estimate, Evidence, Verdict, adaptive_directional, adaptive_gradient, default_step,
-    random_direction, rng, roundoff,
+    Comparison, Estimate, Evidence, Ladder, Verdict, adaptive_directional, adaptive_entries,
+    adaptive_gradient, default_step, random_direction, rng, roundoff, undecided,
 };
 use crate::forward;
 use crate::gradients::Gradients;
@@ -305,6 +306,11 @@ pub fn check_steps<T: Scalar, C: Cell>(
     };
 
     // Pass 1: every estimate.
+    // Finite differences that the case's rounding leaves undecided are taken again in
+    // double-double, from the same case.
+    let precise_case: Case<DoubleDouble, C> = case.cast();
+    let precise_fwd = precise_case.forward()?;
+    let precise = Precise::new::<T>(&precise_case, &precise_fwd)?;
     // Forward mode: the same sites, in dual numbers.
     let dual_case: Case<Dual<T>, C> = case.cast();
     let dual_fwd = dual_case.forward()?;
@@ -320,24 +326,27 @@ pub fn check_steps<T: Scalar, C: Cell>(
                 tolerances.hand_tape,
                 &scale,
             );
-            let loss = |v: &Matrix<T>| loss_at(&ctx, at, v);
             match directions.as_mut() {
-                None => Probe {
-                    hand_tape,
-                    by_hand: by_hand.as_slice().to_vec(),
-                    by_tape: by_tape.as_slice().to_vec(),
-                    by_forward: forward::entries(&dual_ctx, at, dual_point)
-                        .as_slice()
-                        .to_vec(),
-                    scale,
-                    fd: adaptive_gradient(
-                        point,
-                        noise,
-                        tolerances.fd,
-                        &[by_hand.as_slice(), by_tape.as_slice()],
-                        loss,
-                    ),
-                },
+                None => {
+                    let by_forward = forward::entries(&dual_ctx, at, dual_point);
+                    Probe {
+                        hand_tape,
+                        by_hand: by_hand.as_slice().to_vec(),
+                        by_tape: by_tape.as_slice().to_vec(),
+                        fd: entry_estimates(
+                            &ctx,
+                            precise.as_ref(),
+                            at,
+                            point,
+                            noise,
+                            tolerances.fd,
+                            by_forward.max_abs().as_f64(),
+                            &[by_hand.as_slice(), by_tape.as_slice()],
+                        ),
+                        by_forward: by_forward.as_slice().to_vec(),
+                        scale,
+                    }
+                }
                 Some(stream) => {
                     let v = random_direction(point.rows(), point.cols(), stream);
                     let along = |g: &Matrix<T>| {
@@ -354,11 +363,12 @@ pub fn check_steps<T: Scalar, C: Cell>(
                         .sum();
                     let (by_hand, by_tape) = (along(by_hand), along(by_tape));
                     let claims = [by_hand[0], by_tape[0]];
+                    let by_forward = forward::along(&dual_ctx, at, dual_point, &v);
                     Probe {
                         hand_tape,
                         by_hand,
                         by_tape,
-                        by_forward: vec![forward::along(&dual_ctx, at, dual_point, &v)],
+                        by_forward: vec![by_forward],
                         // |Σ v_i g_i| rounds off by at most Σ |v_i| ‖g_i‖.
                         scale: vec![
                             v.as_slice()
@@ -367,14 +377,13 @@ pub fn check_steps<T: Scalar, C: Cell>(
                                 .map(|(&v, &m)| v.abs() * m)
                                 .sum(),
                         ],
-                        fd: vec![adaptive_directional(
-                            point,
-                            &v,
-                            noise,
-                            magnitude,
-                            tolerances.fd,
+                        fd: vec![directional_estimate(
+                            (&ctx, precise.as_ref()),
+                            at,
+                            (point, &v),
+                            (noise, magnitude),
+                            (tolerances.fd, by_forward.as_f64().abs()),
                             &claims,
-                            loss,
                         )],
                     }
                 }
@@ -622,13 +631,143 @@ pub fn first_non_finite<T: Scalar, C: Cell>(
 pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T>> {
     let fwd = case.forward()?;
     let ctx = Context::new(case, &fwd);
+    let precise_case: Case<DoubleDouble, C> = case.cast();
+    let precise_fwd = precise_case.forward()?;
+    let precise = Precise::new::<T>(&precise_case, &precise_fwd)?;
     let loss = case.head.loss(fwd.states())?;
     let noise = roundoff(loss);
     let tol = Tolerances::for_type::<T>().fd;
     Ok(every_site(&ctx, loss, |at, point| {
-        let fd = adaptive_gradient(point, noise, tol, &[], |v| loss_at(&ctx, at, v));
+        // No exact size to go by: every undecided entry is tried in double-double.
+        let fd = entry_estimates(
+            &ctx,
+            precise.as_ref(),
+            at,
+            point,
+            noise,
+            tol,
+            f64::INFINITY,
+            &[],
+        );
         Matrix::from_fn(point.rows(), point.cols(), |i, j| {
             T::from_f64(fd[i * point.cols() + j].value)
         })
     }))
+}
+
+/// The case again in double-double, for the finite differences its own rounding leaves
+/// undecided, with the round-off of its loss; `None` when the case's type is no less precise.
+struct Precise<'a, C> {
+    ctx: Context<'a, DoubleDouble, C>,
+    noise: f64,
+}
+
+impl<C> Precise<'_, C> {
+    /// Whether double-double can resolve a quantity of `size` to `tol` of it at all: a
+    /// gradient that vanished below even its rounding (a subnormal one, 1e-300) is not worth
+    /// thousands of its slower steps.
+    fn can_resolve(&self, size: f64, tol: f64) -> bool {
+        tol * size >= Ladder::for_type::<DoubleDouble>().finest_bound(self.noise)
+    }
+}
+
+impl<'a, C: Cell> Precise<'a, C> {
+    fn new<T: Scalar>(
+        case: &'a Case<DoubleDouble, C>,
+        fwd: &'a Forward<DoubleDouble>,
+    ) -> Result<Option<Self>> {
+        if T::epsilon().as_f64() <= <DoubleDouble as num_traits::Float>::epsilon().value {
+            return Ok(None);
+        }
+        let loss = case.head.loss(fwd.states())?;
+        Ok(Some(Precise {
+            ctx: Context::new(case, fwd),
+            noise: roundoff(loss),
+        }))
+    }
+}
+
+/// Finite differences of every entry of the quantity at `at` ([`adaptive_gradient`]), in the
+/// case's own type; then, for the entries whose bound its rounding left too wide to decide
+/// ([`crate::fd::undecided`]), again in double-double from the same point, where a change of
+/// the loss that `f64` rounds away is still seen, unless the quantity's `size` (forward mode's,
+/// when known) is below what even double-double resolves. The better bound of the two is kept.
+#[allow(clippy::too_many_arguments)]
+fn entry_estimates<'a, T: Scalar, C: Cell>(
+    ctx: &Context<'a, T, C>,
+    precise: Option<&Precise<'a, C>>,
+    at: At,
+    point: &'a Matrix<T>,
+    noise: f64,
+    tol: f64,
+    size: f64,
+    claims: &[&[T]],
+) -> Vec<Estimate> {
+    let mut fd = adaptive_gradient(point, noise, tol, claims, |v| loss_at(ctx, at, v));
+    let Some(precise) = precise.filter(|p| p.can_resolve(size, tol)) else {
+        return fd;
+    };
+    let which = undecided(&fd, tol, claims);
+    if which.is_empty() {
+        return fd;
+    }
+    let size = (0..fd.len())
+        .filter(|i| !which.contains(i))
+        .fold(0.0f64, |m, i| m.max(fd[i].value.abs()));
+    let again = adaptive_entries(
+        point_at(&precise.ctx, at),
+        &which,
+        precise.noise,
+        tol,
+        size,
+        claims,
+        |v| loss_at(&precise.ctx, at, v),
+    );
+    for (&i, e) in which.iter().zip(again) {
+        if better(&e, &fd[i]) {
+            fd[i] = e;
+        }
+    }
+    fd
+}
+
+/// The finite difference along `v` at `at` ([`adaptive_directional`]), in the case's own type
+/// and, when that leaves it undecided, again in double-double, as [`entry_estimates`] does
+/// (`size`: forward mode's derivative along `v`).
+fn directional_estimate<'a, T: Scalar, C: Cell>(
+    (ctx, precise): (&Context<'a, T, C>, Option<&Precise<'a, C>>),
+    at: At,
+    (point, v): (&'a Matrix<T>, &Matrix<T>),
+    (noise, magnitude): (f64, f64),
+    (tol, size): (f64, f64),
+    claims: &[T],
+) -> Estimate {
+    let loss = |x: &Matrix<T>| loss_at(ctx, at, x);
+    let e = adaptive_directional(point, v, noise, magnitude, tol, claims, loss);
+    let Some(precise) = precise.filter(|p| p.can_resolve(size, tol)) else {
+        return e;
+    };
+    if undecided(&[e], tol, &[claims]).is_empty() {
+        return e;
+    }
+    let claims: Vec<DoubleDouble> = claims
+        .iter()
+        .map(|g| DoubleDouble::from_f64(g.as_f64()))
+        .collect();
+    let again = adaptive_directional(
+        point_at(&precise.ctx, at),
+        &v.cast(),
+        precise.noise,
+        magnitude,
+        tol,
+        &claims,
+        |x| loss_at(&precise.ctx, at, x),
+    );
+    if better(&again, &e) { again } else { e }
+}
+
+/// Whether estimate `a`, made in double-double, is better than `b`: the narrower bound. (Trust
+/// decides only a failure, and a doubtful estimate was followed up until trusted.)
+fn better(a: &Estimate, b: &Estimate) -> bool {
+    a.value.is_finite() && a.error < b.error
 }

@@ -127,6 +127,8 @@ pub struct Ladder {
     pub largest: f64,
     /// No step smaller than this (`64·ε_mach`: below it the perturbation itself is rounded).
     pub smallest: f64,
+    /// The number type the function is evaluated in ([`Scalar::NAME`]).
+    pub number: &'static str,
 }
 
 impl Ladder {
@@ -138,12 +140,19 @@ impl Ladder {
             first: default_step::<T>().as_f64(),
             largest: 0.5,
             smallest: 64.0 * T::epsilon().as_f64(),
+            number: T::NAME,
         }
     }
 
     /// The step of rung `k`.
     fn step(&self, k: i32) -> f64 {
         self.first * 4f64.powi(k)
+    }
+
+    /// The narrowest bound any estimate on this ladder can reach for a function that rounds
+    /// by `noise`: its round-off at the largest step, `(65/60)·noise/h_max`.
+    pub fn finest_bound(&self, noise: f64) -> f64 {
+        RICHARDSON_NOISE * noise / self.top()
     }
 
     /// The largest step on the ladder.
@@ -204,6 +213,9 @@ pub struct Estimate {
     /// far from its Taylor polynomial, or saturates) the errors at `4h` and `h` may both be
     /// large and alike.
     pub trusted: bool,
+    /// The number type the function was evaluated in ([`Scalar::NAME`]): the case's own, or
+    /// [`crate::double_double::DoubleDouble`] where the case's rounding hid the change.
+    pub number: &'static str,
 }
 
 /// How much Richardson's `(16·D(h) − D(4h))/15` amplifies the round-off `δ/h` of `D(h)`:
@@ -325,7 +337,7 @@ impl Sweep {
         // The narrowest bound any rung could give is the round-off floor at the largest step:
         // a target below it is out of reach (a gradient that vanished below what the loss's
         // rounding lets any step see), and no walk is taken for it.
-        let reachable = target >= RICHARDSON_NOISE * self.noise / self.ladder.top();
+        let reachable = target >= self.ladder.finest_bound(self.noise);
         if self.done || best.error <= target || !best.error.is_finite() || !reachable {
             return best;
         }
@@ -413,6 +425,7 @@ impl Sweep {
             evaluations: self.evaluations,
             limit: Limit::RoundOff,
             trusted: false,
+            number: self.ladder.number,
         };
         let rungs = &self.rungs;
         let mut best = none;
@@ -480,6 +493,7 @@ impl Sweep {
                         Limit::Truncation
                     },
                     trusted,
+                    number: self.ladder.number,
                 };
             }
             // A settled spread is mostly truncation, and bounds the noise from above; any other
@@ -511,6 +525,53 @@ pub fn adaptive_gradient<T: Scalar>(
     noise: f64,
     tol: f64,
     claims: &[&[T]],
+    f: impl FnMut(&Matrix<T>) -> T,
+) -> Vec<Estimate> {
+    let every: Vec<usize> = (0..x.len()).collect();
+    let target = |first: &[Estimate]| tol * first.iter().fold(0.0f64, |m, e| m.max(e.value.abs()));
+    walk_entries(x, &every, noise, target, claims, f)
+}
+
+/// [`adaptive_gradient`] again for the entries `which` of `x` alone, in their order, each
+/// walking until its bound is within `tol` of the largest estimate (theirs, or `size`, that of
+/// the other entries): how the estimates that the loss's rounding left short are made again in
+/// a more precise number type, `x` and `f` given in it, against the same claims.
+pub fn adaptive_entries<T: Scalar, C: Scalar>(
+    x: &Matrix<T>,
+    which: &[usize],
+    noise: f64,
+    tol: f64,
+    size: f64,
+    claims: &[&[C]],
+    f: impl FnMut(&Matrix<T>) -> T,
+) -> Vec<Estimate> {
+    let target = |first: &[Estimate]| tol * first.iter().fold(size, |m, e| m.max(e.value.abs()));
+    walk_entries(x, which, noise, target, claims, f)
+}
+
+/// The entries of `estimates` that did not settle their question: a bound wider than `tol` of
+/// the largest estimate (what [`Comparison::of_estimates`] needs for `ok`), or one that
+/// excludes a claim without being trusted to (what it needs for `FAIL`).
+pub fn undecided<C: Scalar>(estimates: &[Estimate], tol: f64, claims: &[&[C]]) -> Vec<usize> {
+    let size = estimates.iter().fold(0.0f64, |m, e| m.max(e.value.abs()));
+    (0..estimates.len())
+        .filter(|&i| {
+            let e = estimates[i];
+            let claimed = claims.iter().filter_map(|c| c.get(i)).map(|g| g.as_f64());
+            // (A NaN bound is undecided too.)
+            e.error.is_nan() || e.error > tol * size || e.doubts(claimed)
+        })
+        .collect()
+}
+
+/// The walk of [`adaptive_gradient`] for the entries `which`: the first two rungs of each,
+/// then each walks to `target(first estimates)`, and a doubt is followed up.
+fn walk_entries<T: Scalar, C: Scalar>(
+    x: &Matrix<T>,
+    which: &[usize],
+    noise: f64,
+    target: impl FnOnce(&[Estimate]) -> f64,
+    claims: &[&[C]],
     mut f: impl FnMut(&Matrix<T>) -> T,
 ) -> Vec<Estimate> {
     let ladder = Ladder::for_type::<T>();
@@ -524,20 +585,26 @@ pub fn adaptive_gradient<T: Scalar>(
         let down = original - probe.as_slice()[i];
         let minus = f(&probe);
         probe.as_mut_slice()[i] = original;
+        // The difference in `T`: in a type more precise than f64, its digits would be lost
+        // by rounding each side to f64 first.
         let step = (up + down).as_f64();
-        (step > 0.0).then(|| (plus.as_f64() - minus.as_f64()) / step)
+        (step > 0.0).then(|| (plus - minus).as_f64() / step)
     };
-    let mut sweeps = vec![Sweep::new(ladder, noise); x.len()];
-    let first: Vec<Estimate> = (0..x.len())
-        .map(|i| sweeps[i].refine(f64::INFINITY, &mut |h| central(i, h)))
+    let mut sweeps = vec![Sweep::new(ladder, noise); which.len()];
+    let first: Vec<Estimate> = which
+        .iter()
+        .zip(&mut sweeps)
+        .map(|(&i, sweep)| sweep.refine(f64::INFINITY, &mut |h| central(i, h)))
         .collect();
-    let size = first.iter().fold(0.0f64, |m, e| m.max(e.value.abs()));
-    (0..x.len())
-        .map(|i| {
-            let e = sweeps[i].refine(tol * size, &mut |h| central(i, h));
+    let target = target(&first);
+    which
+        .iter()
+        .zip(&mut sweeps)
+        .map(|(&i, sweep)| {
+            let e = sweep.refine(target, &mut |h| central(i, h));
             let claimed = claims.iter().filter_map(|c| c.get(i)).map(|g| g.as_f64());
             if e.doubts(claimed) {
-                sweeps[i].follow_up(&mut |h| central(i, h))
+                sweep.follow_up(&mut |h| central(i, h))
             } else {
                 e
             }
@@ -574,9 +641,9 @@ pub fn adaptive_directional<T: Scalar>(
             x.zip_map(v, "adaptive_directional", |x, v| x + s * v)
                 .expect("adaptive_directional: the direction must have the shape of the point")
         };
-        let plus = f(&shifted(1.0)).as_f64();
-        let minus = f(&shifted(-1.0)).as_f64();
-        Some((plus - minus) / (2.0 * h))
+        // The difference in `T`, as in `adaptive_gradient`.
+        let (plus, minus) = (f(&shifted(1.0)), f(&shifted(-1.0)));
+        Some((plus - minus).as_f64() / (2.0 * h))
     };
     let mut sweep = Sweep::new(ladder, noise);
     let first = sweep.refine(f64::INFINITY, &mut central);
@@ -741,9 +808,9 @@ impl Comparison {
     /// entry or along one direction: `FAIL` when a trusted estimate's own bound excludes its
     /// entry (`|g_i − fd_i| > 8·error_i`, allowing `g_i` the round-off of its terms, `scale_i`
     /// as in [`Comparison::of_exact`]); `ok` when no bound excludes its entry, `g` agrees with
-    /// the estimates to `tol` (`rel`, [`relative_error`]) and every bound is within `tol` of the
-    /// quantity (the largest bound over `max(max_i |g_i|, max_i |fd_i|)`), or when gradient and
-    /// estimates are all exactly zero; `inconclusive` otherwise, and when an estimate could not
+    /// the estimates to `tol` beyond that round-off (`max_i (|g_i − fd_i| − ROUNDOFF·ε·scale_i)`
+    /// over the quantity's size, `max(max_i |g_i|, max_i |fd_i|)`) and every bound is within
+    /// `tol` of the quantity, or when gradient and estimates are all exactly zero; `inconclusive` otherwise, and when an estimate could not
     /// be made. A NaN or an infinity in `g` never passes. `rel` and `abs` measure `g` against
     /// the estimates' values as [`Comparison::of`] does.
     pub fn of_estimates<T: Scalar>(g: &[T], fd: &[Estimate], tol: f64, scale: &[T]) -> Comparison {
@@ -769,6 +836,13 @@ impl Comparison {
             .max(largest(&values))
             .max(T::min_positive_value().as_f64());
         let widest = fd.iter().map(|e| e.error).fold(0.0, f64::max);
+        // The difference beyond the round-off of the gradient's own terms: where they cancel
+        // (`1 − h²` at a saturated `h`), a correct gradient is itself off from the exact one by
+        // more than `tol`, and a precise estimate shows it; what it could not owe to round-off
+        // must still be within `tol`.
+        let excess = pairs()
+            .map(|((&x, e), &m)| ((x - e.value).abs() - ROUNDOFF * eps * m.as_f64()).max(0.0))
+            .fold(0.0, f64::max);
         let unusable = fd.iter().any(|e| !e.value.is_finite());
         let verdict = if g64.iter().any(|x| !x.is_finite()) || excluded || g.len() != fd.len() {
             Verdict::Fail
@@ -776,7 +850,7 @@ impl Comparison {
             // A step that could not be taken (the point itself is infinite, or the loss is NaN
             // beside it) says nothing about the gradient.
             Verdict::Inconclusive
-        } else if (widest <= tol * size && rel <= tol && !doubtful) || both_zero {
+        } else if (widest <= tol * size && excess <= tol * size && !doubtful) || both_zero {
             Verdict::Ok
         } else {
             Verdict::Inconclusive

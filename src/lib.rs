@@ -21,6 +21,7 @@
 //! | [`bptt`] | backpropagation through time: the cell's hand-derived backward step, from `T` down |
 //! | [`case`] | a complete problem (cell, parameters, inputs, head): canonical, random, or the user's |
 //! | [`fast`] | the RNN's training step written for speed: hoisted hand BPTT, the tape with fused steps |
+//! | [`double_double`] | double-double numbers: about 32 digits from pairs of `f64`, where `f64` rounds a finite difference away |
 //! | [`dual`] | dual numbers `a + ȧε`, `ε² = 0`: a [`Scalar`] that differentiates forward |
 //! | [`sites`] | where each checked gradient lives, and the loss with the value there replaced |
 //! | [`forward`] | every gradient exactly, by dual numbers through the cell's own forward code |
@@ -50,6 +51,7 @@ pub mod cells;
 pub mod check;
 pub mod classifier;
 pub mod diagnose;
+pub mod double_double;
 pub mod dual;
 pub mod error;
 pub mod fast;

@@ -153,3 +153,39 @@ fn a_large_recurrent_weight_passes() {
         .expect("the initial state's gradient is checked");
     assert_eq!(h0.fd_verdict(), Verdict::Ok, "{:?}", h0.fd);
 }
+
+/// Where the loss's rounding in f64 hides most gradients (vanishing over 24 steps, saturated,
+/// sigmoid), every quantity that can be resolved in principle, its largest entry at least
+/// `1e-8·max(|L|, 1)`, is confirmed by finite differences in both modes: those that f64 leaves
+/// undecided are taken again in double-double, whose bounds f64 cannot reach.
+#[test]
+fn every_resolvable_quantity_is_confirmed_where_f64_rounds_it_away() {
+    let cases = [
+        ("vanishing", with_radius(24, Activation::Tanh, 0.5, 1.0)),
+        ("saturated tanh", scaled(Activation::Tanh, 12.0)),
+        ("sigmoid", scaled(Activation::Sigmoid, 1.0)),
+    ];
+    for (name, case) in cases {
+        let exact = forward_gradients(&case).unwrap();
+        for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
+            let report = check_case(&case, mode).unwrap();
+            let floor = 1e-8 * report.loss.abs().max(1.0);
+            // In f64 a bound is at least (65/60)·2ε·max(|L|, 1)/0.5: four roundings of the
+            // loss, at the largest step.
+            let f64_floor = 9e-16 * report.loss.abs().max(1.0);
+            let (mut confirmed, mut resolvable, mut sharpened) = (0, 0, 0);
+            for (t, row) in report.steps.iter().enumerate() {
+                for (q, c) in row {
+                    if exact.get(t + 1, q).unwrap().max_abs() >= floor {
+                        resolvable += 1;
+                        confirmed += usize::from(c.fd_verdict() == Verdict::Ok);
+                        sharpened += usize::from(c.fd.error < f64_floor);
+                    }
+                }
+            }
+            let m = mode.name();
+            assert_eq!(confirmed, resolvable, "{name} {m}");
+            assert!(sharpened > 0, "{name} {m}: double-double was never needed");
+        }
+    }
+}
