@@ -24,6 +24,7 @@ use tapegrad::case::{Case, Dims, HeadKind};
 use tapegrad::cells::Rnn;
 use tapegrad::check::{Mode, check_case};
 use tapegrad::fast::{self, Bptt};
+use tapegrad::fd::Verdict;
 
 /// The five sizes `(B, T, F, H)` and the fastest Python peer's median µs for each in f64
 /// (numpy or JAX), measured once on the project's earlier Skylake-X machines: on any other
@@ -181,12 +182,18 @@ fn main() {
         .flatten()
         .map(|(_, c)| c)
         .chain(report.totals.iter().map(|(_, c)| c));
-    let (quantities, evaluations) = every.fold((0, 0), |(q, e), c| (q + 1, e + c.fd.evaluations));
+    let (quantities, evaluations, confirmed) = every.fold((0, 0, 0), |(q, e, ok), c| {
+        let confirmed = usize::from(c.fd_verdict() == Verdict::Ok);
+        (q + 1, e + c.fd.evaluations, ok + confirmed)
+    });
     let check = Check {
         canonical_us,
         directional_s,
         passed: report.passed(),
         evaluations_per_quantity: evaluations as f64 / quantities as f64,
+        confirmed,
+        quantities,
+        exhausted: report.precise_exhausted,
     };
     if json {
         print_json(&rows, &memory, &check);
@@ -205,6 +212,11 @@ struct Check {
     directional_s: f64,
     passed: bool,
     evaluations_per_quantity: f64,
+    /// Quantities finite differences confirmed, of all checked.
+    confirmed: usize,
+    quantities: usize,
+    /// Whether double-double's work ran out.
+    exhausted: bool,
 }
 
 fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) {
@@ -279,10 +291,17 @@ fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check)
     );
     println!(
         "  B=32 T=64 F=32 H=128, directional: {:.3} s (one run; {}; {:.1} loss evaluations per \
-         quantity by finite differences)",
+         quantity by finite differences; {} of {} quantities confirmed by them{})",
         check.directional_s,
         if check.passed { "PASS" } else { "FAIL" },
-        check.evaluations_per_quantity
+        check.evaluations_per_quantity,
+        check.confirmed,
+        check.quantities,
+        if check.exhausted {
+            "; double-double's work ran out"
+        } else {
+            ""
+        }
     );
 }
 
@@ -322,12 +341,15 @@ fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) 
         })
         .collect();
     println!(
-        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {:.1}, \"directional_32_64_32_128_s\": {:.3}, \"directional_passed\": {}, \"fd_evaluations_per_quantity\": {:.2}}}}}",
+        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {:.1}, \"directional_32_64_32_128_s\": {:.3}, \"directional_passed\": {}, \"fd_evaluations_per_quantity\": {:.2}, \"fd_confirmed\": {}, \"quantities\": {}, \"double_double_exhausted\": {}}}}}",
         results.join(", "),
         memory.join(", "),
         check.canonical_us,
         check.directional_s,
         check.passed,
-        check.evaluations_per_quantity
+        check.evaluations_per_quantity,
+        check.confirmed,
+        check.quantities,
+        check.exhausted
     );
 }

@@ -23,7 +23,7 @@ use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::sequence::Forward;
 use crate::sites::{
-    At, Context, Total, every_site, loss_at, point_at, site_value, total_value, totals,
+    At, Context, Total, TotalOf, every_site, loss_at, point_at, site_value, total_value, totals,
 };
 use std::fmt;
 
@@ -136,6 +136,11 @@ pub struct Report {
     /// The round-off floor of a central difference at the first step `ε`: `δ/ε`, with `δ` the
     /// loss's round-off ([`crate::fd::roundoff`]), where every estimate's own bound starts.
     pub resolution: f64,
+    /// The case's number type ([`Scalar::NAME`]), in which finite differences are first taken.
+    pub number: &'static str,
+    /// Whether double-double's work ran out ([`PRECISE_WORK`]): estimates undecided after that
+    /// kept their bounds in the case's own type.
+    pub precise_exhausted: bool,
     /// The tolerances applied.
     pub tolerances: Tolerances,
     /// One row per step, `t = 1..=T` at index `t − 1`: each quantity, by key, checked three
@@ -211,6 +216,99 @@ struct Probe<T> {
     /// may differ by round-off.
     scale: Vec<T>,
     fd: Vec<Estimate>,
+    /// In exhaustive mode, the entries that `fd` could not decide, checked together along one
+    /// direction in double-double.
+    along: Option<Along<T>>,
+}
+
+/// Exhaustive mode's check of the entries that f64 finite differences could not decide, along
+/// one random direction `v` over them, in double-double
+/// ([`Comparison::of_entries_and_direction`]).
+struct Along<T> {
+    /// The entries decided one by one (the rest are `v`'s).
+    checked: Vec<bool>,
+    /// `⟨g, v⟩` for hand BPTT's `g`.
+    by_hand: T,
+    /// `⟨g, v⟩` for the tape's `g`.
+    by_tape: T,
+    /// `Σ |v_i|·scale_i`: the round-off of `⟨g, v⟩`.
+    scale: T,
+    /// The estimate of `⟨∇L, v⟩`.
+    fd: Estimate,
+}
+
+impl<T: Scalar> Probe<T> {
+    /// The gradient `g` (hand BPTT's or the tape's, `along_g` picking the same one's `⟨g, v⟩`)
+    /// against finite differences.
+    fn fd_comparison(&self, g: &[T], along_g: impl Fn(&Along<T>) -> T, tol: f64) -> Comparison {
+        match &self.along {
+            None => Comparison::of_estimates(g, &self.fd, tol, &self.scale),
+            Some(a) => Comparison::of_entries_and_direction(
+                g,
+                (&self.fd, &a.checked),
+                &self.scale,
+                (along_g(a), a.fd, a.scale),
+                tol,
+            ),
+        }
+    }
+
+    /// What finite differences reached: over the entries decided one by one and the direction
+    /// that took the others, with every evaluation counted.
+    fn evidence(&self, size: f64) -> Evidence {
+        let Some(a) = &self.along else {
+            return Evidence::of(&self.fd, size);
+        };
+        let mut used: Vec<Estimate> = (self.fd.iter().zip(&a.checked))
+            .filter(|(_, checked)| **checked)
+            .map(|(e, _)| *e)
+            .collect();
+        used.push(a.fd);
+        Evidence {
+            evaluations: self.fd.iter().map(|e| e.evaluations).sum::<usize>() + a.fd.evaluations,
+            ..Evidence::of(&used, size)
+        }
+    }
+}
+
+/// The seed of exhaustive mode's directions over the entries f64 cannot decide.
+const UNDECIDED_SEED: u64 = 0;
+
+/// A random unit direction over the entries `which` of a matrix of `point`'s shape (zero
+/// elsewhere).
+fn direction_over<T: Scalar>(
+    which: &[usize],
+    point: &Matrix<T>,
+    stream: &mut rand::rngs::ChaCha8Rng,
+) -> Matrix<T> {
+    let mut v = random_direction::<T>(point.rows(), point.cols(), stream);
+    for (i, x) in v.as_mut_slice().iter_mut().enumerate() {
+        if !which.contains(&i) {
+            *x = T::zero();
+        }
+    }
+    let norm = v.as_slice().iter().map(|&x| x * x).sum::<T>().sqrt();
+    v.map(|x| x / norm)
+}
+
+/// The rounding of `x ± h·v` moves a directional estimate by `ε·Σ |x_i|·|g_i| / h` at most
+/// (with the tape's `g`: the gradient under test never widens its own judgement).
+fn magnitude<T: Scalar>(point: &Matrix<T>, by_tape: &Matrix<T>) -> f64 {
+    point
+        .as_slice()
+        .iter()
+        .zip(by_tape.as_slice())
+        .map(|(&x, &g)| (x.abs() * g.abs()).as_f64())
+        .sum()
+}
+
+/// `Σ |v_i|·scale_i`: `|⟨g, v⟩|` rounds off by at most that.
+fn along_scale<T: Scalar>(v: &Matrix<T>, scale: &[T]) -> T {
+    v.as_slice()
+        .iter()
+        .zip(scale)
+        .map(|(&v, &m)| v.abs() * m)
+        .sum()
 }
 
 /// The check of [`check_case`] with `hand` in the place of hand BPTT: how a backward pass
@@ -223,6 +321,9 @@ struct Probe<T> {
 /// is pooled: a steeply curved quantity, or a large gradient elsewhere, never loosens the
 /// judgement of another. Each estimate stops walking once its bound is within `1e-6` of its
 /// quantity's largest estimate, so most take the four evaluations of their first two steps.
+/// Where the case's own number type cannot decide, the loss is evaluated again in
+/// [`DoubleDouble`]: for that direction in directional mode, and in exhaustive mode for the
+/// undecided entries of a quantity together, along one random direction over them.
 ///
 /// Every step is checked. A finite difference at step t reruns the sequence from t on, so
 /// the cost grows as `T²`: for long sequences, check a sample of steps with [`check_steps`].
@@ -304,6 +405,8 @@ pub fn check_steps<T: Scalar, C: Cell>(
         Mode::Directional { seed } => Some(rng(seed)),
         Mode::Exhaustive => None,
     };
+    // Exhaustive mode's directions over the entries that f64 cannot decide.
+    let mut undecided_directions = rng(UNDECIDED_SEED);
 
     // Pass 1: every estimate.
     // Finite differences that the case's rounding leaves undecided are taken again in
@@ -329,20 +432,39 @@ pub fn check_steps<T: Scalar, C: Cell>(
             match directions.as_mut() {
                 None => {
                     let by_forward = forward::entries(&dual_ctx, at, dual_point);
+                    let claims = [by_hand.as_slice(), by_tape.as_slice()];
+                    let fd = adaptive_gradient(point, noise, tolerances.fd, &claims, |v| {
+                        loss_at(&ctx, at, v)
+                    });
+                    let which = undecided(&fd, tolerances.fd, &claims);
+                    let size = which.iter().fold(0.0f64, |m, &i| {
+                        m.max(by_forward.as_slice()[i].as_f64().abs())
+                    });
+                    let along = precise
+                        .as_ref()
+                        .filter(|p| !which.is_empty() && p.worth(at, 4, size, tolerances.fd))
+                        .map(|p| {
+                            let v = direction_over(&which, point, &mut undecided_directions);
+                            let along_v = |g: &Matrix<T>| {
+                                g.dot(&v).expect("invariant: v has the gradient's shape")
+                            };
+                            let claims = [along_v(by_hand), along_v(by_tape)];
+                            let fd =
+                                p.along(at, &v, magnitude(point, by_tape), tolerances.fd, &claims);
+                            Along {
+                                checked: (0..point.len()).map(|i| !which.contains(&i)).collect(),
+                                by_hand: claims[0],
+                                by_tape: claims[1],
+                                scale: along_scale(&v, &scale),
+                                fd,
+                            }
+                        });
                     Probe {
                         hand_tape,
                         by_hand: by_hand.as_slice().to_vec(),
                         by_tape: by_tape.as_slice().to_vec(),
-                        fd: entry_estimates(
-                            &ctx,
-                            precise.as_ref(),
-                            at,
-                            point,
-                            noise,
-                            tolerances.fd,
-                            by_forward.max_abs().as_f64(),
-                            &[by_hand.as_slice(), by_tape.as_slice()],
-                        ),
+                        fd,
+                        along,
                         by_forward: by_forward.as_slice().to_vec(),
                         scale,
                     }
@@ -352,15 +474,7 @@ pub fn check_steps<T: Scalar, C: Cell>(
                     let along = |g: &Matrix<T>| {
                         vec![g.dot(&v).expect("invariant: v has the gradient's shape")]
                     };
-                    // The rounding of x ± h·v moves the estimate by ε·Σ |x_i|·|g_i| / h at
-                    // most (with the tape's g: the gradient under test never widens its own
-                    // judgement).
-                    let magnitude = point
-                        .as_slice()
-                        .iter()
-                        .zip(by_tape.as_slice())
-                        .map(|(&x, &g)| (x.abs() * g.abs()).as_f64())
-                        .sum();
+                    let magnitude = magnitude(point, by_tape);
                     let (by_hand, by_tape) = (along(by_hand), along(by_tape));
                     let claims = [by_hand[0], by_tape[0]];
                     let by_forward = forward::along(&dual_ctx, at, dual_point, &v);
@@ -369,14 +483,8 @@ pub fn check_steps<T: Scalar, C: Cell>(
                         by_hand,
                         by_tape,
                         by_forward: vec![by_forward],
-                        // |Σ v_i g_i| rounds off by at most Σ |v_i| ‖g_i‖.
-                        scale: vec![
-                            v.as_slice()
-                                .iter()
-                                .zip(&scale)
-                                .map(|(&v, &m)| v.abs() * m)
-                                .sum(),
-                        ],
+                        along: None,
+                        scale: vec![along_scale(&v, &scale)],
                         fd: vec![directional_estimate(
                             (&ctx, precise.as_ref()),
                             at,
@@ -428,6 +536,7 @@ pub fn check_steps<T: Scalar, C: Cell>(
         total_probes.push((total, p));
     }
 
+    let precise_exhausted = precise.as_ref().is_some_and(|p| p.exhausted.get());
     // Pass 2: the verdicts.
     let judge = |p: &Probe<T>| {
         let size = p
@@ -448,9 +557,9 @@ pub fn check_steps<T: Scalar, C: Cell>(
                 tolerances.hand_tape,
                 &p.scale,
             ),
-            hand_fd: Comparison::of_estimates(&p.by_hand, &p.fd, tolerances.fd, &p.scale),
-            tape_fd: Comparison::of_estimates(&p.by_tape, &p.fd, tolerances.fd, &p.scale),
-            fd: Evidence::of(&p.fd, size),
+            hand_fd: p.fd_comparison(&p.by_hand, |a| a.by_hand, tolerances.fd),
+            tape_fd: p.fd_comparison(&p.by_tape, |a| a.by_tape, tolerances.fd),
+            fd: p.evidence(size),
         }
     };
     let eps = default_step::<T>();
@@ -459,6 +568,8 @@ pub fn check_steps<T: Scalar, C: Cell>(
         eps: eps.as_f64(),
         loss: tape.loss.as_f64(),
         resolution: noise / eps.as_f64(),
+        number: T::NAME,
+        precise_exhausted,
         tolerances,
         steps: step_probes
             .iter()
@@ -656,20 +767,31 @@ pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T
 }
 
 /// The case again in double-double, for the finite differences its own rounding leaves
-/// undecided, with the round-off of its loss; `None` when the case's type is no less precise.
+/// undecided, with the round-off of its loss, and the work spent in it so far; `None` when the
+/// case's type is no less precise.
 struct Precise<'a, C> {
     ctx: Context<'a, DoubleDouble, C>,
     noise: f64,
+    /// `T`.
+    steps: usize,
+    /// Multiply-adds of one step: `B` times the parameters' entries, and a `tanh` per state
+    /// entry, which costs about as much as [`TANH_WORK`] of them in double-double.
+    step_work: f64,
+    /// Multiply-adds spent so far, at most [`PRECISE_WORK`].
+    spent: std::cell::Cell<f64>,
+    /// Whether an estimate was left undecided because the work would exceed it.
+    exhausted: std::cell::Cell<bool>,
 }
 
-impl<C> Precise<'_, C> {
-    /// Whether double-double can resolve a quantity of `size` to `tol` of it at all: a
-    /// gradient that vanished below even its rounding (a subnormal one, 1e-300) is not worth
-    /// thousands of its slower steps.
-    fn can_resolve(&self, size: f64, tol: f64) -> bool {
-        tol * size >= Ladder::for_type::<DoubleDouble>().finest_bound(self.noise)
-    }
-}
+/// How many multiply-adds one check may spend in double-double: about three seconds on this
+/// crate's reference machine, where one costs some fifty times one of `f64` on the packed
+/// kernel. A case larger than that (the bench's `B=32 T=64 F=32 H=128` spent 480 s without a
+/// limit) keeps the rest of its undecided estimates `inconclusive`, in the order checked.
+pub const PRECISE_WORK: f64 = 5e8;
+
+/// What a double-double `tanh` costs, in its multiply-adds: an argument reduction, a series
+/// and eight squarings.
+const TANH_WORK: f64 = 30.0;
 
 impl<'a, C: Cell> Precise<'a, C> {
     fn new<T: Scalar>(
@@ -680,10 +802,72 @@ impl<'a, C: Cell> Precise<'a, C> {
             return Ok(None);
         }
         let loss = case.head.loss(fwd.states())?;
+        let d = case.dims();
+        let entries: usize = case.params.iter().map(Matrix::len).sum();
         Ok(Some(Precise {
             ctx: Context::new(case, fwd),
             noise: roundoff(loss),
+            steps: case.x.len(),
+            step_work: (d.batch * entries) as f64 + TANH_WORK * (d.batch * d.hidden) as f64,
+            spent: std::cell::Cell::new(0.0),
+            exhausted: std::cell::Cell::new(false),
         }))
+    }
+
+    /// Whether double-double is worth trying at `at` for `evaluations` of the loss (at least
+    /// four; more when the estimate walks): within [`PRECISE_WORK`], and able to resolve a
+    /// quantity of `size` to `tol` of it at all (a gradient that vanished below even its
+    /// rounding, a subnormal one of 1e-300, is not worth thousands of its slower steps).
+    fn worth(&self, at: At, evaluations: usize, size: f64, tol: f64) -> bool {
+        let resolvable = tol * size >= Ladder::for_type::<DoubleDouble>().finest_bound(self.noise);
+        let affordable = self.spent.get() + self.work(at, evaluations) <= PRECISE_WORK;
+        if resolvable && !affordable {
+            self.exhausted.set(true);
+        }
+        resolvable && affordable
+    }
+
+    /// Counts `evaluations` at `at` as spent.
+    fn spend(&self, at: At, evaluations: usize) {
+        self.spent
+            .set(self.spent.get() + self.work(at, evaluations));
+    }
+
+    /// The multiply-adds of `evaluations` of the loss perturbed at `at`: each reruns the
+    /// steps after it.
+    fn work(&self, at: At, evaluations: usize) -> f64 {
+        let rerun = match at {
+            At::Step(t, _) => self.steps + 1 - t,
+            At::Total(TotalOf::Head(_)) => 1,
+            At::Total(_) => self.steps,
+        };
+        evaluations as f64 * rerun as f64 * self.step_work
+    }
+
+    /// The finite difference along `v` at `at`, in double-double, for the claims `⟨g, v⟩`.
+    fn along<T: Scalar>(
+        &self,
+        at: At,
+        v: &Matrix<T>,
+        magnitude: f64,
+        tol: f64,
+        claims: &[T],
+    ) -> Estimate {
+        let claims: Vec<DoubleDouble> = claims
+            .iter()
+            .map(|g| DoubleDouble::from_f64(g.as_f64()))
+            .collect();
+        let e = adaptive_directional(
+            point_at(&self.ctx, at),
+            &v.cast(),
+            self.noise,
+            magnitude,
+            tol,
+            &claims,
+            |x| loss_at(&self.ctx, at, x),
+        );
+        self.spend(at, e.evaluations);
+        e
     }
 }
 
@@ -704,13 +888,12 @@ fn entry_estimates<'a, T: Scalar, C: Cell>(
     claims: &[&[T]],
 ) -> Vec<Estimate> {
     let mut fd = adaptive_gradient(point, noise, tol, claims, |v| loss_at(ctx, at, v));
-    let Some(precise) = precise.filter(|p| p.can_resolve(size, tol)) else {
+    let which = undecided(&fd, tol, claims);
+    let Some(precise) =
+        precise.filter(|p| !which.is_empty() && p.worth(at, 4 * which.len(), size, tol))
+    else {
         return fd;
     };
-    let which = undecided(&fd, tol, claims);
-    if which.is_empty() {
-        return fd;
-    }
     let size = (0..fd.len())
         .filter(|i| !which.contains(i))
         .fold(0.0f64, |m, i| m.max(fd[i].value.abs()));
@@ -723,6 +906,7 @@ fn entry_estimates<'a, T: Scalar, C: Cell>(
         claims,
         |v| loss_at(&precise.ctx, at, v),
     );
+    precise.spend(at, again.iter().map(|e| e.evaluations).sum());
     for (&i, e) in which.iter().zip(again) {
         if better(&e, &fd[i]) {
             fd[i] = e;
@@ -744,25 +928,13 @@ fn directional_estimate<'a, T: Scalar, C: Cell>(
 ) -> Estimate {
     let loss = |x: &Matrix<T>| loss_at(ctx, at, x);
     let e = adaptive_directional(point, v, noise, magnitude, tol, claims, loss);
-    let Some(precise) = precise.filter(|p| p.can_resolve(size, tol)) else {
+    let Some(precise) = precise.filter(|p| p.worth(at, 4, size, tol)) else {
         return e;
     };
     if undecided(&[e], tol, &[claims]).is_empty() {
         return e;
     }
-    let claims: Vec<DoubleDouble> = claims
-        .iter()
-        .map(|g| DoubleDouble::from_f64(g.as_f64()))
-        .collect();
-    let again = adaptive_directional(
-        point_at(&precise.ctx, at),
-        &v.cast(),
-        precise.noise,
-        magnitude,
-        tol,
-        &claims,
-        |x| loss_at(&precise.ctx, at, x),
-    );
+    let again = precise.along(at, v, magnitude, tol, claims);
     if better(&again, &e) { again } else { e }
 }
 
@@ -770,4 +942,38 @@ fn directional_estimate<'a, T: Scalar, C: Cell>(
 /// decides only a failure, and a doubtful estimate was followed up until trusted.)
 fn better(a: &Estimate, b: &Estimate) -> bool {
     a.value.is_finite() && a.error < b.error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Site;
+
+    #[test]
+    fn double_double_is_tried_within_its_work_and_where_it_can_resolve() {
+        let case = Case::<f64>::canonical();
+        let precise_case: Case<DoubleDouble, _> = case.cast();
+        let fwd = precise_case.forward().unwrap();
+        let precise = Precise::new::<f64>(&precise_case, &fwd).unwrap().unwrap();
+        let at = At::Step(1, Site::State(0));
+        // Four evaluations rerun steps 1 to 3 of B·(W_x, W_h, b) entries and a tanh per state.
+        assert_eq!(precise.work(at, 4), 4.0 * 3.0 * (1.0 * 28.0 + 30.0 * 4.0));
+        assert!(precise.worth(at, 4, 1.0, 1e-6));
+        // A gradient below double-double's own rounding is not tried, and that is no shortage.
+        assert!(!precise.worth(at, 4, 1e-300, 1e-6));
+        assert!(!precise.exhausted.get());
+        // Near the end of the work, an estimate that would exceed it is not tried, and the
+        // report will say so.
+        precise.spend(at, 1);
+        precise.spent.set(PRECISE_WORK - precise.work(at, 2));
+        assert!(precise.worth(at, 2, 1.0, 1e-6));
+        assert!(!precise.worth(at, 4, 1.0, 1e-6));
+        assert!(precise.exhausted.get());
+        // f64 is not asked to sharpen double-double.
+        assert!(
+            Precise::new::<DoubleDouble>(&precise_case, &fwd)
+                .unwrap()
+                .is_none()
+        );
+    }
 }

@@ -131,6 +131,28 @@ impl DoubleDouble {
         }
     }
 
+    /// `a·b` as an `f64` head and everything else, `head + rest = a·b` to about `ε·|a·b|`:
+    /// the error-free product of the heads, and the cross terms (for sums that renormalize
+    /// once, at the end: [`crate::kernel`]'s products).
+    pub(crate) fn product_parts(a: DoubleDouble, b: DoubleDouble) -> (f64, f64) {
+        let (p, p_err) = two_prod(a.value, b.value);
+        (p, p_err + (a.value * b.tail + a.tail * b.value))
+    }
+
+    /// `a + b` for `f64`s as a head and its exact rounding error.
+    pub(crate) fn sum_parts(a: f64, b: f64) -> (f64, f64) {
+        two_sum(a, b)
+    }
+
+    /// `head + tail` as a double-double, for any two `f64`: the end of a compensated sum.
+    pub(crate) fn renormalized(head: f64, tail: f64) -> DoubleDouble {
+        if !head.is_finite() {
+            return DoubleDouble::from_f64(head);
+        }
+        let (s, e) = two_sum(head, tail);
+        DoubleDouble::normalized(s, e)
+    }
+
     /// `self · b` for an `f64` `b` (Joldes et al., Algorithm 9).
     fn times_f64(self, b: f64) -> DoubleDouble {
         let (p, e) = two_prod(self.value, b);

@@ -814,48 +814,122 @@ impl Comparison {
     /// be made. A NaN or an infinity in `g` never passes. `rel` and `abs` measure `g` against
     /// the estimates' values as [`Comparison::of`] does.
     pub fn of_estimates<T: Scalar>(g: &[T], fd: &[Estimate], tol: f64, scale: &[T]) -> Comparison {
-        let values: Vec<f64> = fd.iter().map(|e| e.value).collect();
         let g64: Vec<f64> = g.iter().map(|x| x.as_f64()).collect();
+        let values: Vec<f64> = fd.iter().map(|e| e.value).collect();
         let rel = relative_error_of(&g64, &values);
         let abs = abs_error_of(&g64, &values);
-        let eps = T::epsilon().as_f64();
-        // Outside the estimate's bound, `EXCLUSION_MARGIN` times over: a bound is an estimate
-        // of the error, and where the loss's rounding does not shrink with the step (an
-        // exploding recurrence amplifies it alike at every step) it can be short by a factor of
-        // two or three.
-        let outside = |(&x, e): (&f64, &Estimate), m: f64| {
-            (x - e.value).abs() > EXCLUSION_MARGIN * e.error + ROUNDOFF * eps * m
-        };
-        let pairs = || g64.iter().zip(fd).zip(scale);
-        let excluded = pairs().any(|(pair, &m)| pair.1.trusted && outside(pair, m.as_f64()));
-        let doubtful = pairs().any(|(pair, &m)| outside(pair, m.as_f64()));
+        if g.len() != fd.len() {
+            let verdict = Verdict::Fail;
+            return Comparison { rel, abs, verdict };
+        }
+        let every = vec![true; g.len()];
+        let entries = Entries::of(&g64, fd, scale, &every);
         // An estimate of exactly zero, of a gradient of exactly zero: the loss did not move by
         // one bit at any step tried, and there is nothing smaller to resolve.
         let both_zero = g64.iter().zip(fd).all(|(&x, e)| x == 0.0 && e.value == 0.0);
-        let size = largest(&g64)
-            .max(largest(&values))
-            .max(T::min_positive_value().as_f64());
-        let widest = fd.iter().map(|e| e.error).fold(0.0, f64::max);
-        // The difference beyond the round-off of the gradient's own terms: where they cancel
-        // (`1 − h²` at a saturated `h`), a correct gradient is itself off from the exact one by
-        // more than `tol`, and a precise estimate shows it; what it could not owe to round-off
-        // must still be within `tol`.
-        let excess = pairs()
-            .map(|((&x, e), &m)| ((x - e.value).abs() - ROUNDOFF * eps * m.as_f64()).max(0.0))
-            .fold(0.0, f64::max);
-        let unusable = fd.iter().any(|e| !e.value.is_finite());
-        let verdict = if g64.iter().any(|x| !x.is_finite()) || excluded || g.len() != fd.len() {
+        let size = entries.size.max(T::min_positive_value().as_f64());
+        let verdict = if entries.fail {
             Verdict::Fail
-        } else if unusable {
-            // A step that could not be taken (the point itself is infinite, or the loss is NaN
-            // beside it) says nothing about the gradient.
-            Verdict::Inconclusive
-        } else if (widest <= tol * size && excess <= tol * size && !doubtful) || both_zero {
+        } else if entries.settled(tol, size) || (both_zero && !entries.unusable) {
             Verdict::Ok
         } else {
             Verdict::Inconclusive
         };
         Comparison { rel, abs, verdict }
+    }
+
+    /// [`Comparison::of_estimates`] for a quantity whose entries `checked` were estimated one
+    /// by one and the rest, which those estimates could not decide, along one direction `v`
+    /// together: `along` estimates `⟨∇, v⟩`, to be compared with `g_v = ⟨g, v⟩`, whose terms'
+    /// round-off is `scale_v`. `FAIL` when a checked entry's trusted bound excludes it or the
+    /// direction fails; `ok` when the checked entries pass as in `of_estimates` (against the
+    /// size of the whole quantity) and the direction is `ok`; `inconclusive` otherwise.
+    /// `rel` and `abs` are the larger of the two parts'.
+    pub fn of_entries_and_direction<T: Scalar>(
+        g: &[T],
+        (fd, checked): (&[Estimate], &[bool]),
+        scale: &[T],
+        (g_v, along, scale_v): (T, Estimate, T),
+        tol: f64,
+    ) -> Comparison {
+        let g64: Vec<f64> = g.iter().map(|x| x.as_f64()).collect();
+        let entries = Entries::of(&g64, fd, scale, checked);
+        let direction = Comparison::of_estimates(&[g_v], &[along], tol, &[scale_v]);
+        let size = entries.size.max(T::min_positive_value().as_f64());
+        let verdict = if entries.fail || direction.verdict == Verdict::Fail {
+            Verdict::Fail
+        } else if entries.settled(tol, size) && direction.verdict == Verdict::Ok {
+            Verdict::Ok
+        } else {
+            Verdict::Inconclusive
+        };
+        Comparison {
+            rel: (entries.difference / size).max(direction.rel),
+            abs: entries.difference.max(direction.abs),
+            verdict,
+        }
+    }
+}
+
+/// What the estimates of some entries (`mask`) say of a gradient `g`, entry by entry.
+struct Entries {
+    /// A NaN or an infinity in `g`, or an entry outside its trusted bound.
+    fail: bool,
+    /// An entry outside its bound, trusted or not: the estimate cannot confirm it.
+    doubtful: bool,
+    /// An estimate that could not be made (a step that could not be taken, or a NaN loss
+    /// beside the point): it says nothing about the gradient.
+    unusable: bool,
+    /// The widest bound.
+    widest: f64,
+    /// The largest difference beyond the round-off of the gradient's own terms.
+    excess: f64,
+    /// The largest difference, `max_i |g_i − fd_i|`.
+    difference: f64,
+    /// The quantity's size: `max_i |g_i|` over every entry, `max_i |fd_i|` over the masked.
+    size: f64,
+}
+
+impl Entries {
+    fn of<T: Scalar>(g: &[f64], fd: &[Estimate], scale: &[T], mask: &[bool]) -> Entries {
+        let eps = T::epsilon().as_f64();
+        let mut entries = Entries {
+            fail: g.iter().any(|x| !x.is_finite()),
+            doubtful: false,
+            unusable: false,
+            widest: 0.0,
+            excess: 0.0,
+            difference: 0.0,
+            size: largest(g),
+        };
+        let masked = g.iter().zip(fd).zip(scale).zip(mask).filter(|(_, m)| **m);
+        for (((&x, e), &m), _) in masked {
+            let difference = (x - e.value).abs();
+            let allowed = ROUNDOFF * eps * m.as_f64();
+            // Outside the estimate's bound, `EXCLUSION_MARGIN` times over: a bound is an
+            // estimate of the error, and where the loss's rounding does not shrink with the
+            // step (an exploding recurrence amplifies it alike at every step) it can be short
+            // by a factor of two or three. The gradient may be off by the round-off of its own
+            // terms (`scale`, as in `of_exact`).
+            let outside = difference > EXCLUSION_MARGIN * e.error + allowed;
+            entries.fail |= outside && e.trusted;
+            entries.doubtful |= outside;
+            entries.unusable |= !e.value.is_finite();
+            entries.widest = entries.widest.max(e.error);
+            // Where the terms cancel (`1 − h²` at a saturated `h`), a correct gradient is
+            // itself off from the exact one by more than `tol`, and a precise estimate shows
+            // it; what it could not owe to round-off must still be within `tol`.
+            entries.excess = entries.excess.max((difference - allowed).max(0.0));
+            entries.difference = entries.difference.max(difference);
+            entries.size = entries.size.max(e.value.abs());
+        }
+        entries
+    }
+
+    /// Whether the entries confirm the gradient: every bound and every difference beyond
+    /// round-off within `tol` of the quantity's `size`, and none outside its bound.
+    fn settled(&self, tol: f64, size: f64) -> bool {
+        !self.unusable && !self.doubtful && self.widest <= tol * size && self.excess <= tol * size
     }
 }
 
@@ -880,6 +954,8 @@ pub struct Evidence {
     pub step: f64,
     /// Evaluations of the loss, all estimates together.
     pub evaluations: usize,
+    /// The number type the widest bound was reached in ([`Estimate::number`]).
+    pub number: &'static str,
 }
 
 impl Evidence {
@@ -907,6 +983,7 @@ impl Evidence {
                 limit: w.limit,
                 step: w.step,
                 evaluations,
+                number: w.number,
             },
             None => Evidence {
                 error: 0.0,
@@ -914,6 +991,7 @@ impl Evidence {
                 limit: Limit::RoundOff,
                 step: 0.0,
                 evaluations,
+                number: "none",
             },
         }
     }
@@ -928,8 +1006,8 @@ impl Evidence {
                 self.error
             )),
             Verdict::Inconclusive => Some(format!(
-                "{} limits finite differences to {:.1e} of the gradient (step {:.1e})",
-                self.limit, self.resolution, self.step
+                "{} limits finite differences to {:.1e} of the gradient (step {:.1e}, in {})",
+                self.limit, self.resolution, self.step, self.number
             )),
         }
     }

@@ -7,7 +7,7 @@
 
 use crate::case::Case;
 use crate::cell::{Cell, Site, quantities, quantity_label};
-use crate::check::{Comparisons, Report};
+use crate::check::{Comparisons, Mode, PRECISE_WORK, Report};
 use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::fd::{Comparison, Verdict};
@@ -328,6 +328,24 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
             CheckStyle::Verdicts => "",
         }
     );
+    let _ = writeln!(
+        out,
+        "fd that {} cannot decide is taken again in double-double{}",
+        report.number,
+        match report.mode {
+            Mode::Exhaustive =>
+                ": a quantity's undecided entries together, along a random direction",
+            Mode::Directional { .. } => ", along the same direction",
+        }
+    );
+    if report.precise_exhausted {
+        let _ = writeln!(
+            out,
+            "double-double's work ran out ({:.0e} multiply-adds): later undecided estimates keep \
+             their {} bounds",
+            PRECISE_WORK, report.number
+        );
+    }
     let checked = report.checked_steps();
     if checked.len() < report.steps.len() {
         let list: Vec<String> = checked.iter().map(usize::to_string).collect();

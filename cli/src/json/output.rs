@@ -87,7 +87,9 @@ pub fn forward_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, loss: f64)
 /// One quantity's comparisons as JSON: each pair's relative error; what finite differences
 /// could vouch for, `"fd": {"verdict": "ok" | "fail" | "inconclusive", "error" (their own
 /// bound, absolute), "resolution" (that bound over the quantity's size; null when the quantity
-/// is exactly zero), "reason" (why not ok, or null)}`; and the verdict of all pairs.
+/// is exactly zero), "reason" (why not ok, or null), "number" (the number type that bound was
+/// reached in: the case's own, or "double-double" where it could not decide)}`; and the verdict
+/// of all pairs.
 pub(crate) fn comparisons_json(c: &Comparisons) -> Value {
     let verdict = |v: Verdict| v.to_string();
     json!({
@@ -101,12 +103,14 @@ pub(crate) fn comparisons_json(c: &Comparisons) -> Value {
             "error": c.fd.error,
             "resolution": c.fd.resolution,
             "reason": c.fd.reason(c.fd_verdict()),
+            "number": c.fd.number,
         },
         "verdict": verdict(c.verdict()),
     })
 }
 
-/// `check --json`: `{"ok", "mode", "eps", "loss", "resolution", "tolerances",
+/// `check --json`: `{"ok", "mode", "eps", "loss", "resolution", "double_double_exhausted"
+/// (whether double-double's work ran out: see `tapegrad::check::PRECISE_WORK`), "tolerances",
 /// "first_failure": {"t", "quantity"} | null, "first_non_finite": {"t", "quantity", "source"} |
 /// null, "steps_checked": [1, 2, …], "steps": [{"t", "dh": {…}, …}], "totals": {…}}`, with one
 /// entry in `steps` per step checked. A relative error of +∞ (a NaN or infinity met) is written
@@ -137,6 +141,7 @@ pub fn report_json(report: &Report) -> Value {
         "eps": report.eps,
         "loss": report.loss,
         "resolution": report.resolution,
+        "double_double_exhausted": report.precise_exhausted,
         "tolerances": {"hand_tape": report.tolerances.hand_tape, "fd": report.tolerances.fd},
         "first_failure": report.first_failure().map(|(t, q)| json!({"t": t, "quantity": q})),
         "first_non_finite": non_finite_json(report.first_non_finite),
