@@ -766,6 +766,27 @@ pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T
     }))
 }
 
+/// The gradients given ones are judged against (`check --against`): the tape run in
+/// double-double and rounded to f64, exact to the last bit where the case's own arithmetic
+/// loses digits (`1 − h²` at a saturated `h`, a long product of Jacobians), so that the
+/// difference a student's gradients show is theirs alone; or the f64 tape, where one forward and
+/// backward pass in double-double would cost more than [`PRECISE_WORK`] multiply-adds. With
+/// which of the two it is, in words (for [`crate::diagnose::Diagnosis::reference`]).
+pub fn reference_gradients<C: Cell>(case: &Case<f64, C>) -> Result<(Gradients<f64>, &'static str)> {
+    let d = case.dims();
+    let entries: usize = case.params.iter().map(Matrix::len).sum();
+    let step_work = (d.batch * entries) as f64 + TANH_WORK * (d.batch * d.hidden) as f64;
+    // The backward pass costs about twice the forward one.
+    if 3.0 * case.x.len() as f64 * step_work > PRECISE_WORK {
+        return Ok((case.tape_gradients()?, "the tape"));
+    }
+    let precise: Case<DoubleDouble, C> = case.cast();
+    Ok((
+        precise.tape_gradients()?.map(|x| x.value),
+        "the tape in double-double",
+    ))
+}
+
 /// The case again in double-double, for the finite differences its own rounding leaves
 /// undecided, with the round-off of its loss, and the work spent in it so far; `None` when the
 /// case's type is no less precise.

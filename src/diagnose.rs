@@ -49,6 +49,9 @@ pub struct Diagnosis {
     pub dtype: Dtype,
     /// What is worth knowing but is no error: a loss that differs while every gradient agrees.
     pub warnings: Vec<String>,
+    /// What the gradients were compared with, in words: `"the tape"`, or `"the tape in
+    /// double-double"` ([`crate::check::reference_gradients`]).
+    pub reference: &'static str,
 }
 
 /// `given` against `tape` at the relative tolerance `tol`, or entry by entry within the
@@ -234,6 +237,7 @@ pub fn diagnose<C: Cell>(
         loss,
         dtype: given.dtype,
         warnings,
+        reference: "the tape",
     }
 }
 

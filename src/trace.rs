@@ -535,8 +535,8 @@ pub fn diagnosis(d: &Diagnosis) -> String {
     };
     let _ = writeln!(
         out,
-        "Diagnosis against the tape ({precision}a quantity agrees when its relative error ≤ \
-         {:.0e}):",
+        "Diagnosis against {} ({precision}a quantity agrees when its relative error ≤ {:.0e}):",
+        d.reference,
         d.dtype.tolerance()
     );
     let _ = writeln!(out, "{}", wrap(&d.explanation, 96));

@@ -376,7 +376,10 @@ fn check_against<C: Cell>(case: &Case<f64, C>, path: &str, as_json: bool) -> Res
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
     let tape = case.tape_gradients()?;
     let non_finite = first_non_finite(case, &case.forward()?, tape.loss, &[("tape", &tape)]);
-    let mut d = diagnose(&tape, &case.roundoff_scales()?, &given, &case.cell);
+    // Judged against a reference more precise than the student where that is affordable.
+    let (reference, which) = check::reference_gradients(case)?;
+    let mut d = diagnose(&reference, &case.roundoff_scales()?, &given, &case.cell);
+    d.reference = which;
     if let Some(at) = non_finite {
         d.ok = false;
         d.explanation = format!(

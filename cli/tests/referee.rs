@@ -159,3 +159,57 @@ fn a_declared_dtype_is_taken_at_its_word() {
         "{err}"
     );
 }
+
+/// The reference is the tape in double-double: where `1 − h²` cancels (a saturated RNN), every
+/// entry of it is exact gradient rounded to f64 (against forward mode in double-double), while
+/// the f64 tape is off by far more in some entries.
+#[test]
+fn the_reference_is_more_precise_than_the_f64_tape() {
+    use tapegrad::case::{Dims, HeadKind};
+    use tapegrad::check::reference_gradients;
+    use tapegrad::double_double::DoubleDouble;
+    use tapegrad::forward::forward_gradients;
+    let dims = Dims {
+        batch: 2,
+        steps: 6,
+        features: 3,
+        hidden: 4,
+    };
+    let mut case = Case::<f64>::random(5, dims, HeadKind::SumLast, Rnn::default());
+    for p in &mut case.params {
+        *p = p.scale(12.0);
+    }
+    let (reference, which) = reference_gradients(&case).unwrap();
+    assert_eq!(which, "the tape in double-double");
+    let exact = forward_gradients(&case.cast::<DoubleDouble>()).unwrap();
+    let tape = case.tape_gradients().unwrap();
+    let (mut off_reference, mut off_tape) = (0.0f64, 0.0f64);
+    for t in 1..=dims.steps {
+        for q in ["dh", "da", "dx", "dw_x", "dw_h", "db"] {
+            let (e, r, f) = (exact.get(t, q), reference.get(t, q), tape.get(t, q));
+            let (e, r, f) = (e.unwrap(), r.unwrap(), f.unwrap());
+            for i in 0..e.len() {
+                let x = e.as_slice()[i].value;
+                if x != 0.0 {
+                    off_reference = off_reference.max(((r.as_slice()[i] - x) / x).abs());
+                    off_tape = off_tape.max(((f.as_slice()[i] - x) / x).abs());
+                }
+            }
+        }
+    }
+    assert!(
+        off_reference <= 2.3e-16,
+        "reference off by {off_reference:e}"
+    );
+    assert!(off_tape > 1e-6, "the f64 tape is off by only {off_tape:e}");
+    // The command line says which reference it used, in its text and its JSON.
+    let (code, text) = against("reference", &canonical_grads(), false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("Diagnosis against the tape in double-double"),
+        "{text}"
+    );
+    let (_, json) = against("reference_json", &canonical_grads(), true);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["reference"], "the tape in double-double");
+}

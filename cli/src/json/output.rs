@@ -184,6 +184,7 @@ pub fn diagnosis_json(d: &Diagnosis) -> Value {
         "explanation": d.explanation,
         "tolerance": d.dtype.tolerance(),
         "dtype": d.dtype.name(),
+        "reference": d.reference,
         "warnings": d.warnings,
         "loss": d.loss.map(|(given, tape)| json!({"given": given, "tape": tape})),
         "findings": findings,
