@@ -535,9 +535,12 @@ pub fn diagnosis(d: &Diagnosis) -> String {
     };
     let _ = writeln!(
         out,
-        "Diagnosis against {} ({precision}a quantity agrees when its relative error ≤ {:.0e}):",
+        "Diagnosis against {} ({precision}a quantity agrees when its relative error ≤ {:.0e}, \
+         an entry when within {}·ε = {:.1e} of its terms' scale):",
         d.reference,
-        d.dtype.tolerance()
+        d.dtype.tolerance(),
+        crate::fd::ROUNDOFF,
+        crate::fd::ROUNDOFF * d.dtype.epsilon()
     );
     let _ = writeln!(out, "{}", wrap(&d.explanation, 96));
     for warning in &d.warnings {

@@ -161,7 +161,9 @@ pub fn non_finite_json(at: Option<NonFiniteAt>) -> Value {
 }
 
 /// `check --against --json`: `{"ok", "first_mismatch": {"t", "quantity"} | null,
-/// "explanation", "tolerance", "loss": {"given", "tape"} | null, "findings": [{"t", "quantity",
+/// "explanation", "tolerance", "entry_roundoff" (`32·ε` of the given precision: how far an
+/// entry may be off, relative to the scale of its terms), "dtype", "reference", "loss":
+/// {"given", "tape"} | null, "findings": [{"t", "quantity",
 /// "rel", "error_norm", "ok"}, …]}`, findings from `t = T` down, then the totals (`t = 0`).
 pub fn diagnosis_json(d: &Diagnosis) -> Value {
     let finite = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
@@ -183,6 +185,7 @@ pub fn diagnosis_json(d: &Diagnosis) -> Value {
         "first_mismatch": d.first_mismatch.map(|(t, q)| json!({"t": t, "quantity": q})),
         "explanation": d.explanation,
         "tolerance": d.dtype.tolerance(),
+        "entry_roundoff": tapegrad::fd::ROUNDOFF * d.dtype.epsilon(),
         "dtype": d.dtype.name(),
         "reference": d.reference,
         "warnings": d.warnings,
