@@ -298,7 +298,7 @@ fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check)
         check.confirmed,
         check.quantities,
         if check.exhausted {
-            "; double-double's work ran out"
+            "; double-double's work did not reach every undecided one"
         } else {
             ""
         }

@@ -138,8 +138,8 @@ pub struct Report {
     pub resolution: f64,
     /// The case's number type ([`Scalar::NAME`]), in which finite differences are first taken.
     pub number: &'static str,
-    /// Whether double-double's work ran out ([`PRECISE_WORK`]): estimates undecided after that
-    /// kept their bounds in the case's own type.
+    /// Whether double-double's work ran out, or an estimate would have taken too much of it
+    /// ([`PRECISE_WORK`]): those estimates kept their bounds in the case's own type.
     pub precise_exhausted: bool,
     /// The tolerances applied.
     pub tolerances: Tolerances,
@@ -804,11 +804,16 @@ struct Precise<'a, C> {
     exhausted: std::cell::Cell<bool>,
 }
 
-/// How many multiply-adds one check may spend in double-double: about three seconds on this
-/// crate's reference machine, where one costs some fifty times one of `f64` on the packed
-/// kernel. A case larger than that (the bench's `B=32 T=64 F=32 H=128` spent 480 s without a
-/// limit) keeps the rest of its undecided estimates `inconclusive`, in the order checked.
+/// How many multiply-adds one check may spend in double-double: a few seconds on this crate's
+/// reference machine, where one costs some fifty times one of `f64` on the packed kernel. Once
+/// it is spent, the rest of the undecided estimates stay `inconclusive`, in the order checked;
+/// and an estimate that alone would take more than a fiftieth of it ([`PRECISE_SHARE`]) is
+/// not tried: on the bench's `B=32 T=64 F=32 H=128` (480 s with no limit) the whole work
+/// bought two more quantities in three seconds.
 pub const PRECISE_WORK: f64 = 5e8;
+
+/// The most of [`PRECISE_WORK`] one estimate may take.
+pub const PRECISE_SHARE: f64 = 1.0 / 50.0;
 
 /// What a double-double `tanh` costs, in its multiply-adds: an argument reduction, a series
 /// and eight squarings.
@@ -841,7 +846,9 @@ impl<'a, C: Cell> Precise<'a, C> {
     /// rounding, a subnormal one of 1e-300, is not worth thousands of its slower steps).
     fn worth(&self, at: At, evaluations: usize, size: f64, tol: f64) -> bool {
         let resolvable = tol * size >= Ladder::for_type::<DoubleDouble>().finest_bound(self.noise);
-        let affordable = self.spent.get() + self.work(at, evaluations) <= PRECISE_WORK;
+        let work = self.work(at, evaluations);
+        let affordable =
+            work <= PRECISE_SHARE * PRECISE_WORK && self.spent.get() + work <= PRECISE_WORK;
         if resolvable && !affordable {
             self.exhausted.set(true);
         }
@@ -990,6 +997,12 @@ mod tests {
         assert!(precise.worth(at, 2, 1.0, 1e-6));
         assert!(!precise.worth(at, 4, 1.0, 1e-6));
         assert!(precise.exhausted.get());
+        // Nor is one estimate that alone would take more than its share of the work.
+        precise.spent.set(0.0);
+        let share = PRECISE_SHARE * PRECISE_WORK;
+        let too_many = (share / precise.work(at, 1)).ceil() as usize + 1;
+        assert!(!precise.worth(at, too_many, 1.0, 1e-6));
+        assert!(precise.worth(at, too_many / 2, 1.0, 1e-6));
         // f64 is not asked to sharpen double-double.
         assert!(
             Precise::new::<DoubleDouble>(&precise_case, &fwd)

@@ -7,7 +7,7 @@
 
 use crate::case::Case;
 use crate::cell::{Cell, Site, quantities, quantity_label};
-use crate::check::{Comparisons, Mode, PRECISE_WORK, Report};
+use crate::check::{Comparisons, Mode, PRECISE_SHARE, PRECISE_WORK, Report};
 use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::fd::{Comparison, Verdict};
@@ -341,9 +341,11 @@ pub fn check_table(report: &Report, style: CheckStyle) -> String {
     if report.precise_exhausted {
         let _ = writeln!(
             out,
-            "double-double's work ran out ({:.0e} multiply-adds): later undecided estimates keep \
-             their {} bounds",
-            PRECISE_WORK, report.number
+            "double-double's work ({:.0e} multiply-adds a check, {:.0e} an estimate) was not \
+             enough for every undecided estimate: the others keep their {} bounds",
+            PRECISE_WORK,
+            PRECISE_SHARE * PRECISE_WORK,
+            report.number
         );
     }
     let checked = report.checked_steps();
