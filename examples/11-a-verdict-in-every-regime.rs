@@ -9,7 +9,9 @@
 //! - *finite differences* choose their own steps and bound their own error, so they may say
 //!   `ok`, `FAIL` or `inconclusive`. A quantity is *resolvable in principle* when its largest
 //!   entry is at least `1e-8·max(|L|, 1)`: smaller than that, the loss's rounding in f64 hides
-//!   it from any step (double-double still sees many of them). The program counts how many resolvable quantities they confirm.
+//!   it from any step (double-double still sees many of them). The program counts how many
+//!   resolvable quantities they confirm, and (`in dd`) for how many quantities the bound was
+//!   reached only by evaluating the loss again in double-double.
 //!
 //! Then it plants a mistake of one part in a million in one entry of a late step's gradient
 //! and shows that the check fails at that step, in every regime.
@@ -22,6 +24,7 @@ use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
 use tapegrad::cells::Rnn;
 use tapegrad::check::{Comparisons, Mode, Report, check_case, check_gradients};
+use tapegrad::double_double::DoubleDouble;
 use tapegrad::error::Result;
 use tapegrad::fd::{Verdict, rng};
 use tapegrad::forward::forward_gradients;
@@ -29,6 +32,7 @@ use tapegrad::gradients::Gradients;
 use tapegrad::init;
 use tapegrad::loss::Head;
 use tapegrad::matrix::Matrix;
+use tapegrad::scalar::Scalar;
 use tapegrad::spectral::orthogonal;
 
 /// A tanh (or other) RNN whose recurrent weight is `ρ·Q`, `Q` orthogonal: `ρ` sets how fast
@@ -76,6 +80,7 @@ struct Counts {
     inconclusive: usize,
     failed: usize,
     evaluations: usize,
+    double_double: usize,
 }
 
 fn count(report: &Report, exact: &Gradients<f64>) -> Counts {
@@ -95,6 +100,7 @@ fn count(report: &Report, exact: &Gradients<f64>) -> Counts {
         counts.inconclusive += usize::from(fd == Verdict::Inconclusive);
         counts.failed += usize::from(c.verdict() == Verdict::Fail);
         counts.evaluations += c.fd.evaluations;
+        counts.double_double += usize::from(c.fd.number == DoubleDouble::NAME);
     };
     for (t, row) in report.steps.iter().enumerate() {
         for (q, c) in row {
@@ -181,8 +187,17 @@ fn main() -> Result<()> {
         ),
     ];
     println!(
-        "{:<34} {:<11} {:>5} {:>8} {:>10} {:>8} {:>6} {:>6} {:>9}  planted 1e-6",
-        "case", "mode", "qty", "fwd ok", "resolvable", "fd ok", "incon", "FAIL", "fd evals"
+        "{:<34} {:<11} {:>5} {:>8} {:>10} {:>8} {:>6} {:>6} {:>9} {:>6}  planted 1e-6",
+        "case",
+        "mode",
+        "qty",
+        "fwd ok",
+        "resolvable",
+        "fd ok",
+        "incon",
+        "FAIL",
+        "fd evals",
+        "in dd"
     );
     for (name, case) in &regimes {
         let exact = forward_gradients(case)?;
@@ -197,7 +212,7 @@ fn main() -> Result<()> {
             let caught = check_gradients(case, &planted(case, steps - 1, "dw_h")?, mode)?;
             let at = caught.first_failure();
             println!(
-                "{name:<34} {:<11} {:>5} {:>8} {:>10} {:>8} {:>6} {:>6} {:>9}  {}",
+                "{name:<34} {:<11} {:>5} {:>8} {:>10} {:>8} {:>6} {:>6} {:>9} {:>6}  {}",
                 mode.name(),
                 c.quantities,
                 c.forward_ok,
@@ -206,6 +221,7 @@ fn main() -> Result<()> {
                 c.inconclusive,
                 c.failed,
                 c.evaluations,
+                c.double_double,
                 match at {
                     Some((t, q)) => format!("caught at t = {t}, {q}"),
                     None => "MISSED".to_string(),
