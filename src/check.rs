@@ -749,17 +749,7 @@ pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T
     let noise = roundoff(loss);
     let tol = Tolerances::for_type::<T>().fd;
     Ok(every_site(&ctx, loss, |at, point| {
-        // No exact size to go by: every undecided entry is tried in double-double.
-        let fd = entry_estimates(
-            &ctx,
-            precise.as_ref(),
-            at,
-            point,
-            noise,
-            tol,
-            f64::INFINITY,
-            &[],
-        );
+        let fd = entry_estimates(&ctx, precise.as_ref(), at, point, (noise, tol));
         Matrix::from_fn(point.rows(), point.cols(), |i, j| {
             T::from_f64(fd[i * point.cols() + j].value)
         })
@@ -899,27 +889,24 @@ impl<'a, C: Cell> Precise<'a, C> {
     }
 }
 
-/// Finite differences of every entry of the quantity at `at` ([`adaptive_gradient`]), in the
-/// case's own type; then, for the entries whose bound its rounding left too wide to decide
-/// ([`crate::fd::undecided`]), again in double-double from the same point, where a change of
-/// the loss that `f64` rounds away is still seen, unless the quantity's `size` (forward mode's,
-/// when known) is below what even double-double resolves. The better bound of the two is kept.
-#[allow(clippy::too_many_arguments)]
+/// Finite differences of every entry of the quantity at `at` ([`adaptive_gradient`]), with no
+/// gradient to judge (for [`fd_gradients`]), in the case's own type; then, for the entries
+/// whose bound its rounding left too wide ([`crate::fd::undecided`]), again in double-double
+/// from the same point, where a change of the loss that `f64` rounds away is still seen, as
+/// far as its work allows. The better bound of the two is kept.
 fn entry_estimates<'a, T: Scalar, C: Cell>(
     ctx: &Context<'a, T, C>,
     precise: Option<&Precise<'a, C>>,
     at: At,
     point: &'a Matrix<T>,
-    noise: f64,
-    tol: f64,
-    size: f64,
-    claims: &[&[T]],
+    (noise, tol): (f64, f64),
 ) -> Vec<Estimate> {
+    let claims: &[&[T]] = &[];
     let mut fd = adaptive_gradient(point, noise, tol, claims, |v| loss_at(ctx, at, v));
     let which = undecided(&fd, tol, claims);
-    let Some(precise) =
-        precise.filter(|p| !which.is_empty() && p.worth(at, 4 * which.len(), size, tol))
-    else {
+    // No exact size to go by: every undecided entry is worth trying.
+    let worth = |p: &&Precise<'a, C>| p.worth(at, 4 * which.len(), f64::INFINITY, tol);
+    let Some(precise) = precise.filter(|p| !which.is_empty() && worth(p)) else {
         return fd;
     };
     let size = (0..fd.len())
