@@ -189,3 +189,42 @@ fn every_resolvable_quantity_is_confirmed_where_f64_rounds_it_away() {
         }
     }
 }
+
+/// An error of one part in a million where only double-double can see it: in the largest entry
+/// of `dW_h` at the earliest step whose check needed double-double, in a vanishing sequence.
+#[test]
+fn an_error_only_double_double_resolves_is_caught_at_its_step() {
+    let case = with_radius(24, Activation::Tanh, 0.5, 1.0);
+    for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
+        let report = check_case(&case, mode).unwrap();
+        let t = (1..=case.x.len())
+            .find(|&t| {
+                let (_, c) = report.steps[t - 1]
+                    .iter()
+                    .find(|(q, _)| *q == "dw_h")
+                    .unwrap();
+                c.fd.number == "double-double" && c.fd_verdict() == Verdict::Ok
+            })
+            .expect("some step's dW_h needs double-double");
+        let mut hand = case.bptt().unwrap();
+        let g = hand.get_mut(t, "dw_h").unwrap();
+        let i = (0..g.len())
+            .max_by(|&a, &b| g.as_slice()[a].abs().total_cmp(&g.as_slice()[b].abs()))
+            .unwrap();
+        g.as_mut_slice()[i] *= 1.0 + 1e-6;
+        let caught = check_gradients(&case, &hand, mode).unwrap();
+        assert_eq!(caught.first_failure(), Some((t, "dw_h")), "{}", mode.name());
+        let (_, c) = caught.steps[t - 1]
+            .iter()
+            .find(|(q, _)| *q == "dw_h")
+            .unwrap();
+        assert_eq!(c.hand_forward.verdict, Verdict::Fail);
+        assert_eq!(c.tape_fd.verdict, Verdict::Ok);
+        // Along a direction, finite differences fail it on their own, in double-double. (In
+        // exhaustive mode the largest entry is decided in f64, to 1e-6 of the quantity: an
+        // error of that size is at their tolerance, and forward mode is what fails it.)
+        if mode != Mode::Exhaustive {
+            assert_eq!(c.hand_fd.verdict, Verdict::Fail, "t = {t}: {:?}", c.fd);
+        }
+    }
+}
