@@ -14,7 +14,8 @@
 //! rigorous error bounds for basic building blocks of double-word arithmetic*, 2017, whose
 //! algorithms these are). It is a [`Scalar`], so the crate's generic forward code runs on it
 //! unchanged: [`crate::check`] evaluates a loss in it where `f64` rounds away the change a
-//! finite difference measures.
+//! finite difference measures, and runs in it the tape that given gradients are judged against
+//! ([`crate::check::reference_gradients`]).
 
 use crate::scalar::Scalar;
 use num_traits::{Float, Num, NumCast, One, ToPrimitive, Zero};
@@ -553,7 +554,7 @@ impl Float for DoubleDouble {
         DoubleDouble::normalized(s, left / (2.0 * s))
     }
     /// `e^x = 2^k · e^r` with `r = x − k·ln 2`, `|r| ≤ ln 2 / 2`, and `e^r` from the series of
-    /// `e^(r/2^10)` squared ten times.
+    /// `e^(r/2^8)` squared eight times.
     fn exp(self) -> Self {
         if self.value.is_nan() {
             return self;
