@@ -96,11 +96,27 @@ const FRAC_PI_2: DoubleDouble = DoubleDouble {
 /// A series is summed until its term is below this fraction of the sum: a few `ε`.
 const SERIES_END: f64 = 1e-33;
 
-/// How many times [`DoubleDouble::exp`] halves its argument (and squares back).
-const HALVINGS: i32 = 8;
+/// `j/64` for `j = −TABLE_HALF..=TABLE_HALF` covers `|x| ≤ ln 2 / 2 ≈ 22.2/64`.
+const TABLE_HALF: f64 = 23.0;
 
-/// `2^(−HALVINGS)`.
-const HALVED: f64 = 1.0 / 256.0;
+/// `(e^(j/64), e^(j/64) − 1)` for `j = −23..=23`, at index `j + 23`, each made once from the
+/// series of `e^(j/64 / 2^6) − 1` and six doublings `e^(2y) − 1 = (e^y − 1)·(e^y − 1 + 2)`,
+/// which do not cancel.
+fn exp_table() -> &'static [(DoubleDouble, DoubleDouble); 47] {
+    static TABLE: std::sync::OnceLock<[(DoubleDouble, DoubleDouble); 47]> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            // (j/64)/64: below 1/64 for every j, and exact.
+            let y = DoubleDouble::from_f64((i as f64 - TABLE_HALF) / 4096.0);
+            let mut m = y.exp_m1_series();
+            for _ in 0..6 {
+                m = m * m.plus_f64(2.0);
+            }
+            (m + DoubleDouble::one(), m)
+        })
+    })
+}
 
 impl DoubleDouble {
     /// The double-double equal to `x`.
@@ -174,26 +190,32 @@ impl DoubleDouble {
         DoubleDouble::normalized(q, left / b)
     }
 
-    /// `e^x − 1` for `|x| ≤ 1`, with no cancellation: the series of `e^y − 1` at `y = x/2^8`,
-    /// then eight doublings `e^(2y) − 1 = (e^y − 1)·(e^y − 1 + 2)`. The series is nested,
-    /// `y·(1 + y/2·(1 + y/3·(… (1 + y/6·(1 + t)))))`: its terms from `y⁷/7!` on are below `1e-15`
-    /// of the sum, so their `t` needs only `f64`.
-    fn exp_m1_small(self) -> DoubleDouble {
-        let y = DoubleDouble {
-            value: self.value * HALVED,
-            tail: self.tail * HALVED,
-        };
-        let h = y.value;
+    /// `e^y − 1` by its series, for `|y| ≤ 1/64`, nested as
+    /// `y·(1 + y/2·(1 + y/3·(… (1 + y/6·(1 + t)))))`: the terms from `y⁷/7!` on are below
+    /// `1e-15` of the sum, so their `t` needs only `f64`.
+    fn exp_m1_series(self) -> DoubleDouble {
+        let h = self.value;
         let t = h / 7.0 * (1.0 + h / 8.0 * (1.0 + h / 9.0 * (1.0 + h / 10.0 * (1.0 + h / 11.0))));
         let mut q = DoubleDouble::from_f64(t).plus_f64(1.0);
         for n in [6.0, 5.0, 4.0, 3.0, 2.0] {
-            q = (y * q).divided_by_f64(n).plus_f64(1.0);
+            q = (self * q).divided_by_f64(n).plus_f64(1.0);
         }
-        let mut sum = y * q;
-        for _ in 0..HALVINGS {
-            sum = sum * sum.plus_f64(2.0);
+        self * q
+    }
+
+    /// `e^x − 1` for `|x| ≤ ln 2 / 2`, with no cancellation: `x = j/64 + s` with `|s| ≤ 1/128`,
+    /// and `e^x − 1 = e^(j/64)·(e^s − 1) + (e^(j/64) − 1)` from a table of both, the two terms
+    /// of the same sign unless `s` and `j` differ in sign, when the second is the larger by
+    /// twice.
+    fn exp_m1_reduced(self) -> DoubleDouble {
+        let j = (self.value * 64.0).round();
+        let s = self - DoubleDouble::from_f64(j / 64.0);
+        let q = s.exp_m1_series();
+        if j == 0.0 {
+            return q;
         }
-        sum
+        let (e, e_m1) = exp_table()[(j + TABLE_HALF) as usize];
+        e * q + e_m1
     }
 
     /// `self + b` where the two do not cancel (same signs, or `|b|` at least twice `|self|`
@@ -553,8 +575,8 @@ impl Float for DoubleDouble {
         .value;
         DoubleDouble::normalized(s, left / (2.0 * s))
     }
-    /// `e^x = 2^k · e^r` with `r = x − k·ln 2`, `|r| ≤ ln 2 / 2`, and `e^r` from the series of
-    /// `e^(r/2^8)` squared eight times.
+    /// `e^x = 2^k · e^r` with `r = x − k·ln 2`, `|r| ≤ ln 2 / 2`, and `e^r` from a table of
+    /// `e^(j/64)` and the series of `e^s`, `|s| ≤ 1/128`.
     fn exp(self) -> Self {
         if self.value.is_nan() {
             return self;
@@ -567,7 +589,7 @@ impl Float for DoubleDouble {
         }
         let k = (self.value / std::f64::consts::LN_2).round();
         let r = self - LN_2.times_f64(k);
-        (r.exp_m1_small() + DoubleDouble::one()).scaled(k as i32)
+        (r.exp_m1_reduced() + DoubleDouble::one()).scaled(k as i32)
     }
     fn exp2(self) -> Self {
         (self * LN_2).exp()
@@ -668,9 +690,10 @@ impl Float for DoubleDouble {
             (x * s - y * c, x * c + y * s)
         })
     }
+    /// Without cancellation near 0; beyond `ln 2 / 2`, `e^x − 1` loses at most a bit or two.
     fn exp_m1(self) -> Self {
-        if self.value.abs() <= 1.0 {
-            self.exp_m1_small()
+        if self.value.abs() <= std::f64::consts::LN_2 / 2.0 {
+            self.exp_m1_reduced()
         } else {
             self.exp() - DoubleDouble::one()
         }
@@ -842,6 +865,32 @@ mod tests {
         ];
         for (name, got, want) in cases {
             assert!(rel(got, want) < 1e-30, "{name}: {got:?} against {want:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_and_the_halving_series_agree_on_exp_m1() {
+        // Across the reduced range: e^x − 1 from the table against the series of e^(x/2^8) − 1
+        // squared back eight times, two independent routes.
+        for i in -200..=200 {
+            let x = DoubleDouble::from_f64(i as f64 * 0.0051) / DoubleDouble::from_f64(3.0);
+            let mut halved = DoubleDouble {
+                value: x.value / 256.0,
+                tail: x.tail / 256.0,
+            }
+            .exp_m1_series();
+            for _ in 0..8 {
+                halved = halved * halved.plus_f64(2.0);
+            }
+            let table = x.exp_m1_reduced();
+            if i == 0 {
+                assert!(table.is_zero());
+                continue;
+            }
+            assert!(
+                rel(table, halved) < 1e-30,
+                "x = {x:?}: {table:?} against {halved:?}"
+            );
         }
     }
 
