@@ -16,7 +16,7 @@
 //! Then it plants a mistake of one part in a million in one entry of a late step's gradient
 //! and shows that the check fails at that step, in every regime.
 //!
-//! `cargo run --release --example 11-a-verdict-in-every-regime` (about 40 s, most of it the
+//! `cargo run --release --example 11-a-verdict-in-every-regime` (about 30 s, most of it the
 //! estimates that f64 cannot decide, taken again in double-double; `--quick` for smaller
 //! cases).
 
