@@ -170,6 +170,8 @@ fn check_passes_on_both_sample_cases_in_both_modes() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["first_failure"], Value::Null);
     assert_eq!(v["steps"].as_array().unwrap().len(), 3);
+    // Small enough that double-double's work never runs out.
+    assert_eq!(v["double_double_exhausted"], false);
     // Every per-step quantity of the canonical example is confirmed by finite differences,
     // each with its own error bound; dW_h at t = 1 is exactly zero (h_0 = 0), and so is
     // every estimate of it.
@@ -179,6 +181,8 @@ fn check_passes_on_both_sample_cases_in_both_modes() {
             assert_eq!(fd["verdict"], "ok", "t = {}: {q} {fd}", step["t"]);
             assert_eq!(fd["reason"], Value::Null);
             assert!(fd["error"].as_f64().unwrap() >= 0.0);
+            // f64 decides every estimate of this well-scaled case, and the JSON names it.
+            assert_eq!(fd["number"], "f64", "{q} {fd}");
             // null where the quantity is exactly zero: no resolution relative to it.
             let zero = step["t"] == 1 && q == "dw_h";
             assert_eq!(fd["resolution"].as_f64().is_none(), zero, "{q} {fd}");
