@@ -101,3 +101,21 @@ fn charts_of_fixed_data() {
     );
     insta::assert_snapshot!("charts", text);
 }
+
+/// When double-double's work ran out, the table says so, once, under the header; otherwise it
+/// says nothing of it.
+#[test]
+fn check_table_says_when_double_double_ran_out() {
+    let case = Case::<f64>::canonical();
+    let mut report = tapegrad::check::check_case(&case, Mode::Exhaustive).unwrap();
+    assert!(!report.precise_exhausted);
+    let line = "double-double's work (5e8 multiply-adds a check, 1e7 an estimate) was not enough";
+    assert!(!trace::check_table(&report, CheckStyle::Verdicts).contains(line));
+    report.precise_exhausted = true;
+    let table = trace::check_table(&report, CheckStyle::Verdicts);
+    assert_eq!(table.matches(line).count(), 1, "{table}");
+    assert!(
+        table.contains("the others keep their f64 bounds"),
+        "{table}"
+    );
+}
