@@ -218,7 +218,9 @@ pub type Agreed<'a> = &'a dyn Fn(usize, &str) -> Option<bool>;
 ///
 /// Shapes: `x_t` is `batch × features`, every state `batch × hidden`, and the parameters have
 /// the shapes [`Cell::PARAMS`] gives them. The sequence code checks every shape before it calls
-/// a step, so the steps may assume them.
+/// a step, so the steps may assume them. A step treats the rows of the batch independently
+/// (row `i` of every output reads row `i` of the inputs and the parameters alone), as every
+/// recurrent cell does: forward mode ([`crate::forward`]) stacks copies of the batch on it.
 pub trait Cell: Clone + fmt::Debug + PartialEq {
     /// The value of `"cell"` in a case file: `"rnn"`.
     const KIND: &'static str;

@@ -418,6 +418,8 @@ pub fn check_steps<T: Scalar, C: Cell>(
     let dual_case: Case<Dual<T>, C> = case.cast();
     let dual_fwd = dual_case.forward()?;
     let dual_ctx = Context::new(&dual_case, &dual_fwd);
+    // Exhaustive mode's forward mode reruns several entries at once, on copies of the batch.
+    let lanes = (mode == Mode::Exhaustive).then(|| forward::Lanes::new(&dual_case));
     // Each entry's scale of round-off: how far exact methods may differ.
     let scales = case.roundoff_scales()?;
     let mut probe =
@@ -431,7 +433,10 @@ pub fn check_steps<T: Scalar, C: Cell>(
             );
             match directions.as_mut() {
                 None => {
-                    let by_forward = forward::entries(&dual_ctx, at, dual_point);
+                    let by_forward = lanes
+                        .as_ref()
+                        .expect("invariant: exhaustive mode stacks its reruns")
+                        .entries(&dual_ctx, at, dual_point);
                     let claims = [by_hand.as_slice(), by_tape.as_slice()];
                     let fd = adaptive_gradient(point, noise, tolerances.fd, &claims, |v| {
                         loss_at(&ctx, at, v)

@@ -133,6 +133,43 @@ impl<T: Scalar> Matrix<T> {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// Rows `first .. first + count` as a matrix, numpy's `a[first:first + count]`.
+    pub fn row_block(&self, first: usize, count: usize) -> Matrix<T> {
+        assert!(
+            first + count <= self.rows,
+            "invariant: rows {first}..{} of a {}-row matrix",
+            first + count,
+            self.rows
+        );
+        Matrix {
+            rows: count,
+            cols: self.cols,
+            data: self.data[first * self.cols..(first + count) * self.cols].to_vec(),
+        }
+    }
+
+    /// `copies` copies of this matrix, one under the other: numpy's `np.tile(a, (copies, 1))`.
+    pub fn tile_rows(&self, copies: usize) -> Matrix<T> {
+        Matrix {
+            rows: self.rows * copies,
+            cols: self.cols,
+            data: self.data.repeat(copies),
+        }
+    }
+
+    /// The matrices one under the other, numpy's `np.vstack(blocks)`; all have `cols` columns.
+    pub fn stack_rows(blocks: &[Matrix<T>], cols: usize) -> Matrix<T> {
+        assert!(
+            blocks.iter().all(|b| b.cols == cols),
+            "invariant: blocks stacked on each other have {cols} columns"
+        );
+        Matrix {
+            rows: blocks.iter().map(|b| b.rows).sum(),
+            cols,
+            data: blocks.iter().flat_map(|b| b.data.iter().copied()).collect(),
+        }
+    }
+
     /// The rows as nested vectors, the shape `arr.tolist()` gives in numpy.
     pub fn to_rows(&self) -> Vec<Vec<T>> {
         (0..self.rows).map(|i| self.row(i).to_vec()).collect()

@@ -107,6 +107,16 @@ impl<'a, T: Scalar, C: Cell> Context<'a, T, C> {
         }
     }
 
+    /// The case the context belongs to.
+    pub(crate) fn case(&self) -> &'a Case<T, C> {
+        self.case
+    }
+
+    /// The case's plain forward pass.
+    pub(crate) fn forward(&self) -> &'a Forward<T> {
+        self.fwd
+    }
+
     /// The state after step t, borrowed from the forward pass, with part `s` replaced by `v`
     /// when `replace` says so.
     fn state(&self, t: usize, replace: Option<(usize, &'a Matrix<T>)>) -> Vec<Cow<'a, Matrix<T>>> {
@@ -130,9 +140,70 @@ pub(crate) fn loss_at<'a, T: Scalar, C: Cell>(
     at: At,
     v: &'a Matrix<T>,
 ) -> T {
+    let (start, first) = restart(ctx, at, v);
+    let states = recompute(ctx, at, v, start, first..=ctx.case.x.len()).head_states();
+    // The head fits the states: the check verified it before taking any difference, and this
+    // runs once per probe, where checking again would cost a tenth of a small case's time.
+    match at {
+        At::Total(TotalOf::Head(i)) => ctx.case.head.with_param(i, v).loss_of(&states),
+        _ => ctx.case.head.loss_of(&states),
+    }
+}
+
+/// What a recomputation ends with: the state after its last step, and the states before it
+/// when the head reads every state.
+pub(crate) struct Ending<T> {
+    /// Every part of the state after the last step recomputed.
+    pub(crate) state: Vec<Matrix<T>>,
+    /// `h_0 … h_(last−1)` when the head reads every state (`mse_all`), otherwise empty.
+    pub(crate) earlier: Vec<Matrix<T>>,
+}
+
+impl<T: Scalar> Ending<T> {
+    /// The states the head reads: every `h_t`, or `[h_T]` alone for a head that reads the last.
+    pub(crate) fn head_states(mut self) -> Vec<Matrix<T>> {
+        self.earlier.push(self.state.swap_remove(0));
+        self.earlier
+    }
+}
+
+/// Where a recomputation with the value at `at` replaced by `v` starts: the state it starts
+/// from, and the first step it recomputes.
+pub(crate) fn restart<'a, T: Scalar, C: Cell>(
+    ctx: &Context<'a, T, C>,
+    at: At,
+    v: &'a Matrix<T>,
+) -> (Vec<Cow<'a, Matrix<T>>>, usize) {
+    let (cell, fwd) = (&ctx.case.cell, ctx.fwd);
+    match at {
+        At::Step(t, Site::State(s)) => (ctx.state(t, Some((s, v))), t + 1),
+        At::Step(t, Site::Internal(i)) => {
+            let mut inside: Vec<Matrix<T>> = fwd.internals_at(t).into_iter().cloned().collect();
+            inside[i] = v.clone();
+            let state = cell.post(&ctx.params, inside, &fwd.state_at(t - 1));
+            (state.into_iter().map(Cow::Owned).collect(), t + 1)
+        }
+        At::Step(t, Site::Input | Site::Param(_)) => (ctx.state(t - 1, None), t),
+        At::Total(TotalOf::Initial { state, .. }) => (ctx.state(0, Some((state, v))), 1),
+        At::Total(TotalOf::Param(_)) => (ctx.state(0, None), 1),
+        At::Total(TotalOf::Head(_)) => {
+            let steps = ctx.case.x.len();
+            (ctx.state(steps, None), steps + 1)
+        }
+    }
+}
+
+/// Steps `range` of the context's case recomputed from `start`, with the value at `at`
+/// replaced by `v` where the steps read it (an input, or a weight's copy or the whole weight).
+pub(crate) fn recompute<'a, T: Scalar, C: Cell>(
+    ctx: &Context<'a, T, C>,
+    at: At,
+    v: &'a Matrix<T>,
+    start: Vec<Cow<'a, Matrix<T>>>,
+    range: std::ops::RangeInclusive<usize>,
+) -> Ending<T> {
     let (case, fwd) = (ctx.case, ctx.fwd);
     let cell = &case.cell;
-    let steps = case.x.len();
     let shared = &ctx.params;
     // The parameters with the perturbed one in place, for the steps the perturbation reaches:
     // only step t for step t's copy, every step for a whole total.
@@ -151,28 +222,14 @@ pub(crate) fn loss_at<'a, T: Scalar, C: Cell>(
             .collect(),
         None => Vec::new(),
     };
-    // The state the recomputation starts from, and the first step recomputed.
-    let (start, first) = match at {
-        At::Step(t, Site::State(s)) => (ctx.state(t, Some((s, v))), t + 1),
-        At::Step(t, Site::Internal(i)) => {
-            let mut inside: Vec<Matrix<T>> = fwd.internals_at(t).into_iter().cloned().collect();
-            inside[i] = v.clone();
-            let state = cell.post(shared, inside, &fwd.state_at(t - 1));
-            (state.into_iter().map(Cow::Owned).collect(), t + 1)
-        }
-        At::Step(t, Site::Input | Site::Param(_)) => (ctx.state(t - 1, None), t),
-        At::Total(TotalOf::Initial { state, .. }) => (ctx.state(0, Some((state, v))), 1),
-        At::Total(TotalOf::Param(_)) => (ctx.state(0, None), 1),
-        At::Total(TotalOf::Head(_)) => (ctx.state(steps, None), steps + 1),
-    };
     let keep_all = case.head.reads_every_state();
-    let mut hs: Vec<Matrix<T>> = if keep_all {
-        fwd.states()[..first - 1].to_vec()
+    let mut earlier: Vec<Matrix<T>> = if keep_all {
+        fwd.states()[..range.start() - 1].to_vec()
     } else {
         Vec::new()
     };
     let mut prev = start;
-    for s in first..=steps {
+    for s in range {
         // Step s uses the perturbed value where the site says so, the case's own elsewhere.
         let p = if reaches(s) { &perturbed } else { shared };
         let reprojected = hit.is_some_and(|i| C::PARAMS[i].projected) && reaches(s);
@@ -190,23 +247,13 @@ pub(crate) fn loss_at<'a, T: Scalar, C: Cell>(
         for (part, (slot, new)) in prev.iter_mut().zip(next).enumerate() {
             let old = std::mem::replace(slot, Cow::Owned(new));
             if keep_all && part == 0 {
-                hs.push(old.into_owned());
+                earlier.push(old.into_owned());
             }
         }
     }
-    // The head fits the states: the check verified it before taking any difference, and this
-    // runs once per probe, where checking again would cost a tenth of a small case's time.
-    let loss = |states: &[Matrix<T>]| match at {
-        At::Total(TotalOf::Head(i)) => case.head.with_param(i, v).loss_of(states),
-        _ => case.head.loss_of(states),
-    };
-    let last = prev.swap_remove(0).into_owned();
-    if keep_all {
-        hs.push(last);
-        loss(&hs)
-    } else {
-        // Every head but mse_all reads h_T alone.
-        loss(std::slice::from_ref(&last))
+    Ending {
+        state: prev.into_iter().map(Cow::into_owned).collect(),
+        earlier,
     }
 }
 
