@@ -50,6 +50,12 @@ pub struct Dims {
     pub hidden: usize,
 }
 
+/// How many times [`Case::input_spread`] changes the inputs' last digits.
+pub const SPREAD_RUNS: usize = 3;
+
+/// The seed of [`Case::input_spread`]'s changes.
+const SPREAD_SEED: u64 = 0x5EED;
+
 /// Which head a random case gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeadKind {
@@ -393,6 +399,46 @@ impl<T: Scalar, C: Cell> Case<T, C> {
         Ok(self.cast::<Bound<T>>().bptt()?.map(|b| b.magnitude()))
     }
 
+    /// For every gradient of hand BPTT, how far it moves when the case's inputs change in their
+    /// last digits: the largest `|g' − g|` over [`SPREAD_RUNS`] runs, each multiplying every
+    /// entry of `x`, the parameters, the initial state and the head's parameters by
+    /// `1 + ε·u`, with `u` uniform in `[−1, 1]` (seeded, the same on every machine). A correct
+    /// backward pass whose inputs are held to `ε` (float32 arrays: `ε = 2⁻²⁴`) can be that far
+    /// from the exact gradients on those grounds alone: the case's conditioning, which a large
+    /// spectral radius or a saturated activation makes large.
+    pub fn input_spread(&self, epsilon: f64) -> Result<Gradients<T>> {
+        let exact = self.bptt()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(SPREAD_SEED);
+        let mut spread = exact.map(|_| T::zero());
+        for _ in 0..SPREAD_RUNS {
+            let mut moved = self.clone();
+            let mut nudge = |m: &mut Matrix<T>| {
+                for v in m.as_mut_slice() {
+                    let u: f64 = rng.random_range(-1.0..=1.0);
+                    *v *= T::from_f64(1.0 + epsilon * u);
+                }
+            };
+            moved.x.iter_mut().for_each(&mut nudge);
+            moved.params.iter_mut().for_each(&mut nudge);
+            moved.initial.iter_mut().for_each(&mut nudge);
+            moved.head.params_mut().into_iter().for_each(&mut nudge);
+            let moved_by = moved.bptt()?.zip_map(&exact, |m, e| (m - e).abs());
+            spread = spread.zip_map(&moved_by, T::max);
+        }
+        Ok(spread)
+    }
+
+    /// The scale against which `check --against` allows round-off in values given to `ε`,
+    /// entry by entry: the larger of the terms' round-off scale ([`Case::roundoff_scales`]) and
+    /// the input spread over `ε` ([`Case::input_spread`]), so that a few `ε` of it covers both
+    /// the rounding of a correct computation and the case's conditioning.
+    pub fn referee_scales(&self, epsilon: f64) -> Result<Gradients<T>> {
+        let terms = self.roundoff_scales()?;
+        let spread = self.input_spread(epsilon)?;
+        let over_epsilon = T::from_f64(1.0 / epsilon);
+        Ok(terms.zip_map(&spread, |m, s| m.max(s * over_epsilon)))
+    }
+
     /// Every gradient from one backward sweep of the tape, read back by handle: each per-step
     /// quantity from the node it is the gradient of (`dh[t]` from `h_t`, `da[t]` from `a_t`,
     /// `dx[t]` from the leaf `x_t`, step t's weight contributions from step t's aliases).
@@ -454,5 +500,38 @@ impl<T: Scalar> Case<T, Rnn> {
         ];
         Case::new(Rnn::default(), vec![w_x, w_h, b], x, vec![], Head::SumLast)
             .expect("the canonical case is valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The input spread is the gradients' first-order response to the inputs' last digits:
+    /// nothing at `ε = 0`, and twice as much (to a few percent) at twice the `ε`.
+    #[test]
+    fn the_input_spread_grows_with_the_change_of_the_inputs() {
+        let dims = Dims {
+            batch: 2,
+            steps: 4,
+            features: 3,
+            hidden: 5,
+        };
+        let case = Case::<f64>::random(9, dims, HeadKind::SoftmaxCe(3), Rnn::default());
+        let largest = |g: &Gradients<f64>| {
+            let steps = g.steps.iter().flatten().map(|(_, m)| m.max_abs());
+            let totals = g.totals.iter().map(|(_, m)| m.max_abs());
+            steps.chain(totals).fold(0.0, f64::max)
+        };
+        assert_eq!(largest(&case.input_spread(0.0).unwrap()), 0.0);
+        let (one, two) = (1e-6, 2e-6);
+        let (s1, s2) = (
+            case.input_spread(one).unwrap(),
+            case.input_spread(two).unwrap(),
+        );
+        let ratio = largest(&s2) / largest(&s1);
+        assert!((ratio - 2.0).abs() < 0.05, "ratio {ratio}");
+        let exact = largest(&case.bptt().unwrap());
+        assert!(largest(&s1) > 1e-3 * one * exact, "the inputs were changed");
     }
 }

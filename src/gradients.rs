@@ -86,6 +86,30 @@ impl<T: Scalar> Gradients<T> {
     }
 }
 
+impl<T: Scalar> Gradients<T> {
+    /// `f(a, b)` entry by entry, for `a` in these gradients and `b` in `other`, gradients of
+    /// the same case: how a running maximum or an allowance is built from two sets.
+    pub fn zip_map(&self, other: &Gradients<T>, f: impl Fn(T, T) -> T) -> Gradients<T> {
+        let part = |a: &Matrix<T>, b: &Matrix<T>| {
+            a.zip_map(b, "Gradients::zip_map", &f)
+                .expect("invariant: gradients of one case have one shape per quantity")
+        };
+        let named = |x: &Named<T>, y: &Named<T>| {
+            x.iter()
+                .zip(y)
+                .map(|((k, a), (_, b))| (*k, part(a, b)))
+                .collect()
+        };
+        Gradients {
+            loss: f(self.loss, other.loss),
+            steps: (self.steps.iter().zip(&other.steps))
+                .map(|(x, y)| named(x, y))
+                .collect(),
+            totals: named(&self.totals, &other.totals),
+        }
+    }
+}
+
 /// The precision a student's gradients were computed in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Dtype {

@@ -228,3 +228,66 @@ fn an_error_only_double_double_resolves_is_caught_at_its_step() {
         }
     }
 }
+
+/// The referee's allowance in every regime, float64 and float32: a homework whose inputs had
+/// other last digits (what a student who stored the case in float32 computes from) agrees, its
+/// difference from the exact gradients being the case's input spread; the same homework with
+/// one late entry of `dW_h` off by 1e-2 (float32: in saturated tanh its own round-off reaches
+/// 1e-3) or 1e-6 (float64) is blamed at that step.
+/// The input spread stays within the allowance the terms' scale alone gives (`32·ε·scale`), so
+/// the two measures of the case's conditioning are consistent.
+#[test]
+fn the_referee_allows_the_input_spread_and_no_more() {
+    use tapegrad::diagnose::diagnose;
+    use tapegrad::fd::ROUNDOFF;
+    use tapegrad::gradients::{Dtype, Given};
+    let mut grew = 0;
+    for (name, case) in regimes() {
+        for (dtype, off) in [(Dtype::Float64, 1e-6), (Dtype::Float32, 1e-2)] {
+            let eps = dtype.epsilon();
+            let exact = case.bptt().unwrap();
+            let terms = case.roundoff_scales().unwrap();
+            let spread = case.input_spread(eps).unwrap();
+            let scale = case.referee_scales(eps).unwrap();
+            for t in 1..=case.x.len() {
+                for (q, m) in terms.step(t) {
+                    let (s, r) = (spread.get(t, q).unwrap(), scale.get(t, q).unwrap());
+                    for ((m, s), r) in m.as_slice().iter().zip(s.as_slice()).zip(r.as_slice()) {
+                        assert!(s.is_finite() && *s <= ROUNDOFF * eps * m, "{name}: {q}_{t}");
+                        assert_eq!(*r, m.max(s / eps));
+                        grew += usize::from(r > m);
+                    }
+                }
+            }
+            // A homework computed from inputs with other last digits.
+            let mut nudged = case.clone();
+            for (k, x) in nudged.x.iter_mut().enumerate() {
+                *x = x.map(|v| v * (1.0 + eps * if k % 2 == 0 { 0.5 } else { -0.5 }));
+            }
+            nudged.params[1] = nudged.params[1].map(|v| v * (1.0 - 0.5 * eps));
+            let mut homework = Given::all(&nudged.bptt().unwrap());
+            homework.dtype = dtype;
+            let d = diagnose(&exact, &scale, &homework, &case.cell);
+            assert!(d.ok, "{name}, {dtype:?}: {}", d.explanation);
+            // One late entry wrong.
+            let late = case.x.len() - 1;
+            let mut wrong = nudged.bptt().unwrap();
+            let dw = wrong.get_mut(late, "dw_h").unwrap();
+            let (i, _) = dw
+                .as_slice()
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, 0.0),
+                    |b, (i, v)| if v.abs() > b.1 { (i, v.abs()) } else { b },
+                );
+            dw.as_mut_slice()[i] *= 1.0 + off;
+            let mut homework = Given::all(&wrong);
+            homework.dtype = dtype;
+            let d = diagnose(&exact, &scale, &homework, &case.cell);
+            assert_eq!(d.first_mismatch, Some((late, "dw_h")), "{name}, {dtype:?}");
+        }
+    }
+    // Somewhere the spread is the larger measure, so the allowance is not the terms' alone.
+    assert!(grew > 0, "the input spread never exceeded ε·scale");
+}

@@ -378,7 +378,8 @@ fn check_against<C: Cell>(case: &Case<f64, C>, path: &str, as_json: bool) -> Res
     let non_finite = first_non_finite(case, &case.forward()?, tape.loss, &[("tape", &tape)]);
     // Judged against a reference more precise than the student where that is affordable.
     let (reference, which) = check::reference_gradients(case)?;
-    let mut d = diagnose(&reference, &case.roundoff_scales()?, &given, &case.cell);
+    let scale = case.referee_scales(given.dtype.epsilon())?;
+    let mut d = diagnose(&reference, &scale, &given, &case.cell);
     d.reference = which;
     if let Some(at) = non_finite {
         d.ok = false;
