@@ -8,6 +8,7 @@
 //! ```text
 //! dh_T = ∂ℓ/∂h_T                                   the head's direct gradient
 //! for t = T … 1:
+//!     dc_t += paths inside step t (an LSTM's h_t = o_t ⊙ tanh(c_t); none for the RNN)
 //!     (da_t, dx_t, dW[t]…, back) = backward step t given dh_t (and dc_t, …)
 //!     dW += dW[t]                                   a shared weight sums its per-step copies
 //!     dh_(t-1) = back + ∂ℓ/∂h_(t-1)                 no head term on h_0
@@ -75,6 +76,9 @@ pub fn backward_with<T: Scalar, C: Cell>(
         })
         .collect();
     for t in (1..=steps).rev() {
+        // Paths between the parts of step t's state (an LSTM's h_t from c_t) make each total.
+        case.cell
+            .complete_state_grads(&fwd.internals_at(t), &fwd.state_at(t), &mut d_state);
         let back = step(t, &mut d_state);
         // Shared weights: the total is the sum over the untied copies.
         for (total, dw) in totals.iter_mut().zip(&back.params) {

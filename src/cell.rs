@@ -271,6 +271,32 @@ pub trait Cell: Clone + fmt::Debug + PartialEq {
         prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>>;
 
+    /// Step t's state with part `part` set to `value`, where another part of the state is
+    /// computed from it within the step: the LSTM's `h_t = o_t ⊙ tanh(c_t)` follows a changed
+    /// `c_t`. This is what a finite difference or forward mode perturbs for that part's
+    /// quantity, so that `dc_t` is the total `∂L/∂c_t`, through `h_t` as well as `c_(t+1)`, as
+    /// the tape's is. `None` (the default): the part changes alone.
+    fn restate<T: Scalar>(
+        &self,
+        _internals: &[&Matrix<T>],
+        _part: usize,
+        _value: &Matrix<T>,
+    ) -> Option<Vec<Matrix<T>>> {
+        None
+    }
+
+    /// Step t's total state gradients from what reaches the state from outside the step (the
+    /// head's direct gradient and what step t + 1 hands back), adding the paths between parts
+    /// of the state within the step: for the LSTM, `dc_t += dh_t ⊙ o_t ⊙ (1 − tanh²(c_t))`. The
+    /// counterpart of [`Cell::restate`] in hand BPTT; the default adds nothing.
+    fn complete_state_grads<T: Scalar>(
+        &self,
+        _internals: &[&Matrix<T>],
+        _state: &[&Matrix<T>],
+        _d_state: &mut [Matrix<T>],
+    ) {
+    }
+
     /// The same step recorded on a tape, with `p` the step's own copies of the parameters;
     /// its nodes are named for step `t` (`a_t`, `h_t`).
     fn record<'t, T: Scalar>(

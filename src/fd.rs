@@ -19,6 +19,7 @@
 //! Every comparison uses [`relative_error`] and ends in a [`Verdict`]. Nothing here knows a
 //! cell or a sequence: [`crate::check`] applies these tools at every step of one.
 
+use crate::gradients::Gradients;
 use crate::init;
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
@@ -49,6 +50,28 @@ pub fn relative_error<T: Scalar>(a: &Matrix<T>, b: &Matrix<T>) -> f64 {
         return f64::INFINITY;
     }
     relative_error_of(a.as_slice(), b.as_slice())
+}
+
+/// The largest [`relative_error`] between two complete sets of gradients of one case (every
+/// per-step quantity, every total), and where it is: `dw_h at t = 3`, or a total's key. How
+/// tests and examples say that two methods agree everywhere.
+pub fn worst_relative_error<T: Scalar>(a: &Gradients<T>, b: &Gradients<T>) -> (f64, String) {
+    let mut worst = (0.0, String::new());
+    for t in 1..=a.steps.len() {
+        for (name, m) in a.step(t) {
+            let err = b.get(t, name).map_or(f64::INFINITY, |o| relative_error(m, o));
+            if err > worst.0 {
+                worst = (err, format!("{name} at t = {t}"));
+            }
+        }
+    }
+    for (key, m) in &a.totals {
+        let err = b.total(key).map_or(f64::INFINITY, |o| relative_error(m, o));
+        if err > worst.0 {
+            worst = (err, (*key).to_string());
+        }
+    }
+    worst
 }
 
 /// [`relative_error`] on plain slices (+∞ when their lengths differ: they cannot agree).

@@ -148,6 +148,40 @@ impl<T: Scalar> Matrix<T> {
         }
     }
 
+    /// Columns `first .. first + count` as a matrix, numpy's `a[:, first:first + count]`: one
+    /// gate's block of a stacked pre-activation.
+    pub fn col_block(&self, first: usize, count: usize) -> Result<Matrix<T>> {
+        if first + count > self.cols {
+            return Err(Error::invalid(
+                "columns",
+                format!(
+                    "columns {first}..{} of a matrix of shape {:?}",
+                    first + count,
+                    self.shape()
+                ),
+            ));
+        }
+        Ok(Matrix::from_fn(self.rows, count, |i, j| {
+            self.data[i * self.cols + first + j]
+        }))
+    }
+
+    /// The matrices side by side, numpy's `np.hstack(blocks)`; all have `rows` rows.
+    pub fn stack_cols(blocks: &[Matrix<T>], rows: usize) -> Matrix<T> {
+        assert!(
+            blocks.iter().all(|b| b.rows == rows),
+            "invariant: blocks side by side have {rows} rows"
+        );
+        let cols = blocks.iter().map(|b| b.cols).sum();
+        let mut data = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for b in blocks {
+                data.extend_from_slice(b.row(i));
+            }
+        }
+        Matrix { rows, cols, data }
+    }
+
     /// `copies` copies of this matrix, one under the other: numpy's `np.tile(a, (copies, 1))`.
     pub fn tile_rows(&self, copies: usize) -> Matrix<T> {
         Matrix {

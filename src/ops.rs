@@ -45,6 +45,16 @@ pub enum Op<T> {
     Sigmoid,
     /// `Y = X`: an alias, so that one value can have several uses with separate gradients.
     Identity,
+    /// `Y = 1 − X`.
+    OneMinus,
+    /// `Y = X[:, first .. first + count]`: a block of columns (one gate of a stacked
+    /// pre-activation).
+    Columns {
+        /// The first column taken.
+        first: usize,
+        /// How many columns are taken.
+        count: usize,
+    },
     /// `y = Σ X` (a `1×1` result).
     Sum,
     /// `y = mean(X)` (a `1×1` result).
@@ -246,6 +256,54 @@ impl<'t, T: Scalar> Var<'t, T> {
     pub fn alias(self) -> Var<'t, T> {
         self.unary(Op::Identity)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// one_minus: Y = 1 − X;  X̄ = −Ȳ
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = 1 − X`, entry by entry: a GRU's `1 − z`. Backward: `X̄ = −Ȳ`.
+    pub fn one_minus(self) -> Var<'t, T> {
+        self.unary(Op::OneMinus)
+    }
+}
+
+fn one_minus_vjp<T: Scalar>(g: &Matrix<T>) -> Matrix<T> {
+    g.map(|v| -v)
+}
+
+/// `Ẏ = −Ẋ`: the same Jacobian, `−I`.
+fn one_minus_jvp<T: Scalar>(dx: &Matrix<T>) -> Matrix<T> {
+    one_minus_vjp(dx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// columns: Y = X[:, first .. first + count];  X̄ = Ȳ placed in those columns, zeros elsewhere
+
+impl<'t, T: Scalar> Var<'t, T> {
+    /// `Y = X[:, first .. first + count]`, numpy's slice of columns: an LSTM's gate `i` is
+    /// `σ(a_t[:, 0:H])`. Backward: `X̄` is `Ȳ` in those columns and zero in the others (a slice
+    /// forward is a scatter backward). Refuses columns beyond `X`'s.
+    pub fn columns(self, first: usize, count: usize) -> Result<Var<'t, T>> {
+        self.tape.record(Op::Columns { first, count }, &[self])
+    }
+}
+
+fn columns_vjp<T: Scalar>(x: &Matrix<T>, first: usize, g: &Matrix<T>) -> Matrix<T> {
+    let count = g.cols();
+    Matrix::from_fn(x.rows(), x.cols(), |i, j| {
+        if (first..first + count).contains(&j) {
+            g[(i, j - first)]
+        } else {
+            T::zero()
+        }
+    })
+}
+
+/// `Ẏ = Ẋ[:, first .. first + count]`.
+fn columns_jvp<T: Scalar>(dx: &Matrix<T>, first: usize, count: usize) -> Matrix<T> {
+    dx.col_block(first, count)
+        .expect("invariant: a tangent has the shape of its input, whose columns forward took")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,6 +570,8 @@ impl<T: Scalar> Op<T> {
             Op::Tanh => "tanh",
             Op::Sigmoid => "sigmoid",
             Op::Identity => "alias",
+            Op::OneMinus => "one_minus",
+            Op::Columns { .. } => "columns",
             Op::Sum => "sum",
             Op::Mean => "mean",
             Op::Square => "square",
@@ -533,6 +593,8 @@ impl<T: Scalar> Op<T> {
             (Op::Tanh, [x]) => Ok(in_place(x, |v| Activation::Tanh.apply_in_place(v))),
             (Op::Sigmoid, [x]) => Ok(in_place(x, |v| Activation::Sigmoid.apply_in_place(v))),
             (Op::Identity, [x]) => Ok((*x).clone()),
+            (Op::OneMinus, [x]) => Ok(x.map(|v| T::one() - v)),
+            (Op::Columns { first, count }, [x]) => x.col_block(*first, *count),
             (Op::Sum, [x]) => Ok(Matrix::row_vector(&[x.sum()])),
             (Op::Mean, [x]) => Ok(Matrix::row_vector(&[x.sum() / T::from_f64(x.len() as f64)])),
             (Op::Square, [x]) => Ok(x.map(|v| v * v)),
@@ -581,6 +643,8 @@ impl<T: Scalar> Op<T> {
             (Op::Tanh, [_]) => vec![tanh_vjp(out, g)],
             (Op::Sigmoid, [_]) => vec![sigmoid_vjp(out, g)],
             (Op::Identity, [_]) => vec![g.clone()],
+            (Op::OneMinus, [_]) => vec![one_minus_vjp(g)],
+            (Op::Columns { first, .. }, [x]) => vec![columns_vjp(x, *first, g)],
             (Op::Sum, [x]) => vec![sum_vjp(x, g)],
             (Op::Mean, [x]) => vec![mean_vjp(x, g)],
             (Op::Square, [x]) => vec![square_vjp(x, g)],
@@ -611,6 +675,8 @@ impl<T: Scalar> Op<T> {
             (Op::Tanh, _, [dx]) => tanh_jvp(out, dx),
             (Op::Sigmoid, _, [dx]) => sigmoid_jvp(out, dx),
             (Op::Identity, _, [dx]) => (*dx).clone(),
+            (Op::OneMinus, _, [dx]) => one_minus_jvp(dx),
+            (Op::Columns { first, count }, _, [dx]) => columns_jvp(dx, *first, *count),
             (Op::Sum, _, [dx]) => sum_jvp(dx),
             (Op::Mean, _, [dx]) => mean_jvp(dx),
             (Op::Square, [x], [dx]) => square_jvp(x, dx),

@@ -176,7 +176,10 @@ pub(crate) fn restart<'a, T: Scalar, C: Cell>(
 ) -> (Vec<Cow<'a, Matrix<T>>>, usize) {
     let (cell, fwd) = (&ctx.case.cell, ctx.fwd);
     match at {
-        At::Step(t, Site::State(s)) => (ctx.state(t, Some((s, v))), t + 1),
+        At::Step(t, Site::State(s)) => match cell.restate(&fwd.internals_at(t), s, v) {
+            Some(state) => (state.into_iter().map(Cow::Owned).collect(), t + 1),
+            None => (ctx.state(t, Some((s, v))), t + 1),
+        },
         At::Step(t, Site::Internal(i)) => {
             let mut inside: Vec<Matrix<T>> = fwd.internals_at(t).into_iter().cloned().collect();
             inside[i] = v.clone();

@@ -5,33 +5,13 @@
 use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
 use tapegrad::cells::Rnn;
-use tapegrad::fd::{relative_error, rng};
+use tapegrad::fd::{rng, worst_relative_error};
 use tapegrad::forward::forward_gradients;
-use tapegrad::gradients::Gradients;
 use tapegrad::loss::Head;
 use tapegrad::matrix::Matrix;
 use tapegrad::scalar::Scalar;
 use tapegrad::spectral::orthogonal;
 
-/// The worst relative error between two complete sets of gradients, naming where it is.
-fn worst<T: Scalar>(a: &Gradients<T>, b: &Gradients<T>) -> (f64, String) {
-    let mut worst = (0.0, String::new());
-    for t in 1..=a.steps.len() {
-        for (name, m) in a.step(t) {
-            let err = relative_error(m, b.get(t, name).expect("the same quantities"));
-            if err > worst.0 {
-                worst = (err, format!("{name} at t = {t}"));
-            }
-        }
-    }
-    for (key, m) in &a.totals {
-        let err = relative_error(m, b.total(key).expect("the same totals"));
-        if err > worst.0 {
-            worst = (err, (*key).to_string());
-        }
-    }
-    worst
-}
 
 /// Every head, activation and a few shapes: forward mode gives hand BPTT's numbers to
 /// round-off, and the tape's.
@@ -55,7 +35,7 @@ fn forward_mode_agrees_with_both_backward_passes_everywhere() {
                 let (hand, tape) = (case.bptt().unwrap(), case.tape_gradients().unwrap());
                 assert_eq!(forward.loss, hand.loss);
                 for (other, name) in [(&hand, "hand"), (&tape, "tape")] {
-                    let (err, at) = worst(&forward, other);
+                    let (err, at) = worst_relative_error(&forward, other);
                     assert!(
                         err <= 1e-12,
                         "{head:?} {activation} B={batch} T={steps}: forward vs {name} {err:e} at {at}"
@@ -76,7 +56,7 @@ fn forward_mode_in_f32() {
         hidden: 4,
     };
     let case = Case::<f32>::random(3, dims, HeadKind::SoftmaxCe(3), Rnn::new(Activation::Tanh));
-    let (err, at) = worst(&forward_gradients(&case).unwrap(), &case.bptt().unwrap());
+    let (err, at) = worst_relative_error(&forward_gradients(&case).unwrap(), &case.bptt().unwrap());
     assert!(err <= 1e-5, "{err:e} at {at}");
 }
 
@@ -102,12 +82,12 @@ fn forward_mode_is_exact_where_gradients_explode() {
         largest > 1e6,
         "the gradients explode: ‖dh_1‖∞ = {largest:e}"
     );
-    let (err, at) = worst(&forward_gradients(&case).unwrap(), &hand);
+    let (err, at) = worst_relative_error(&forward_gradients(&case).unwrap(), &hand);
     assert!(err <= 1e-10, "forward vs hand {err:e} at {at}");
     // Central differences at one fixed step of 6e-6 were off by 99% in h_0 here; each entry's
     // own sweep walks down to steps small enough (4.8e-5 at worst, in dW_x at t = 40, where the
     // inputs are 1e-9).
-    let (fd_err, fd_at) = worst(&tapegrad::check::fd_gradients(&case).unwrap(), &hand);
+    let (fd_err, fd_at) = worst_relative_error(&tapegrad::check::fd_gradients(&case).unwrap(), &hand);
     assert!(
         fd_err <= 1e-4,
         "central differences off by {fd_err:.1e} at {fd_at}"

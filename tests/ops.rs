@@ -155,6 +155,12 @@ fn measure_ops<T: Scalar>(seed: u64, measure: Measure<T>) -> Vec<(&'static str, 
         run("tanh", &one, &[], |v, _| Ok(v[0].tanh()));
         run("sigmoid", &one, &[], |v, _| Ok(v[0].sigmoid()));
         run("alias", &one, &[], |v, _| Ok(v[0].alias()));
+        run("one_minus", &one, &[], |v, _| Ok(v[0].one_minus()));
+        // The last two thirds of the columns (all of them when there is one).
+        run("columns", &one, &[], |v, _| {
+            let cols = v[0].shape().1;
+            v[0].columns(cols / 3, cols - cols / 3)
+        });
         run("sum", &one, &[], |v, _| Ok(v[0].sum()));
         run("mean", &one, &[], |v, _| Ok(v[0].mean()));
         run("square", &one, &[], |v, _| Ok(v[0].square()));
@@ -391,4 +397,17 @@ fn rnn_step_in_place_vjp_agrees_with_the_cells_backward_step() {
     agree::<f64>(2, 3, 4, 1e-12);
     agree::<f64>(16, 24, 40, 1e-12);
     agree::<f32>(16, 24, 40, 1e-5);
+}
+
+/// Columns beyond the matrix's are refused with the range and the shape, not a panic.
+#[test]
+fn columns_beyond_the_matrix_are_refused() {
+    let tape = Tape::new();
+    let x = tape.var(Matrix::<f64>::zeros(2, 4));
+    let err = x.columns(3, 2).unwrap_err().to_string();
+    assert!(
+        err.contains("columns 3..5") && err.contains("(2, 4)"),
+        "{err}"
+    );
+    assert_eq!(x.columns(1, 3).unwrap().shape(), (2, 3));
 }

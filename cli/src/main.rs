@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use tapegrad::Cell;
 use tapegrad::case::Case;
-use tapegrad::cells::Rnn;
+use tapegrad::cells::{Lstm, Rnn};
 use tapegrad::check::{self, Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
@@ -344,15 +344,25 @@ fn run_on_case(options: &Options) -> Result<(), Failure> {
     };
     let in_file = |e: Error| Failure::Usage(format!("{path}: {e}"));
     let value = json::parse_json(&read_file("--case", path)?, "case file").map_err(in_file)?;
-    let load = |case: tapegrad::Result<json::Parsed<_>>| case.map(|p| warn_ignored(path, p));
     match json::cell_kind(&value).map_err(in_file)? {
         None | Some(Rnn::KIND) => run_command(
             options,
-            load(json::case_from_value::<Rnn>(&value)).map_err(in_file)?,
+            warn_ignored(path, json::case_from_value::<Rnn>(&value).map_err(in_file)?),
+        ),
+        Some(Lstm::KIND) => run_command(
+            options,
+            warn_ignored(
+                path,
+                json::case_from_value::<Lstm>(&value).map_err(in_file)?,
+            ),
         ),
         Some(other) => Err(in_file(Error::invalid(
             "cell",
-            format!("unknown cell {other:?}; expected {:?}", Rnn::KIND),
+            format!(
+                "unknown cell {other:?}; expected {:?} or {:?}",
+                Rnn::KIND,
+                Lstm::KIND
+            ),
         ))),
     }
 }

@@ -597,9 +597,9 @@ fn the_cell_a_case_names() {
         "\"cell\": \"rnn\" is the default"
     );
     bad_case(
-        "cell_lstm",
-        &with("cell", json!("lstm")),
-        &["cell: unknown cell \"lstm\"; expected \"rnn\""],
+        "cell_unknown",
+        &with("cell", json!("transformer")),
+        &["cell: unknown cell \"transformer\"; expected \"rnn\" or \"lstm\""],
     );
     bad_case(
         "cell_number",

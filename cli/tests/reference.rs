@@ -77,3 +77,76 @@ fn backward_trace_of_the_softmax_sample_by_tape() {
         trace::backward_trace(&case, &grads, "tape")
     );
 }
+
+/// `tapegrad forward --json` on a case file: each step's value of `key` (`h`, `c`).
+fn forward_states(case_file: &str, key: &str) -> Vec<Vec<Vec<f64>>> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["forward", "--json", "--case", case_file])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    steps
+        .iter()
+        .map(|s| serde_json::from_value(s[key].clone()).unwrap())
+        .collect()
+}
+
+/// Every value within half a unit of the last of the 8 printed decimals of `published`.
+fn reproduces(got: &[Vec<f64>], published: &[&[f64]], what: &str) {
+    assert_eq!(got.len(), published.len(), "{what}: rows");
+    for (i, (g, p)) in got.iter().zip(published).enumerate() {
+        assert_eq!(g.len(), p.len(), "{what}: row {i}");
+        for (j, (g, p)) in g.iter().zip(p.iter()).enumerate() {
+            assert!(
+                (g - p).abs() <= 5e-9 + 1e-15,
+                "{what}[{i}][{j}]: {g} against {p}"
+            );
+        }
+    }
+}
+
+/// CS231n assignment 3's `lstm_forward` check (`N, D, H, T = 2, 5, 4, 3`, every array an
+/// `np.linspace`; `cases/lstm_cs231n.case.json`): `expected_h`, as the notebook prints it.
+#[test]
+fn the_lstm_reproduces_the_cs231n_forward_values() {
+    let h = forward_states("../cases/lstm_cs231n.case.json", "h");
+    let expected_h: [[&[f64]; 2]; 3] = [
+        [
+            &[0.01764008, 0.01823233, 0.01882671, 0.0194232],
+            &[0.45767879, 0.4761092, 0.4936887, 0.51041945],
+        ],
+        [
+            &[0.11287491, 0.12146228, 0.13018446, 0.13902939],
+            &[0.6704845, 0.69350089, 0.71486014, 0.7346449],
+        ],
+        [
+            &[0.31358768, 0.33338627, 0.35304453, 0.37250975],
+            &[0.81733511, 0.83677871, 0.85403753, 0.86935314],
+        ],
+    ];
+    assert_eq!(h.len(), 3);
+    for (t, (got, want)) in h.iter().zip(&expected_h).enumerate() {
+        reproduces(got, want, &format!("h_{}", t + 1));
+    }
+    // Its `lstm_step_forward` check, one step from given h0 and c0: next_h and next_c.
+    let step = "../cases/lstm_cs231n_step.case.json";
+    let expected_next_h: [&[f64]; 3] = [
+        &[0.24635157, 0.28610883, 0.32240467, 0.35525807, 0.38474904],
+        &[0.49223563, 0.55611431, 0.61507696, 0.66844003, 0.7159181],
+        &[0.56735664, 0.66310127, 0.74419266, 0.80889665, 0.858299],
+    ];
+    let expected_next_c: [&[f64]; 3] = [
+        &[0.32986176, 0.39145139, 0.451556, 0.51014116, 0.56717407],
+        &[0.66382255, 0.76674007, 0.87195994, 0.97902709, 1.08751345],
+        &[0.74192008, 0.90592151, 1.07717006, 1.25120233, 1.42395676],
+    ];
+    reproduces(&forward_states(step, "h")[0], &expected_next_h, "next_h");
+    reproduces(&forward_states(step, "c")[0], &expected_next_c, "next_c");
+}
