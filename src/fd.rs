@@ -59,7 +59,9 @@ pub fn worst_relative_error<T: Scalar>(a: &Gradients<T>, b: &Gradients<T>) -> (f
     let mut worst = (0.0, String::new());
     for t in 1..=a.steps.len() {
         for (name, m) in a.step(t) {
-            let err = b.get(t, name).map_or(f64::INFINITY, |o| relative_error(m, o));
+            let err = b
+                .get(t, name)
+                .map_or(f64::INFINITY, |o| relative_error(m, o));
             if err > worst.0 {
                 worst = (err, format!("{name} at t = {t}"));
             }

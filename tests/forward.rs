@@ -12,7 +12,6 @@ use tapegrad::matrix::Matrix;
 use tapegrad::scalar::Scalar;
 use tapegrad::spectral::orthogonal;
 
-
 /// Every head, activation and a few shapes: forward mode gives hand BPTT's numbers to
 /// round-off, and the tape's.
 #[test]
@@ -87,7 +86,8 @@ fn forward_mode_is_exact_where_gradients_explode() {
     // Central differences at one fixed step of 6e-6 were off by 99% in h_0 here; each entry's
     // own sweep walks down to steps small enough (4.8e-5 at worst, in dW_x at t = 40, where the
     // inputs are 1e-9).
-    let (fd_err, fd_at) = worst_relative_error(&tapegrad::check::fd_gradients(&case).unwrap(), &hand);
+    let (fd_err, fd_at) =
+        worst_relative_error(&tapegrad::check::fd_gradients(&case).unwrap(), &hand);
     assert!(
         fd_err <= 1e-4,
         "central differences off by {fd_err:.1e} at {fd_at}"

@@ -8,7 +8,6 @@ use tapegrad::check::{Mode, check_case};
 use tapegrad::fd::worst_relative_error;
 use tapegrad::forward::forward_gradients;
 
-
 #[test]
 fn hand_tape_and_forward_mode_agree_for_every_head_and_gate_order() {
     let mut seed = 100;
