@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use tapegrad::Cell;
 use tapegrad::case::Case;
-use tapegrad::cells::{Lstm, Rnn};
+use tapegrad::cells::{Gru, Lstm, Rnn};
 use tapegrad::check::{self, Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
 use tapegrad::diagnose::diagnose;
 use tapegrad::error::Error;
@@ -356,12 +356,17 @@ fn run_on_case(options: &Options) -> Result<(), Failure> {
                 json::case_from_value::<Lstm>(&value).map_err(in_file)?,
             ),
         ),
+        Some(Gru::KIND) => run_command(
+            options,
+            warn_ignored(path, json::case_from_value::<Gru>(&value).map_err(in_file)?),
+        ),
         Some(other) => Err(in_file(Error::invalid(
             "cell",
             format!(
-                "unknown cell {other:?}; expected {:?} or {:?}",
+                "unknown cell {other:?}; expected {:?}, {:?} or {:?}",
                 Rnn::KIND,
-                Lstm::KIND
+                Lstm::KIND,
+                Gru::KIND
             ),
         ))),
     }

@@ -599,7 +599,7 @@ fn the_cell_a_case_names() {
     bad_case(
         "cell_unknown",
         &with("cell", json!("transformer")),
-        &["cell: unknown cell \"transformer\"; expected \"rnn\" or \"lstm\""],
+        &["cell: unknown cell \"transformer\"; expected \"rnn\", \"lstm\" or \"gru\""],
     );
     bad_case(
         "cell_number",

@@ -3,8 +3,10 @@
 //! What names the RNN is what is the RNN's alone: the canonical example, its fast training paths
 //! ([`crate::fast`]), its bug zoo, [`crate::RnnClassifier`], and `Case`'s default type.
 
+pub mod gru;
 pub mod lstm;
 pub mod rnn;
 
+pub use gru::Gru;
 pub use lstm::Lstm;
 pub use rnn::Rnn;
