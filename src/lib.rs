@@ -14,7 +14,7 @@
 //! | [`tape`] | [`Tape`], [`Var`] handles and [`Grads`]: a Wengert list, one reverse loop, and forward accumulation |
 //! | [`ops`] | each op's forward value beside its vector-Jacobian and Jacobian-vector products |
 //! | [`cell`] | the [`Cell`] trait: a cell's named parameters, state and per-step quantities |
-//! | [`cells`] | the cells, one file each: [`cells::rnn`] |
+//! | [`cells`] | the cells, one file each: [`cells::rnn`], [`cells::lstm`], [`cells::gru`] |
 //! | [`sequence`] | the unrolled forward pass of any cell, plain and recorded on a tape |
 //! | [`gradients`] | gradients by name: [`gradients::Gradients`], and [`gradients::Given`] for a student's |
 //! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `mse_all`, `mse_last` |
@@ -35,7 +35,7 @@
 //! | [`spectral`] | `σ_max(W_h)` and orthogonal matrices: how far a backward step can stretch `dh` |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
-//! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass |
+//! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass of each cell |
 //! | [`tutorial`] | the chapters of `docs/`, whose code runs under `cargo test` |
 //! | [`error`] | the crate's one [`Error`] type |
 

@@ -196,3 +196,59 @@ fn round_off_differences_name_no_equation() {
     let d = diagnose(&tape, &scale, &Given::all(&other), &case.cell);
     assert_eq!(d.first_mismatch, Some((4, "dw_h")), "{}", d.explanation);
 }
+
+/// Every LSTM and GRU bug is found at the step and quantity where it enters, by the diagnosis
+/// and by the per-step check; the cells' own backward passes agree.
+#[test]
+fn every_lstm_and_gru_bug_is_found_where_it_enters() {
+    use tapegrad::zoo::gru::{self, GruBug};
+    use tapegrad::zoo::lstm::{self, LstmBug};
+    for bug in LstmBug::ALL {
+        let case = bug.case();
+        let tape = case.tape_gradients().unwrap();
+        let scale = case.roundoff_scales().unwrap();
+        let right = diagnose(
+            &tape,
+            &scale,
+            &Given::all(&case.bptt().unwrap()),
+            &case.cell,
+        );
+        assert!(right.ok, "{}", right.explanation);
+        let buggy = lstm::buggy_backward(&case, bug).unwrap();
+        let d = diagnose(&tape, &scale, &Given::all(&buggy), &case.cell);
+        let predicted = Some(bug.predicted(case.x.len()));
+        assert_eq!(
+            d.first_mismatch,
+            predicted,
+            "{}: {}",
+            bug.name(),
+            d.explanation
+        );
+        let report = check_gradients(&case, &buggy, Mode::Exhaustive).unwrap();
+        assert_eq!(report.first_failure(), predicted, "{}", bug.name());
+    }
+    for bug in GruBug::ALL {
+        let case = bug.case();
+        let tape = case.tape_gradients().unwrap();
+        let scale = case.roundoff_scales().unwrap();
+        let right = diagnose(
+            &tape,
+            &scale,
+            &Given::all(&case.bptt().unwrap()),
+            &case.cell,
+        );
+        assert!(right.ok, "{}", right.explanation);
+        let buggy = gru::buggy_backward(&case, bug).unwrap();
+        let d = diagnose(&tape, &scale, &Given::all(&buggy), &case.cell);
+        let predicted = Some(bug.predicted(case.x.len()));
+        assert_eq!(
+            d.first_mismatch,
+            predicted,
+            "{}: {}",
+            bug.name(),
+            d.explanation
+        );
+        let report = check_gradients(&case, &buggy, Mode::Exhaustive).unwrap();
+        assert_eq!(report.first_failure(), predicted, "{}", bug.name());
+    }
+}

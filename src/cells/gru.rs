@@ -66,7 +66,7 @@ pub struct Gru;
 const SHAPES: &str = "invariant: the sequence checked every shape before the step";
 
 /// Block `k` (`0, 1, 2` for `r, z, n`) of a `3H`-column matrix.
-fn block<T: Scalar>(m: &Matrix<T>, k: usize) -> Matrix<T> {
+pub fn block<T: Scalar>(m: &Matrix<T>, k: usize) -> Matrix<T> {
     let hidden = m.cols() / 3;
     m.col_block(k * hidden, hidden).expect(SHAPES)
 }
@@ -87,14 +87,18 @@ fn squash<T: Scalar>(phi: Activation, mut m: Matrix<T>) -> Matrix<T> {
     m
 }
 
-/// The gates `r, z, n` of one step from its two internal values.
-struct Gates<T> {
-    r: Matrix<T>,
-    z: Matrix<T>,
-    n: Matrix<T>,
+/// The gates of one step, each `batch × H`.
+pub struct Gates<T> {
+    /// The reset gate `r_t`.
+    pub r: Matrix<T>,
+    /// The update gate `z_t`.
+    pub z: Matrix<T>,
+    /// The candidate `n_t`.
+    pub n: Matrix<T>,
 }
 
-fn gates<T: Scalar>(a_x: &Matrix<T>, a_h: &Matrix<T>) -> Gates<T> {
+/// The gates `r, z, n` of one step from its two internal values `a^x_t` and `a^h_t`.
+pub fn gates<T: Scalar>(a_x: &Matrix<T>, a_h: &Matrix<T>) -> Gates<T> {
     let r = squash(Activation::Sigmoid, plus(&block(a_x, 0), &block(a_h, 0)));
     let z = squash(Activation::Sigmoid, plus(&block(a_x, 1), &block(a_h, 1)));
     let n = squash(

@@ -96,12 +96,16 @@ pub struct Lstm {
 
 const SHAPES: &str = "invariant: the sequence checked every shape before the step";
 
-/// The four gates of one step, `i, f, o, g`, each `batch × H`.
-struct Gates<T> {
-    i: Matrix<T>,
-    f: Matrix<T>,
-    o: Matrix<T>,
-    g: Matrix<T>,
+/// The four gates of one step, each `batch × H`.
+pub struct Gates<T> {
+    /// The input gate `i_t = σ(a_t[i])`.
+    pub i: Matrix<T>,
+    /// The forget gate `f_t = σ(a_t[f])`.
+    pub f: Matrix<T>,
+    /// The output gate `o_t = σ(a_t[o])`.
+    pub o: Matrix<T>,
+    /// The candidate `g_t = tanh(a_t[g])`.
+    pub g: Matrix<T>,
 }
 
 impl Lstm {
@@ -111,14 +115,14 @@ impl Lstm {
     }
 
     /// Gate `k` of `[i, f, o, g]`'s block of `a` (of `4H` columns), before its nonlinearity.
-    fn block<T: Scalar>(&self, a: &Matrix<T>, k: usize) -> Matrix<T> {
+    pub fn block<T: Scalar>(&self, a: &Matrix<T>, k: usize) -> Matrix<T> {
         let hidden = a.cols() / 4;
         a.col_block(self.gate_order.blocks()[k] * hidden, hidden)
             .expect(SHAPES)
     }
 
     /// `i, f, o = σ(·)` and `g = tanh(·)` of their blocks of `a_t`.
-    fn gates<T: Scalar>(&self, a: &Matrix<T>) -> Gates<T> {
+    pub fn gates<T: Scalar>(&self, a: &Matrix<T>) -> Gates<T> {
         let squash = |k: usize, phi: Activation| {
             let mut m = self.block(a, k);
             phi.apply_in_place(m.as_mut_slice());
@@ -132,8 +136,8 @@ impl Lstm {
         }
     }
 
-    /// `[i, f, o, g]` blocks put back side by side in the gate order.
-    fn unblock<T: Scalar>(&self, blocks: [Matrix<T>; 4]) -> Matrix<T> {
+    /// `[i, f, o, g]` blocks put back side by side in the gate order: `da_t` from its gates'.
+    pub fn unblock<T: Scalar>(&self, blocks: [Matrix<T>; 4]) -> Matrix<T> {
         let rows = blocks[0].rows();
         let mut placed: [Option<Matrix<T>>; 4] = [None, None, None, None];
         for (k, m) in blocks.into_iter().enumerate() {
@@ -409,6 +413,17 @@ impl Cell for Lstm {
                         "da_{} was not given, so the error may have entered there",
                         t + 1
                     )
+                },
+            ),
+            Site::State(_) if t == steps => (
+                equation("dc"),
+                if given("dh", t) {
+                    format!(
+                        "dh_{t} is right, so the path through h_{t} = o_{t} ⊙ tanh(c_{t}) is                          wrong: nothing comes from a step {}, but dc_{t} is not zero, and it                          takes tanh of the cell state, squared, not c_{t}²",
+                        t + 1
+                    )
+                } else {
+                    format!("dh_{t} was not given, so the error may be in dh_{t} instead")
                 },
             ),
             Site::State(_) => (

@@ -4,7 +4,8 @@
 //!
 //! [`buggy_backward`] runs the BPTT loop around the RNN's own backward equations, with every
 //! line that a bug changes written as a `match` on the bug: the correct equation and the
-//! mistaken one side by side.
+//! mistaken one side by side. The LSTM's and the GRU's zoos are [`lstm`] and [`gru`], built the
+//! same way.
 
 use crate::activation::Activation;
 use crate::bptt;
@@ -13,6 +14,9 @@ use crate::cells::{Rnn, rnn};
 use crate::error::Result;
 use crate::gradients::Gradients;
 use crate::matrix::Matrix;
+
+pub mod gru;
+pub mod lstm;
 
 /// A mistake in a hand-written backward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
