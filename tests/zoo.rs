@@ -1,8 +1,10 @@
 //! The bug zoo and the diagnosis of users' gradients.
 
+use tapegrad::case::Case;
+use tapegrad::cell::Cell;
 use tapegrad::check::{Mode, check_gradients};
 use tapegrad::diagnose::diagnose;
-use tapegrad::gradients::Given;
+use tapegrad::gradients::{Given, Gradients};
 use tapegrad::zoo::{Bug, buggy_backward};
 
 // The example's own code: the snapshot is what it prints.
@@ -197,58 +199,48 @@ fn round_off_differences_name_no_equation() {
     assert_eq!(d.first_mismatch, Some((4, "dw_h")), "{}", d.explanation);
 }
 
+/// The diagnosis of `buggy` on `case` and the per-step check both find its first error at
+/// `predicted`; the cell's own backward pass agrees.
+fn found_where_it_enters<C: Cell>(
+    name: &str,
+    case: &Case<f64, C>,
+    buggy: &Gradients<f64>,
+    predicted: (usize, &'static str),
+) {
+    let tape = case.tape_gradients().unwrap();
+    let scale = case.roundoff_scales().unwrap();
+    let right = diagnose(
+        &tape,
+        &scale,
+        &Given::all(&case.bptt().unwrap()),
+        &case.cell,
+    );
+    assert!(right.ok, "{name}: {}", right.explanation);
+    let d = diagnose(&tape, &scale, &Given::all(buggy), &case.cell);
+    assert_eq!(
+        d.first_mismatch,
+        Some(predicted),
+        "{name}: {}",
+        d.explanation
+    );
+    let report = check_gradients(case, buggy, Mode::Exhaustive).unwrap();
+    assert_eq!(report.first_failure(), Some(predicted), "{name}");
+}
+
 /// Every LSTM and GRU bug is found at the step and quantity where it enters, by the diagnosis
-/// and by the per-step check; the cells' own backward passes agree.
+/// and by the per-step check.
 #[test]
 fn every_lstm_and_gru_bug_is_found_where_it_enters() {
     use tapegrad::zoo::gru::{self, GruBug};
     use tapegrad::zoo::lstm::{self, LstmBug};
     for bug in LstmBug::ALL {
         let case = bug.case();
-        let tape = case.tape_gradients().unwrap();
-        let scale = case.roundoff_scales().unwrap();
-        let right = diagnose(
-            &tape,
-            &scale,
-            &Given::all(&case.bptt().unwrap()),
-            &case.cell,
-        );
-        assert!(right.ok, "{}", right.explanation);
         let buggy = lstm::buggy_backward(&case, bug).unwrap();
-        let d = diagnose(&tape, &scale, &Given::all(&buggy), &case.cell);
-        let predicted = Some(bug.predicted(case.x.len()));
-        assert_eq!(
-            d.first_mismatch,
-            predicted,
-            "{}: {}",
-            bug.name(),
-            d.explanation
-        );
-        let report = check_gradients(&case, &buggy, Mode::Exhaustive).unwrap();
-        assert_eq!(report.first_failure(), predicted, "{}", bug.name());
+        found_where_it_enters(bug.name(), &case, &buggy, bug.predicted(case.x.len()));
     }
     for bug in GruBug::ALL {
         let case = bug.case();
-        let tape = case.tape_gradients().unwrap();
-        let scale = case.roundoff_scales().unwrap();
-        let right = diagnose(
-            &tape,
-            &scale,
-            &Given::all(&case.bptt().unwrap()),
-            &case.cell,
-        );
-        assert!(right.ok, "{}", right.explanation);
         let buggy = gru::buggy_backward(&case, bug).unwrap();
-        let d = diagnose(&tape, &scale, &Given::all(&buggy), &case.cell);
-        let predicted = Some(bug.predicted(case.x.len()));
-        assert_eq!(
-            d.first_mismatch,
-            predicted,
-            "{}: {}",
-            bug.name(),
-            d.explanation
-        );
-        let report = check_gradients(&case, &buggy, Mode::Exhaustive).unwrap();
-        assert_eq!(report.first_failure(), predicted, "{}", bug.name());
+        found_where_it_enters(bug.name(), &case, &buggy, bug.predicted(case.x.len()));
     }
 }

@@ -108,6 +108,33 @@ pub fn gates<T: Scalar>(a_x: &Matrix<T>, a_h: &Matrix<T>) -> Gates<T> {
     Gates { r, z, n }
 }
 
+/// Step 3 of the derivation and the first path of step 4: from `da_x_t` and `da_h_t`, the
+/// gradients of `x_t`, of step t's copies of `W_x`, `W_h`, `b_x`, `b_h`, and `da_h_t·W_hᵀ` for
+/// `h_(t-1)` (the direct path `dh_t ⊙ z_t` is the caller's to add). `p` is
+/// `[W_x, W_h, b_x, b_h]`.
+pub fn affine_backward<T: Scalar>(
+    p: &[&Matrix<T>],
+    x: &Matrix<T>,
+    h_prev: &Matrix<T>,
+    da_x: Matrix<T>,
+    da_h: Matrix<T>,
+) -> StepBack<T> {
+    let [w_x, w_h, _, _] = p else {
+        unreachable!("{SHAPES}: the GRU has four parameters")
+    };
+    StepBack {
+        dx: da_x.matmul(&w_x.transpose()).expect(SHAPES),
+        params: vec![
+            x.transpose().matmul(&da_x).expect(SHAPES),
+            h_prev.transpose().matmul(&da_h).expect(SHAPES),
+            da_x.sum_rows(),
+            da_h.sum_rows(),
+        ],
+        to_prev: vec![da_h.matmul(&w_h.transpose()).expect(SHAPES)],
+        internals: vec![da_x, da_h],
+    }
+}
+
 impl Cell for Gru {
     const KIND: &'static str = "gru";
     const PARAMS: &'static [Param] = &[
@@ -264,9 +291,6 @@ impl Cell for Gru {
         _state: &[&Matrix<T>],
         d_state: &[&Matrix<T>],
     ) -> StepBack<T> {
-        let [w_x, w_h, _, _] = p else {
-            unreachable!("{SHAPES}: the GRU has four parameters")
-        };
         let (h_prev, dh) = (prev[0], d_state[0]);
         let Gates { r, z, n } = gates(internals[0], internals[1]);
         let one = T::one();
@@ -279,19 +303,10 @@ impl Cell for Gru {
         let rows = dh.rows();
         let da_h = Matrix::stack_cols(&[dp_r.clone(), dp_z.clone(), times(&r, &dp_n)], rows);
         let da_x = Matrix::stack_cols(&[dp_r, dp_z, dp_n], rows);
-        let mut dh_prev = da_h.matmul(&w_h.transpose()).expect(SHAPES);
-        dh_prev.add_assign(&times(dh, &z)).expect(SHAPES);
-        StepBack {
-            dx: da_x.matmul(&w_x.transpose()).expect(SHAPES),
-            params: vec![
-                x.transpose().matmul(&da_x).expect(SHAPES),
-                h_prev.transpose().matmul(&da_h).expect(SHAPES),
-                da_x.sum_rows(),
-                da_h.sum_rows(),
-            ],
-            to_prev: vec![dh_prev],
-            internals: vec![da_x, da_h],
-        }
+        let mut back = affine_backward(p, x, h_prev, da_x, da_h);
+        // The direct path through the update, beside the one through a^h_t.
+        back.to_prev[0].add_assign(&times(dh, &z)).expect(SHAPES);
+        back
     }
 
     fn equation(&self, q: &Quantity, t: usize, steps: usize) -> String {

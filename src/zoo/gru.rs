@@ -3,9 +3,8 @@
 
 use crate::bptt;
 use crate::case::{Case, Dims, HeadKind};
-use crate::cell::StepBack;
 use crate::cells::Gru;
-use crate::cells::gru::{Gates, block, gates};
+use crate::cells::gru::{Gates, affine_backward, block, gates};
 use crate::error::Result;
 use crate::gradients::Gradients;
 use crate::matrix::Matrix;
@@ -77,9 +76,8 @@ impl GruBug {
 /// [`crate::bptt::backward_with`] around the derivation of [`crate::cells::gru`], each line a
 /// bug changes written as a `match`.
 pub fn buggy_backward(case: &Case<f64, Gru>, bug: GruBug) -> Result<Gradients<f64>> {
-    let [w_x, w_h, _, _] = case.param_refs()[..] else {
-        unreachable!("invariant: the GRU has four parameters")
-    };
+    let p = case.param_refs();
+    let w_h = p[1];
     let fwd = case.forward()?;
     let head = case.head.grads(fwd.states())?;
     let loss = case.head.loss(fwd.states())?;
@@ -109,21 +107,13 @@ pub fn buggy_backward(case: &Case<f64, Gru>, bug: GruBug) -> Result<Gradients<f6
         let rows = dh.rows();
         let da_h = Matrix::stack_cols(&[dp_r.clone(), dp_z.clone(), times(&r, &dp_n)], rows);
         let da_x = Matrix::stack_cols(&[dp_r, dp_z, dp_n], rows);
-        let mut dh_prev = da_h.matmul(&w_h.transpose()).expect(SHAPES);
+        let mut back = affine_backward(&p, x, h_prev, da_x, da_h);
         if bug != GruBug::DirectPathForgotten {
-            dh_prev.add_assign(&times(dh, &carry)).expect(SHAPES);
+            back.to_prev[0]
+                .add_assign(&times(dh, &carry))
+                .expect(SHAPES);
         }
-        StepBack {
-            dx: da_x.matmul(&w_x.transpose()).expect(SHAPES),
-            params: vec![
-                x.transpose().matmul(&da_x).expect(SHAPES),
-                h_prev.transpose().matmul(&da_h).expect(SHAPES),
-                da_x.sum_rows(),
-                da_h.sum_rows(),
-            ],
-            to_prev: vec![dh_prev],
-            internals: vec![da_x, da_h],
-        }
+        back
     }))
 }
 
