@@ -271,6 +271,13 @@ pub trait Cell: Clone + fmt::Debug + PartialEq {
         prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>>;
 
+    /// The values inside a step that a forward trace shows beside the internal ones, with their
+    /// names: an LSTM's gates `i, f, o, g`, a GRU's `r, z, n`. They are not checked on their
+    /// own (their gradients are blocks of `da_t`'s); the default shows none.
+    fn trace_gates<T: Scalar>(&self, _internals: &[&Matrix<T>]) -> Vec<(&'static str, Matrix<T>)> {
+        Vec::new()
+    }
+
     /// Step t's state with part `part` set to `value`, where another part of the state is
     /// computed from it within the step: the LSTM's `h_t = o_t ⊙ tanh(c_t)` follows a changed
     /// `c_t`. This is what a finite difference or forward mode perturbs for that part's

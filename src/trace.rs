@@ -33,17 +33,33 @@ pub fn number(v: f64) -> String {
     format_numbers(&[v], 8 - integer_digits).remove(0)
 }
 
-/// `label` followed by a matrix, continuation lines indented under the first bracket.
+/// A label longer than this (an LSTM's `da_t` equation) puts its matrix on the next line,
+/// where the continuation lines need not sit far to the right under it.
+const LONG_LABEL: usize = 48;
+
+/// `label` followed by a matrix, continuation lines indented under the first bracket; after a
+/// label of more than 48 characters the matrix starts on its own line, indented
+/// four columns past the label's own indent.
 pub fn labelled<T: Scalar>(label: &str, m: &Matrix<T>) -> String {
     let text = m.to_string();
-    let pad = " ".repeat(label.chars().count());
+    let width = label.chars().count();
     let mut out = String::new();
+    let pad = if width > LONG_LABEL {
+        let indent = label.len() - label.trim_start().len() + 4;
+        out.push_str(label.trim_end());
+        out.push('\n');
+        " ".repeat(indent)
+    } else {
+        " ".repeat(width)
+    };
     for (i, line) in text.lines().enumerate() {
-        if i == 0 {
-            out.push_str(label);
-        } else {
-            out.push('\n');
-            out.push_str(&pad);
+        match i {
+            0 if width > LONG_LABEL => out.push_str(&pad),
+            0 => out.push_str(label),
+            _ => {
+                out.push('\n');
+                out.push_str(&pad);
+            }
         }
         out.push_str(line);
     }
@@ -93,6 +109,9 @@ pub fn forward_trace<T: Scalar, C: Cell>(case: &Case<T, C>, fwd: &Forward<T>, lo
         for (i, v) in C::INTERNALS.iter().enumerate() {
             let label = format!("  {}_{t}: ", v.key);
             let _ = writeln!(out, "{}", labelled(&label, fwd.internal(i, t)));
+        }
+        for (name, gate) in case.cell.trace_gates(&fwd.internals_at(t)) {
+            let _ = writeln!(out, "{}", labelled(&format!("  {name}_{t}: "), &gate));
         }
         for (s, state) in C::STATES.iter().enumerate() {
             let label = format!("  {}_{t}: ", state.key);

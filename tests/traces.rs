@@ -119,3 +119,40 @@ fn check_table_says_when_double_double_ran_out() {
         "{table}"
     );
 }
+
+/// The small LSTM and GRU cases of the cell snapshots: one sequence of 3 steps, 2 features,
+/// 2 hidden, `L = ½ Σ_t Σ (h_t − y_t)²`.
+fn small<C: tapegrad::cell::Cell>(cell: C) -> Case<f64, C> {
+    let dims = tapegrad::case::Dims {
+        batch: 1,
+        steps: 3,
+        features: 2,
+        hidden: 2,
+    };
+    Case::random(7, dims, tapegrad::case::HeadKind::MseAll, cell)
+}
+
+/// Each cell's forward trace (gates included), backward trace by hand and check table.
+fn cell_traces<C: tapegrad::cell::Cell>(case: &Case<f64, C>) -> String {
+    let fwd = case.forward().unwrap();
+    let loss = case.loss().unwrap();
+    let hand = case.bptt().unwrap();
+    let report = check_gradients(case, &hand, Mode::Exhaustive).unwrap();
+    [
+        trace::forward_trace(case, &fwd, loss),
+        trace::backward_trace(case, &hand, "hand BPTT"),
+        trace::check_table(&report, CheckStyle::Verdicts),
+    ]
+    .join("\n")
+}
+
+#[test]
+fn lstm_traces() {
+    let case = small(tapegrad::cells::Lstm::default());
+    insta::assert_snapshot!("lstm_traces", cell_traces(&case));
+}
+
+#[test]
+fn gru_traces() {
+    insta::assert_snapshot!("gru_traces", cell_traces(&small(tapegrad::cells::Gru)));
+}

@@ -226,6 +226,12 @@ impl Cell for Gru {
         vec![projected.clone(), a_h]
     }
 
+    /// `r_t, z_t, n_t`.
+    fn trace_gates<T: Scalar>(&self, internals: &[&Matrix<T>]) -> Vec<(&'static str, Matrix<T>)> {
+        let Gates { r, z, n } = gates(internals[0], internals[1]);
+        vec![("r", r), ("z", z), ("n", n)]
+    }
+
     /// `h_t = (1 − z) ⊙ n + z ⊙ h_(t-1)`.
     fn post<T: Scalar>(
         &self,

@@ -276,6 +276,12 @@ impl Cell for Lstm {
         vec![h, c]
     }
 
+    /// `i_t, f_t, o_t, g_t`.
+    fn trace_gates<T: Scalar>(&self, internals: &[&Matrix<T>]) -> Vec<(&'static str, Matrix<T>)> {
+        let Gates { i, f, o, g } = self.gates(internals[0]);
+        vec![("i", i), ("f", f), ("o", o), ("g", g)]
+    }
+
     /// A changed `c_t` changes `h_t = o_t ⊙ tanh(c_t)` with it.
     fn restate<T: Scalar>(
         &self,
