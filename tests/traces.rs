@@ -18,6 +18,12 @@ mod check_your_gradients;
 #[path = "../examples/02-forward-trace.rs"]
 mod forward_trace;
 #[allow(dead_code)]
+#[path = "../examples/13-gru-gradient-check.rs"]
+mod gru_gradient_check;
+#[allow(dead_code)]
+#[path = "../examples/12-lstm-gradient-check.rs"]
+mod lstm_gradient_check;
+#[allow(dead_code)]
 #[path = "../examples/04-tape-graph.rs"]
 mod tape_graph;
 #[allow(dead_code)]
@@ -155,4 +161,20 @@ fn lstm_traces() {
 #[test]
 fn gru_traces() {
     insta::assert_snapshot!("gru_traces", cell_traces(&small(tapegrad::cells::Gru)));
+}
+
+#[test]
+fn lstm_gradient_check_example() {
+    insta::assert_snapshot!(
+        "lstm_gradient_check",
+        lstm_gradient_check::lstm_check(CheckStyle::Verdicts).unwrap()
+    );
+}
+
+#[test]
+fn gru_gradient_check_example() {
+    insta::assert_snapshot!(
+        "gru_gradient_check",
+        gru_gradient_check::gru_check(CheckStyle::Verdicts).unwrap()
+    );
 }
