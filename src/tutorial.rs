@@ -6,7 +6,7 @@
 //! drifts from what it shows fails `cargo test`.
 
 /// The chapters, by number: their markdown, as included below.
-const CHAPTERS: [(&str, &str); 9] = [
+const CHAPTERS: [(&str, &str); 10] = [
     ("01", include_str!("../docs/01-matrices.md")),
     ("02", include_str!("../docs/02-the-tape.md")),
     ("03", include_str!("../docs/03-rnn-dynamic-graph.md")),
@@ -22,6 +22,7 @@ const CHAPTERS: [(&str, &str); 9] = [
         "09",
         include_str!("../docs/09-dual-numbers-and-hessian-vector-products.md"),
     ),
+    ("10", include_str!("../docs/10-lstm-and-gru.md")),
 ];
 
 /// The output a chapter shows under `<!-- output: NAME -->`: the `text` block that follows the
@@ -99,3 +100,6 @@ pub mod ch08_bug_zoo_and_your_homework {}
 
 #[doc = include_str!("../docs/09-dual-numbers-and-hessian-vector-products.md")]
 pub mod ch09_dual_numbers_and_hessian_vector_products {}
+
+#[doc = include_str!("../docs/10-lstm-and-gru.md")]
+pub mod ch10_lstm_and_gru {}
