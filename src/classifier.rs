@@ -1,4 +1,5 @@
-//! `RnnClassifier`: a tanh RNN read out by a softmax layer, with fit / predict / accuracy.
+//! `Classifier`: a recurrent cell read out by a softmax layer, with fit / predict / accuracy.
+//! [`RnnClassifier`] is the one of the tutorial, a tanh RNN:
 //!
 //! ```text
 //! a_t = x_t·W_x + h_(t-1)·W_h + b,   h_t = tanh(a_t)          t = 1..=T, h_0 = 0
@@ -7,13 +8,16 @@
 //! L   = (1/B) Σ_i −log p_i[label_i]                            mean cross-entropy
 //! ```
 //!
-//! Fitting builds the [`Case`] with the softmax head on the training data and hands it to
-//! [`crate::train::train`], so every training option (optimizer, clipping, mini-batches, hand
-//! BPTT or tape) applies.
+//! Any cell takes the RNN's place (`Classifier<Lstm>`, built by [`Classifier::with_cell`]): the
+//! readout is always its last `h_T`, from a zero initial state. Fitting builds the [`Case`] with
+//! the softmax head on the training data and hands it to [`crate::train::train`], so every
+//! training option (optimizer, clipping, mini-batches, hand BPTT or tape) applies.
 
 use crate::case::Case;
+use crate::cell::{Cell, Dim};
 use crate::cells::Rnn;
 use crate::error::{Error, Result};
+use crate::gradients::Gradients;
 use crate::init::{self, Init};
 use crate::loss::{Head, check_softmax_params};
 use crate::matrix::Matrix;
@@ -40,12 +44,12 @@ pub fn sum_sign_data(rng: &mut ChaCha8Rng, n: usize) -> (Vec<Matrix<f64>>, Vec<u
     (x, labels)
 }
 
-/// A sequence classifier: the RNN's last state through a dense softmax layer.
+/// A sequence classifier: a cell's last state `h_T` through a dense softmax layer.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RnnClassifier {
-    /// The recurrent cell (tanh unless built otherwise).
-    pub cell: Rnn,
-    /// The recurrent layer's parameters `W_x`, `W_h`, `b`.
+pub struct Classifier<C = Rnn> {
+    /// The recurrent cell (for the RNN: tanh unless built otherwise).
+    pub cell: C,
+    /// The recurrent layer's parameters, in the order of [`Cell::PARAMS`] (`W_x`, `W_h`, `b`).
     pub params: Vec<Matrix<f64>>,
     /// Output weights, `hidden × classes`.
     pub w_out: Matrix<f64>,
@@ -53,7 +57,10 @@ pub struct RnnClassifier {
     pub b_out: Matrix<f64>,
 }
 
-impl RnnClassifier {
+/// The tutorial's classifier: a tanh RNN and a softmax layer.
+pub type RnnClassifier = Classifier<Rnn>;
+
+impl Classifier<Rnn> {
     /// A classifier with `W_x`, `W_h` and `W_out` drawn by `init` (in that order, from `rng`)
     /// and `b = 0`, `b_out = 0`; tanh activation.
     pub fn new(
@@ -63,30 +70,52 @@ impl RnnClassifier {
         init: Init,
         rng: &mut ChaCha8Rng,
     ) -> Result<RnnClassifier> {
-        let w_x = init.matrix(rng, features, hidden);
-        let w_h = init.matrix(rng, hidden, hidden);
+        Classifier::with_cell(Rnn::default(), features, hidden, classes, init, rng)
+    }
+}
+
+impl<C: Cell> Classifier<C> {
+    /// A classifier of `cell` with every weight matrix of [`Cell::PARAMS`] drawn by `init`, in
+    /// that order from `rng`, then `W_out`; every bias and `b_out` zero.
+    pub fn with_cell(
+        cell: C,
+        features: usize,
+        hidden: usize,
+        classes: usize,
+        init: Init,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Classifier<C>> {
+        let params = C::PARAMS
+            .iter()
+            .map(|p| {
+                let (rows, cols) = p.shape(features, hidden);
+                match p.rows {
+                    Dim::One => Matrix::zeros(rows, cols),
+                    Dim::Features | Dim::Hidden(_) => init.matrix(rng, rows, cols),
+                }
+            })
+            .collect();
         let w_out = init.matrix(rng, hidden, classes);
-        let params = vec![w_x, w_h, Matrix::zeros(1, hidden)];
-        RnnClassifier::from_parts(Rnn::default(), params, w_out, Matrix::zeros(1, classes))
+        Classifier::from_parts(cell, params, w_out, Matrix::zeros(1, classes))
     }
 
-    /// A classifier from given parameters (`params` are `W_x`, `W_h`, `b`); checks them as a
+    /// A classifier from given parameters (in the order of [`Cell::PARAMS`]); checks them as a
     /// case would, and that `W_out` is `hidden × classes` (classes ≥ 1) and `b_out` is
     /// `1 × classes`.
     pub fn from_parts(
-        cell: Rnn,
+        cell: C,
         params: Vec<Matrix<f64>>,
         w_out: Matrix<f64>,
         b_out: Matrix<f64>,
-    ) -> Result<RnnClassifier> {
+    ) -> Result<Classifier<C>> {
         let features = params.first().map_or(0, Matrix::rows);
         // A one-step, one-sequence case checks the recurrent layer's shapes.
         let probe = vec![Matrix::zeros(1, features)];
-        let hidden = Case::new(cell, params.clone(), probe, vec![], Head::SumLast)?
+        let hidden = Case::new(cell.clone(), params.clone(), probe, vec![], Head::SumLast)?
             .dims()
             .hidden;
         check_softmax_params(&w_out, &b_out, hidden)?;
-        Ok(RnnClassifier {
+        Ok(Classifier {
             cell,
             params,
             w_out,
@@ -100,13 +129,19 @@ impl RnnClassifier {
     }
 
     /// The training problem on `x` (`x_t = x[t-1]`, each `batch × features`) with `labels`.
-    fn case(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<Case<f64>> {
+    fn case(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<Case<f64, C>> {
         let head = Head::SoftmaxCe {
             w_out: self.w_out.clone(),
             b_out: self.b_out.clone(),
             labels: labels.to_vec(),
         };
-        Case::new(self.cell, self.params.clone(), x.to_vec(), vec![], head)
+        Case::new(
+            self.cell.clone(),
+            self.params.clone(),
+            x.to_vec(),
+            vec![],
+            head,
+        )
     }
 
     /// The logits `z = h_T·W_out + b_out` (`batch × classes`), from `h_0 = 0`.
@@ -115,11 +150,12 @@ impl RnnClassifier {
         // Built by hand rather than by `Case::new`, which refuses NaN weights: those of a
         // diverged run must reach `predict`, which says what they mean. The forward pass still
         // checks every shape.
+        let zeros = Matrix::zeros(batch, self.w_out.rows());
         let case = Case {
-            cell: self.cell,
+            cell: self.cell.clone(),
             params: self.params.clone(),
             x: x.to_vec(),
-            initial: vec![Matrix::zeros(batch, self.w_out.rows())],
+            initial: vec![zeros; C::STATES.len()],
             head: Head::SumLast,
         };
         let fwd = case.forward()?;
@@ -167,6 +203,12 @@ impl RnnClassifier {
         Ok(right as f64 / labels.len() as f64)
     }
 
+    /// Every gradient of the mean cross-entropy on `x` with `labels`, by hand BPTT, each step's
+    /// included: `dx` at `t = 1` is how much of the loss's gradient reaches the first input.
+    pub fn gradients(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<Gradients<f64>> {
+        self.case(x, labels)?.bptt()
+    }
+
     /// The mean cross-entropy `L` on `x` with `labels`.
     pub fn loss(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<f64> {
         self.case(x, labels)?.loss()
@@ -185,7 +227,7 @@ impl RnnClassifier {
         let Head::SoftmaxCe { w_out, b_out, .. } = case.head else {
             unreachable!("invariant: training keeps the case's softmax head")
         };
-        *self = RnnClassifier {
+        *self = Classifier {
             cell: case.cell,
             params: case.params,
             w_out,

@@ -31,7 +31,7 @@
 //! | [`check`] | the per-step check of a case (hand, tape, forward, finite differences), its cost |
 //! | [`init`] | initializers (He, Xavier, small normal, zeros, ones) on a seeded generator |
 //! | [`train`] | SGD, momentum, Adam, clipping by the global norm, mini-batches, a loss history |
-//! | [`classifier`] | [`RnnClassifier`]: fit / predict / accuracy with the softmax head |
+//! | [`classifier`] | [`Classifier`] of any cell ([`RnnClassifier`], the tutorial's): fit / predict / accuracy with the softmax head |
 //! | [`spectral`] | `σ_max(W_h)` and orthogonal matrices: how far a backward step can stretch `dh` |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
@@ -75,7 +75,7 @@ pub mod tutorial;
 pub mod zoo;
 
 pub use cell::Cell;
-pub use classifier::RnnClassifier;
+pub use classifier::{Classifier, RnnClassifier};
 pub use error::{Error, Result};
 pub use matrix::Matrix;
 pub use scalar::Scalar;

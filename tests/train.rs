@@ -595,3 +595,36 @@ fn a_rate_for_a_parameter_the_case_lacks_is_refused() {
     let err = train(&mut case, &config).unwrap_err().to_string();
     assert!(err.contains("w_hh") && err.contains("w_x, w_h, b"), "{err}");
 }
+
+/// A classifier of any cell: `with_cell` on the RNN draws what `new` draws, and an LSTM and a
+/// GRU classifier train (their loss falls) on the sum-sign task.
+#[test]
+fn a_classifier_takes_any_cell() {
+    use tapegrad::cells::{Gru, Lstm};
+    use tapegrad::classifier::Classifier;
+    let new = RnnClassifier::new(3, 4, 2, Init::Xavier, &mut rng(1)).unwrap();
+    let with = Classifier::with_cell(Rnn::default(), 3, 4, 2, Init::Xavier, &mut rng(1));
+    assert_eq!(with.unwrap(), new);
+    let (x, y) = tapegrad::classifier::sum_sign_data(&mut rng(2), 32);
+    let config = TrainConfig {
+        optimizer: Optimizer::adam(),
+        ..TrainConfig::sgd(0.02, 30)
+    };
+    let mut lstm =
+        Classifier::with_cell(Lstm::default(), 3, 4, 2, Init::Xavier, &mut rng(3)).unwrap();
+    let history = lstm.fit(&x, &y, &config).unwrap();
+    assert!(
+        history.last_loss() < 0.8 * history.losses[0],
+        "{:?}",
+        history.losses
+    );
+    assert_eq!(lstm.params[0].shape(), (3, 16));
+    let mut gru = Classifier::with_cell(Gru, 3, 4, 2, Init::Xavier, &mut rng(3)).unwrap();
+    let history = gru.fit(&x, &y, &config).unwrap();
+    assert!(
+        history.last_loss() < 0.8 * history.losses[0],
+        "{:?}",
+        history.losses
+    );
+    assert!(gru.accuracy(&x, &y).unwrap() > 0.5);
+}
