@@ -4,9 +4,9 @@
 //! seeded: the forward trace shows each step's gates `r, z, n`, and the per-step check confirms
 //! every quantity, `da_x` and `da_h` (the gradients of the two affine maps) included. Then each
 //! of the GRU's bug-zoo mistakes is planted in turn and diagnosed where it enters: `z` and
-//! `1 − z` swapped (as Cho's convention writes the update), the reset gate's derivative taken as
-//! if reset came before the product (d2l's convention), and the direct path `dh_t ⊙ z_t` into
-//! `h_(t-1)` forgotten.
+//! `1 − z` swapped (as Chung et al. (2014) write the update), the reset gate's derivative taken
+//! as if reset came before the product (Cho's and d2l's convention), and the direct path
+//! `dh_t ⊙ z_t` into `h_(t-1)` forgotten.
 //!
 //! `cargo run --release --example 13-gru-gradient-check`
 
@@ -28,7 +28,7 @@ pub fn gru_case() -> Case<f64, Gru> {
         features: 2,
         hidden: 3,
     };
-    Case::random(13, dims, HeadKind::SoftmaxCe(2), Gru)
+    Case::random(13, dims, HeadKind::SoftmaxCe(2), Gru::default())
 }
 
 /// The forward trace, the check table (`style`), and each planted bug's diagnosis in a line.

@@ -78,7 +78,7 @@ pub fn memory_task(steps: usize, epochs: usize, seeds: u64) -> Result<String> {
             lstm.params[2][(0, j)] = 1.0;
         }
         let mut r = rng(seed);
-        let mut gru = Classifier::with_cell(Gru, 1, hidden, 2, Init::Xavier, &mut r)?;
+        let mut gru = Classifier::with_cell(Gru::default(), 1, hidden, 2, Init::Xavier, &mut r)?;
         // The update gate's bias (the second block of b_x, order r, z, n) at 1 too.
         for j in hidden..2 * hidden {
             gru.params[2][(0, j)] = 1.0;

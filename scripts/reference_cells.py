@@ -37,8 +37,9 @@ def lstm_run(x, p, eps, order):
     return hs
 
 
-def gru_run(x, p, eps, _order):
-    """States h_0..h_T of a GRU, reset after the recurrent product (PyTorch)."""
+def gru_run(x, p, eps, reset):
+    """States h_0..h_T of a GRU, the reset gate after the recurrent product (PyTorch) or
+    before it (Cho et al., d2l: n = tanh(x·W_xn + b_xn + (r ⊙ h)·W_hn))."""
     h = p["h0"]
     hs = [h]
     for t in range(T):
@@ -46,7 +47,11 @@ def gru_run(x, p, eps, _order):
         a_h = np.dot(h, eps["w_h"][t]) + eps["b_h"][t] + eps["a_h"][t]
         r = sigmoid(a_x[:, :H] + a_h[:, :H])
         z = sigmoid(a_x[:, H:2 * H] + a_h[:, H:2 * H])
-        n = np.tanh(a_x[:, 2 * H:] + r * a_h[:, 2 * H:])
+        if reset == "before":
+            w_hn = eps["w_h"][t][:, 2 * H:]
+            n = np.tanh(a_x[:, 2 * H:] + np.dot(r * h, w_hn) + eps["b_h"][t][2 * H:])
+        else:
+            n = np.tanh(a_x[:, 2 * H:] + r * a_h[:, 2 * H:])
         h = (1.0 - z) * n + z * h + eps["h"][t]
         hs.append(h)
     return hs
@@ -97,6 +102,8 @@ def make(cell, kind, order, seed):
     p = {k: sample(rng, shape, 0.6) for k, shape in spec["params"].items()}
     for s in spec["states"]:
         p[s] = sample(rng, (B, H), 0.3)
+    if order == "before":
+        p["b_h"] = np.zeros(3 * H)
     head = {"kind": kind}
     if kind == "softmax_ce":
         head.update(w_out=sample(rng, (H, CLASSES), 0.7), b_out=sample(rng, (CLASSES,), 0.1),
@@ -138,6 +145,8 @@ def make(cell, kind, order, seed):
     case = {"cell": cell, "x": x.tolist()}
     if cell == "lstm":
         case["gate_order"] = order
+    if cell == "gru":
+        case["reset"] = order
     case.update({k: v.tolist() for k, v in p.items()})
     case["loss"] = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in head.items()}
     return case, {"loss": float(total(p, x, head_params)), "grads": grads, "steps": steps}
@@ -145,11 +154,12 @@ def make(cell, kind, order, seed):
 
 if __name__ == "__main__":
     runs = [("lstm", "sum_last", "ifog"), ("lstm", "softmax_ce", "ifgo"), ("lstm", "mse_all", "ifog"),
-            ("lstm", "mse_last", "ifgo"), ("gru", "sum_last", None), ("gru", "softmax_ce", None),
-            ("gru", "mse_all", None), ("gru", "mse_last", None)]
+            ("lstm", "mse_last", "ifgo"), ("gru", "sum_last", "after"), ("gru", "softmax_ce", "after"),
+            ("gru", "mse_all", "after"), ("gru", "mse_last", "after"),
+            ("gru", "softmax_ce", "before")]
     for seed, (cell, kind, order) in enumerate(runs):
         case, grads = make(cell, kind, order, seed)
-        name = f"cases/{cell}_{kind}"
+        name = f"cases/{cell}_{kind}" if order != "before" else f"cases/gru_reset_before_{kind}"
         with open(name + ".case.json", "w") as f:
             json.dump(case, f, indent=1)
         with open(name + ".grads.json", "w") as f:

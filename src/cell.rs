@@ -271,6 +271,15 @@ pub trait Cell: Clone + fmt::Debug + PartialEq {
         prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>>;
 
+    /// Refuses parameters of the right shapes that the cell's convention has no place for (a
+    /// GRU with the reset gate before the product and a nonzero `b_h`), naming the entry: what
+    /// a case file that mixes two conventions gets. The command line calls it on every case
+    /// file; the library computes with any value (a nonzero `b_h` is then one more bias). The
+    /// default accepts every value.
+    fn check_params<T: Scalar>(&self, _p: &[&Matrix<T>]) -> Result<()> {
+        Ok(())
+    }
+
     /// The values inside a step that a forward trace shows beside the internal ones, with their
     /// names: an LSTM's gates `i, f, o, g`, a GRU's `r, z, n`. They are not checked on their
     /// own (their gradients are blocks of `da_t`'s); the default shows none.

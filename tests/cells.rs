@@ -2,12 +2,15 @@
 //! every step, for every head (and both LSTM gate orders), in f64 and f32.
 
 use tapegrad::case::{Case, Dims, HeadKind};
+use tapegrad::cell::Cell;
+use tapegrad::cells::gru::Reset;
 use tapegrad::cells::lstm::GateOrder;
 use tapegrad::cells::{Gru, Lstm};
 use tapegrad::check::{Mode, Report, check_case};
 use tapegrad::fd::Verdict;
 use tapegrad::fd::worst_relative_error;
 use tapegrad::forward::forward_gradients;
+use tapegrad::matrix::Matrix;
 
 /// True when finite differences confirmed every quantity and total (`ok`, not merely not
 /// failed).
@@ -64,7 +67,7 @@ fn gru_hand_tape_and_forward_mode_agree_for_every_head() {
                 features: 3,
                 hidden: 4,
             };
-            let case = Case::<f64, Gru>::random(seed, dims, head, Gru);
+            let case = Case::<f64, Gru>::random(seed, dims, head, Gru::default());
             let hand = case.bptt().unwrap();
             let tape = case.tape_gradients().unwrap();
             let forward = forward_gradients(&case).unwrap();
@@ -93,8 +96,59 @@ fn lstm_and_gru_pass_the_check_in_f32() {
         let lstm = Case::<f32, Lstm>::random(seed, dims, head, Lstm::new(GateOrder::Ifgo));
         for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
             assert!(check_case(&lstm, mode).unwrap().passed(), "LSTM {head:?}");
-            let gru = Case::<f32, Gru>::random(seed, dims, head, Gru);
+            let gru = Case::<f32, Gru>::random(seed, dims, head, Gru::default());
             assert!(check_case(&gru, mode).unwrap().passed(), "GRU {head:?}");
         }
     }
+}
+
+/// The GRU with the reset gate before the product (Cho, d2l): the same four-way agreement, and
+/// a nonzero `b_h`, which that convention has no room for, refused by name.
+#[test]
+fn gru_with_reset_before_agrees_everywhere_and_refuses_a_bias_it_has_no_room_for() {
+    let mut seed = 400;
+    for head in HeadKind::all(3) {
+        for (batch, steps) in [(1, 1), (3, 4)] {
+            seed += 1;
+            let dims = Dims {
+                batch,
+                steps,
+                features: 3,
+                hidden: 4,
+            };
+            let mut case = Case::<f64, Gru>::random(seed, dims, head, Gru::new(Reset::Before));
+            case.params[3] = Matrix::zeros(1, 12);
+            let hand = case.bptt().unwrap();
+            let tape = case.tape_gradients().unwrap();
+            let forward = forward_gradients(&case).unwrap();
+            for (other, name) in [(&tape, "tape"), (&forward, "forward")] {
+                let (err, at) = worst_relative_error(&hand, other);
+                assert!(err <= 1e-12, "{head:?}: hand vs {name}: {err:e} at {at}");
+            }
+            let report = check_case(&case, Mode::Exhaustive).unwrap();
+            assert!(
+                report.passed() && all_confirmed(&report),
+                "{head:?} B{batch} T{steps}"
+            );
+        }
+    }
+    // The cell says why a nonzero b_h does not belong: case files are refused with this.
+    let dims = Dims {
+        batch: 1,
+        steps: 2,
+        features: 2,
+        hidden: 2,
+    };
+    let mut case = Case::<f64, Gru>::random(1, dims, HeadKind::SumLast, Gru::new(Reset::Before));
+    let err = case
+        .cell
+        .check_params(&case.param_refs())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("b_h[0]") && err.contains("\"reset\": \"before\""),
+        "{err}"
+    );
+    case.params[3] = Matrix::zeros(1, 6);
+    assert!(case.cell.check_params(&case.param_refs()).is_ok());
 }

@@ -160,7 +160,10 @@ fn lstm_traces() {
 
 #[test]
 fn gru_traces() {
-    insta::assert_snapshot!("gru_traces", cell_traces(&small(tapegrad::cells::Gru)));
+    insta::assert_snapshot!(
+        "gru_traces",
+        cell_traces(&small(tapegrad::cells::Gru::default()))
+    );
 }
 
 #[test]

@@ -619,7 +619,8 @@ fn a_classifier_takes_any_cell() {
         history.losses
     );
     assert_eq!(lstm.params[0].shape(), (3, 16));
-    let mut gru = Classifier::with_cell(Gru, 3, 4, 2, Init::Xavier, &mut rng(3)).unwrap();
+    let mut gru =
+        Classifier::with_cell(Gru::default(), 3, 4, 2, Init::Xavier, &mut rng(3)).unwrap();
     let history = gru.fit(&x, &y, &config).unwrap();
     assert!(
         history.last_loss() < 0.8 * history.losses[0],

@@ -72,7 +72,8 @@ fn softmax_gradients_match_the_reference() {
     );
 }
 
-/// The LSTM and GRU samples, every head, against HIPS autograd's float64 gradients
+/// The LSTM and GRU samples, every head (and the GRU with its reset gate before the product),
+/// against HIPS autograd's float64 gradients
 /// (`scripts/reference_cells.py`: the equations in numpy, the per-step quantities from untied
 /// copies and added zeros).
 #[test]
@@ -89,6 +90,12 @@ fn lstm_and_gru_gradients_match_autograd() {
         let (case, grads) = files("gru");
         matches_reference::<Gru>(&case, &grads, 1e-13);
     }
+    // The GRU with the reset gate before the product (Cho, d2l).
+    matches_reference::<Gru>(
+        "../cases/gru_reset_before_softmax_ce.case.json",
+        "../cases/gru_reset_before_softmax_ce.grads.json",
+        1e-13,
+    );
 }
 
 #[test]

@@ -59,9 +59,34 @@ use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::tape::Var;
 
-/// The GRU cell of PyTorch's convention; it has no options.
+/// Where the reset gate acts on the recurrent term of the candidate `n_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Gru;
+pub enum Reset {
+    /// `n = tanh(a_x[n] + r ⊙ (h_(t-1)·W_hn + b_hn))`: PyTorch, Keras's `reset_after=True`,
+    /// cuDNN.
+    #[default]
+    After,
+    /// `n = tanh(a_x[n] + (r ⊙ h_(t-1))·W_hn)`: Cho et al. (2014), d2l. Those cells have one
+    /// bias per gate, `b_x`; `b_h` must be zero.
+    Before,
+}
+
+impl Reset {
+    /// Its value in a case file: `"after"` or `"before"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reset::After => "after",
+            Reset::Before => "before",
+        }
+    }
+}
+
+/// The GRU cell; all it holds is where its reset gate acts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Gru {
+    /// After the recurrent product (PyTorch, the default) or before it (Cho, d2l).
+    pub reset: Reset,
+}
 
 const SHAPES: &str = "invariant: the sequence checked every shape before the step";
 
@@ -97,7 +122,8 @@ pub struct Gates<T> {
     pub n: Matrix<T>,
 }
 
-/// The gates `r, z, n` of one step from its two internal values `a^x_t` and `a^h_t`.
+/// The gates `r, z, n` of one step with the reset gate after the product, from its two
+/// internal values `a^x_t` and `a^h_t`.
 pub fn gates<T: Scalar>(a_x: &Matrix<T>, a_h: &Matrix<T>) -> Gates<T> {
     let r = squash(Activation::Sigmoid, plus(&block(a_x, 0), &block(a_h, 0)));
     let z = squash(Activation::Sigmoid, plus(&block(a_x, 1), &block(a_h, 1)));
@@ -106,6 +132,50 @@ pub fn gates<T: Scalar>(a_x: &Matrix<T>, a_h: &Matrix<T>) -> Gates<T> {
         plus(&block(a_x, 2), &times(&r, &block(a_h, 2))),
     );
     Gates { r, z, n }
+}
+
+/// `(r ⊙ h_(t-1))·W_hn + b_hn`, the candidate's recurrent term with the reset gate before the
+/// product; `p` is `[W_x, W_h, b_x, b_h]`.
+fn reset_before<T: Scalar>(p: &[&Matrix<T>], r: &Matrix<T>, h_prev: &Matrix<T>) -> Matrix<T> {
+    let mut term = times(r, h_prev).matmul(&block(p[1], 2)).expect(SHAPES);
+    term.add_row_in_place(&block(p[3], 2)).expect(SHAPES);
+    term
+}
+
+impl Gru {
+    /// The cell with the reset gate `reset` the product.
+    pub fn new(reset: Reset) -> Gru {
+        Gru { reset }
+    }
+
+    /// The gates of one step in this cell's convention (`p`: `[W_x, W_h, b_x, b_h]`).
+    pub fn gates<T: Scalar>(
+        &self,
+        p: &[&Matrix<T>],
+        internals: &[&Matrix<T>],
+        h_prev: &Matrix<T>,
+    ) -> Gates<T> {
+        let (a_x, a_h) = (internals[0], internals[1]);
+        match self.reset {
+            Reset::After => gates(a_x, a_h),
+            Reset::Before => {
+                let r = squash(Activation::Sigmoid, plus(&block(a_x, 0), &block(a_h, 0)));
+                let z = squash(Activation::Sigmoid, plus(&block(a_x, 1), &block(a_h, 1)));
+                let recurrent = reset_before(p, &r, h_prev);
+                let n = squash(Activation::Tanh, plus(&block(a_x, 2), &recurrent));
+                Gates { r, z, n }
+            }
+        }
+    }
+}
+
+/// Adds `m` to the columns of `sum` from `first` on.
+fn add_to_block<T: Scalar>(sum: &mut Matrix<T>, first: usize, m: &Matrix<T>) {
+    for i in 0..m.rows() {
+        for j in 0..m.cols() {
+            sum[(i, first + j)] += m[(i, j)];
+        }
+    }
 }
 
 /// Step 3 of the derivation and the first path of step 4: from `da_x_t` and `da_h_t`, the
@@ -188,20 +258,61 @@ impl Cell for Gru {
             cols: Dim::Hidden(3),
         },
     ];
-    const OPTIONS: &'static [(&'static str, &'static str)] = &[];
+    const OPTIONS: &'static [(&'static str, &'static str)] = &[(
+        "reset",
+        "\"after\" (PyTorch, the default) or \"before\" (Cho, d2l)",
+    )];
 
-    fn from_options(_option: &dyn Fn(&str) -> Option<String>) -> Result<Gru> {
-        Ok(Gru)
+    fn from_options(option: &dyn Fn(&str) -> Option<String>) -> Result<Gru> {
+        let reset = match option("reset").as_deref() {
+            None | Some("after") => Reset::After,
+            Some("before") => Reset::Before,
+            Some(other) => {
+                return Err(Error::invalid(
+                    "reset",
+                    format!(
+                        "unknown reset {other:?}; expected \"after\" (PyTorch, the default) or \
+                         \"before\" (Cho, d2l)"
+                    ),
+                ));
+            }
+        };
+        Ok(Gru { reset })
+    }
+
+    /// With the reset gate before the product, `b_h` must be zero: Cho's and d2l's GRU have
+    /// one bias per gate, and a given `b_h` would be a PyTorch bias in a cell that has no
+    /// place for it.
+    fn check_params<T: Scalar>(&self, p: &[&Matrix<T>]) -> Result<()> {
+        match (
+            self.reset,
+            p[3].as_slice().iter().position(|&v| v != T::zero()),
+        ) {
+            (Reset::Before, Some(j)) => Err(Error::invalid(
+                format!("b_h[{j}]"),
+                format!(
+                    "must be 0 with \"reset\": \"before\" (Cho's and d2l's GRU have one bias \
+                     per gate, b_x), found {}; for PyTorch's two biases use \"reset\": \"after\"",
+                    p[3].as_slice()[j].as_f64()
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn title(&self) -> String {
-        "GRU (reset after the product)".into()
+        format!("GRU (reset {} the product)", self.reset.name())
     }
 
     fn equations(&self) -> String {
-        "a_x_t = x_t·W_x + b_x,  a_h_t = h_(t-1)·W_h + b_h,  r = σ(a_x[r] + a_h[r]),  \
-         z = σ(a_x[z] + a_h[z]),  n = tanh(a_x[n] + r ⊙ a_h[n]),  h_t = (1 − z) ⊙ n + z ⊙ h_(t-1)"
-            .into()
+        let n = match self.reset {
+            Reset::After => "n = tanh(a_x[n] + r ⊙ a_h[n])",
+            Reset::Before => "n = tanh(a_x[n] + (r ⊙ h_(t-1))·W_hn)",
+        };
+        format!(
+            "a_x_t = x_t·W_x + b_x,  a_h_t = h_(t-1)·W_h + b_h,  r = σ(a_x[r] + a_h[r]),  \
+             z = σ(a_x[z] + a_h[z]),  {n},  h_t = (1 − z) ⊙ n + z ⊙ h_(t-1)"
+        )
     }
 
     /// `a^x_t = x_t·W_x + b_x`.
@@ -226,20 +337,24 @@ impl Cell for Gru {
         vec![projected.clone(), a_h]
     }
 
-    /// `r_t, z_t, n_t`.
+    /// `r_t, z_t, n_t` (after the product: before it, `n_t` needs `h_(t-1)`, and the trace
+    /// shows `r_t` and `z_t`).
     fn trace_gates<T: Scalar>(&self, internals: &[&Matrix<T>]) -> Vec<(&'static str, Matrix<T>)> {
         let Gates { r, z, n } = gates(internals[0], internals[1]);
-        vec![("r", r), ("z", z), ("n", n)]
+        match self.reset {
+            Reset::After => vec![("r", r), ("z", z), ("n", n)],
+            Reset::Before => vec![("r", r), ("z", z)],
+        }
     }
 
     /// `h_t = (1 − z) ⊙ n + z ⊙ h_(t-1)`.
     fn post<T: Scalar>(
         &self,
-        _p: &[&Matrix<T>],
+        p: &[&Matrix<T>],
         internals: Vec<Matrix<T>>,
         prev: &[&Matrix<T>],
     ) -> Vec<Matrix<T>> {
-        let Gates { z, n, .. } = gates(&internals[0], &internals[1]);
+        let Gates { z, n, .. } = self.gates(p, &[&internals[0], &internals[1]], prev[0]);
         let keep = times(&z.map(|z| T::one() - z), &n);
         vec![plus(&keep, &times(&z, prev[0]))]
     }
@@ -272,8 +387,15 @@ impl Cell for Gru {
             .add(block(a_h, 1)?)?
             .sigmoid()
             .named(&format!("z_{t}"));
+        let recurrent = match self.reset {
+            Reset::After => r.mul(block(a_h, 2)?)?,
+            Reset::Before => r
+                .mul(h_prev)?
+                .matmul(w_h.columns(2 * hidden, hidden)?)?
+                .add_bias(b_h.columns(2 * hidden, hidden)?)?,
+        };
         let n = block(a_x, 2)?
-            .add(r.mul(block(a_h, 2)?)?)?
+            .add(recurrent)?
             .tanh()
             .named(&format!("n_{t}"));
         let h = z
@@ -298,20 +420,40 @@ impl Cell for Gru {
         d_state: &[&Matrix<T>],
     ) -> StepBack<T> {
         let (h_prev, dh) = (prev[0], d_state[0]);
-        let Gates { r, z, n } = gates(internals[0], internals[1]);
+        let Gates { r, z, n } = self.gates(p, internals, h_prev);
         let one = T::one();
         let dn = times(dh, &z.map(|z| one - z));
         let dz = times(dh, &h_prev.sub(&n).expect(SHAPES));
         let dp_n = times(&dn, &n.map(|n| one - n * n));
-        let dr = times(&dp_n, &block(internals[1], 2));
+        // Reset before the product: n's recurrent term (r ⊙ h_(t-1))·W_hn + b_hn, whose
+        // gradient dp_n flows to r, to h_(t-1) and to W_h's and b_h's n blocks directly.
+        let through_reset = match self.reset {
+            Reset::After => None,
+            Reset::Before => Some(dp_n.matmul(&block(p[1], 2).transpose()).expect(SHAPES)),
+        };
+        let dr = match &through_reset {
+            None => times(&dp_n, &block(internals[1], 2)),
+            Some(du) => times(du, h_prev),
+        };
         let dp_r = times(&dr, &r.map(|r| r * (one - r)));
         let dp_z = times(&dz, &z.map(|z| z * (one - z)));
         let rows = dh.rows();
-        let da_h = Matrix::stack_cols(&[dp_r.clone(), dp_z.clone(), times(&r, &dp_n)], rows);
-        let da_x = Matrix::stack_cols(&[dp_r, dp_z, dp_n], rows);
+        let n_block = match self.reset {
+            Reset::After => times(&r, &dp_n),
+            Reset::Before => Matrix::zeros(rows, dp_n.cols()),
+        };
+        let da_h = Matrix::stack_cols(&[dp_r.clone(), dp_z.clone(), n_block], rows);
+        let da_x = Matrix::stack_cols(&[dp_r, dp_z, dp_n.clone()], rows);
         let mut back = affine_backward(p, x, h_prev, da_x, da_h);
         // The direct path through the update, beside the one through a^h_t.
         back.to_prev[0].add_assign(&times(dh, &z)).expect(SHAPES);
+        if let Some(du) = through_reset {
+            let hidden = dh.cols();
+            back.to_prev[0].add_assign(&times(&du, &r)).expect(SHAPES);
+            let dw_hn = times(&r, h_prev).transpose().matmul(&dp_n).expect(SHAPES);
+            add_to_block(&mut back.params[1], 2 * hidden, &dw_hn);
+            add_to_block(&mut back.params[3], 2 * hidden, &dp_n.sum_rows());
+        }
         back
     }
 
@@ -320,13 +462,28 @@ impl Cell for Gru {
         match q.site {
             Site::State(_) if t == 0 => "da_h_1·W_hᵀ + dh_1 ⊙ z_1".into(),
             Site::State(_) if t == steps => format!("∂L/∂h_{t}"),
-            Site::State(_) => format!("da_h_{next}·W_hᵀ + dh_{next} ⊙ z_{next} + ∂ℓ/∂h_{t}"),
-            Site::Internal(0) => format!(
-                "[dp_r | dp_z | dp_n]: dp_n = dh_{t} ⊙ (1 − z_{t}) ⊙ (1 − n_{t}²), dp_z = dh_{t} \
-                 ⊙ (h_{} − n_{t}) ⊙ z_{t}(1 − z_{t}), dp_r = dp_n ⊙ a_h_{t}[n] ⊙ r_{t}(1 − r_{t})",
-                t - 1
-            ),
-            Site::Internal(_) => format!("[dp_r | dp_z | r_{t} ⊙ dp_n]"),
+            Site::State(_) => match self.reset {
+                Reset::After => format!("da_h_{next}·W_hᵀ + dh_{next} ⊙ z_{next} + ∂ℓ/∂h_{t}"),
+                Reset::Before => format!(
+                    "da_h_{next}·W_hᵀ + (dp_n·W_hnᵀ) ⊙ r_{next} + dh_{next} ⊙ z_{next} + \
+                     ∂ℓ/∂h_{t}"
+                ),
+            },
+            Site::Internal(0) => {
+                let dr = match self.reset {
+                    Reset::After => format!("dp_n ⊙ a_h_{t}[n]"),
+                    Reset::Before => format!("(dp_n·W_hnᵀ) ⊙ h_{}", t - 1),
+                };
+                format!(
+                    "[dp_r | dp_z | dp_n]: dp_n = dh_{t} ⊙ (1 − z_{t}) ⊙ (1 − n_{t}²), dp_z = \
+                     dh_{t} ⊙ (h_{} − n_{t}) ⊙ z_{t}(1 − z_{t}), dp_r = {dr} ⊙ r_{t}(1 − r_{t})",
+                    t - 1
+                )
+            }
+            Site::Internal(_) => match self.reset {
+                Reset::After => format!("[dp_r | dp_z | r_{t} ⊙ dp_n]"),
+                Reset::Before => "[dp_r | dp_z | 0]".into(),
+            },
             Site::Input => format!("da_x_{t}·W_xᵀ"),
             Site::Param(0) => format!("x_{t}ᵀ·da_x_{t}"),
             Site::Param(1) => format!("h_{}ᵀ·da_h_{t}", t - 1),

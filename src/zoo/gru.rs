@@ -13,7 +13,7 @@ use crate::matrix::Matrix;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GruBug {
     /// `z` and `1 − z` swapped in the backward pass (as if `h_t = z ⊙ n + (1 − z) ⊙ h_(t-1)`,
-    /// Cho's convention, while the forward pass is PyTorch's).
+    /// the convention of Chung et al. (2014), while the forward pass is PyTorch's).
     UpdateGateSwapped,
     /// The reset gate's derivative formed as if reset came before the product
     /// (`n = tanh(a_x[n] + (r ⊙ h_(t-1))·W_hn + b_hn)`): `dr = (dp_n·W_hnᵀ) ⊙ h_(t-1)`.
@@ -59,7 +59,7 @@ impl GruBug {
             features: 3,
             hidden: 4,
         };
-        Case::random(2026, dims, HeadKind::MseAll, Gru)
+        Case::random(2026, dims, HeadKind::MseAll, Gru::default())
     }
 
     /// Where the diagnosis should find the bug, walking back from `t = T`: the first quantity

@@ -181,8 +181,11 @@ pub fn case_from_value<C: Cell>(value: &Value) -> Result<Parsed<Case<f64, C>>> {
             ));
         }
     };
+    let case = Case::new(cell, params, x, initial, head)?;
+    // Values of the right shapes that the cell's convention has no place for.
+    case.cell.check_params(&case.param_refs())?;
     Ok(Parsed {
-        value: Case::new(cell, params, x, initial, head)?,
+        value: case,
         ignored,
     })
 }
