@@ -1,5 +1,6 @@
 //! The LSTM and GRU cells: hand BPTT, the tape, forward mode and finite differences agree at
-//! every step, for every head (and both LSTM gate orders), in f64 and f32.
+//! every step, for every head (both LSTM gate orders, both GRU reset conventions), in f64 and
+//! f32.
 
 use tapegrad::case::{Case, Dims, HeadKind};
 use tapegrad::cell::Cell;
@@ -20,44 +21,26 @@ fn all_confirmed(report: &Report) -> bool {
     steps.chain(totals).all(|c| c.fd_verdict() == Verdict::Ok)
 }
 
-#[test]
-fn lstm_hand_tape_and_forward_mode_agree_for_every_head_and_gate_order() {
-    let mut seed = 100;
-    for head in HeadKind::all(3) {
-        for order in [GateOrder::Ifog, GateOrder::Ifgo] {
-            for (batch, steps) in [(1, 1), (3, 4)] {
-                seed += 1;
-                let dims = Dims {
-                    batch,
-                    steps,
-                    features: 3,
-                    hidden: 4,
-                };
-                let case = Case::<f64, Lstm>::random(seed, dims, head, Lstm::new(order));
-                let hand = case.bptt().unwrap();
-                let tape = case.tape_gradients().unwrap();
-                let forward = forward_gradients(&case).unwrap();
-                for (other, name) in [(&tape, "tape"), (&forward, "forward")] {
-                    let (err, at) = worst_relative_error(&hand, other);
-                    assert!(
-                        err <= 1e-12,
-                        "{head:?} {order:?}: hand vs {name}: {err:e} at {at}"
-                    );
-                }
-                let report = check_case(&case, Mode::Exhaustive).unwrap();
-                assert!(report.passed(), "{head:?} {order:?} B{batch} T{steps}");
-                assert!(
-                    all_confirmed(&report),
-                    "{head:?} {order:?} B{batch} T{steps}"
-                );
-            }
-        }
+/// On `case`: hand BPTT, the tape and forward mode agree to round-off, and finite differences
+/// confirm every quantity at every step.
+fn agrees_four_ways<C: Cell>(case: &Case<f64, C>, what: &str) {
+    let hand = case.bptt().unwrap();
+    let others = [
+        (case.tape_gradients().unwrap(), "tape"),
+        (forward_gradients(case).unwrap(), "forward mode"),
+    ];
+    for (other, name) in others {
+        let (err, at) = worst_relative_error(&hand, &other);
+        assert!(err <= 1e-12, "{what}: hand vs {name}: {err:e} at {at}");
     }
+    let report = check_case(case, Mode::Exhaustive).unwrap();
+    assert!(report.passed() && all_confirmed(&report), "{what}");
 }
 
-#[test]
-fn gru_hand_tape_and_forward_mode_agree_for_every_head() {
-    let mut seed = 200;
+/// Every head, one step of one sequence and four steps of three, 3 features and 4 hidden units:
+/// the cases each cell is held to; `each(seed, dims, head)` builds and checks one.
+fn every_shape_and_head(first_seed: u64, mut each: impl FnMut(u64, Dims, HeadKind)) {
+    let mut seed = first_seed;
     for head in HeadKind::all(3) {
         for (batch, steps) in [(1, 1), (3, 4)] {
             seed += 1;
@@ -67,71 +50,38 @@ fn gru_hand_tape_and_forward_mode_agree_for_every_head() {
                 features: 3,
                 hidden: 4,
             };
-            let case = Case::<f64, Gru>::random(seed, dims, head, Gru::default());
-            let hand = case.bptt().unwrap();
-            let tape = case.tape_gradients().unwrap();
-            let forward = forward_gradients(&case).unwrap();
-            for (other, name) in [(&tape, "tape"), (&forward, "forward")] {
-                let (err, at) = worst_relative_error(&hand, other);
-                assert!(err <= 1e-12, "{head:?}: hand vs {name}: {err:e} at {at}");
-            }
-            let report = check_case(&case, Mode::Exhaustive).unwrap();
-            assert!(report.passed(), "{head:?} B{batch} T{steps}");
-            assert!(all_confirmed(&report), "{head:?} B{batch} T{steps}");
+            each(seed, dims, head);
         }
     }
 }
 
-/// In f32 the check passes both cells too, every head: the tolerances follow the number type.
 #[test]
-fn lstm_and_gru_pass_the_check_in_f32() {
-    let dims = Dims {
-        batch: 2,
-        steps: 3,
-        features: 3,
-        hidden: 3,
-    };
-    for (k, head) in HeadKind::all(3).into_iter().enumerate() {
-        let seed = 300 + k as u64;
-        let lstm = Case::<f32, Lstm>::random(seed, dims, head, Lstm::new(GateOrder::Ifgo));
-        for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
-            assert!(check_case(&lstm, mode).unwrap().passed(), "LSTM {head:?}");
-            let gru = Case::<f32, Gru>::random(seed, dims, head, Gru::default());
-            assert!(check_case(&gru, mode).unwrap().passed(), "GRU {head:?}");
-        }
+fn the_lstm_agrees_four_ways_for_every_head_and_gate_order() {
+    for order in [GateOrder::Ifog, GateOrder::Ifgo] {
+        every_shape_and_head(100, |seed, dims, head| {
+            let case = Case::<f64, Lstm>::random(seed, dims, head, Lstm::new(order));
+            agrees_four_ways(&case, &format!("LSTM {order:?} {head:?} {dims:?}"));
+        });
     }
+}
+
+#[test]
+fn the_gru_agrees_four_ways_for_every_head() {
+    every_shape_and_head(200, |seed, dims, head| {
+        let case = Case::<f64, Gru>::random(seed, dims, head, Gru::default());
+        agrees_four_ways(&case, &format!("GRU {head:?} {dims:?}"));
+    });
 }
 
 /// The GRU with the reset gate before the product (Cho, d2l): the same four-way agreement, and
 /// a nonzero `b_h`, which that convention has no room for, refused by name.
 #[test]
-fn gru_with_reset_before_agrees_everywhere_and_refuses_a_bias_it_has_no_room_for() {
-    let mut seed = 400;
-    for head in HeadKind::all(3) {
-        for (batch, steps) in [(1, 1), (3, 4)] {
-            seed += 1;
-            let dims = Dims {
-                batch,
-                steps,
-                features: 3,
-                hidden: 4,
-            };
-            let mut case = Case::<f64, Gru>::random(seed, dims, head, Gru::new(Reset::Before));
-            case.params[3] = Matrix::zeros(1, 12);
-            let hand = case.bptt().unwrap();
-            let tape = case.tape_gradients().unwrap();
-            let forward = forward_gradients(&case).unwrap();
-            for (other, name) in [(&tape, "tape"), (&forward, "forward")] {
-                let (err, at) = worst_relative_error(&hand, other);
-                assert!(err <= 1e-12, "{head:?}: hand vs {name}: {err:e} at {at}");
-            }
-            let report = check_case(&case, Mode::Exhaustive).unwrap();
-            assert!(
-                report.passed() && all_confirmed(&report),
-                "{head:?} B{batch} T{steps}"
-            );
-        }
-    }
+fn the_gru_with_reset_before_agrees_and_refuses_a_bias_it_has_no_room_for() {
+    every_shape_and_head(400, |seed, dims, head| {
+        let mut case = Case::<f64, Gru>::random(seed, dims, head, Gru::new(Reset::Before));
+        case.params[3] = Matrix::zeros(1, 3 * dims.hidden);
+        agrees_four_ways(&case, &format!("GRU reset before {head:?} {dims:?}"));
+    });
     // The cell says why a nonzero b_h does not belong: case files are refused with this.
     let dims = Dims {
         batch: 1,
@@ -151,4 +101,24 @@ fn gru_with_reset_before_agrees_everywhere_and_refuses_a_bias_it_has_no_room_for
     );
     case.params[3] = Matrix::zeros(1, 6);
     assert!(case.cell.check_params(&case.param_refs()).is_ok());
+}
+
+/// In f32 the check passes both cells too, every head: the tolerances follow the number type.
+#[test]
+fn lstm_and_gru_pass_the_check_in_f32() {
+    let dims = Dims {
+        batch: 2,
+        steps: 3,
+        features: 3,
+        hidden: 3,
+    };
+    for (k, head) in HeadKind::all(3).into_iter().enumerate() {
+        let seed = 300 + k as u64;
+        let lstm = Case::<f32, Lstm>::random(seed, dims, head, Lstm::new(GateOrder::Ifgo));
+        let gru = Case::<f32, Gru>::random(seed, dims, head, Gru::default());
+        for mode in [Mode::Exhaustive, Mode::Directional { seed: 1 }] {
+            assert!(check_case(&lstm, mode).unwrap().passed(), "LSTM {head:?}");
+            assert!(check_case(&gru, mode).unwrap().passed(), "GRU {head:?}");
+        }
+    }
 }
