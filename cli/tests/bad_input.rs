@@ -813,3 +813,42 @@ fn fuzzed_files_never_panic_and_always_explain() {
 
 /// How many inputs the quick fuzz test tries.
 const INPUTS: usize = 3000;
+
+/// A gated cell's shape messages name the cell whose multiples of hidden they ask for, and a
+/// GRU with its reset before the product refuses a bias it has no room for, by entry.
+#[test]
+fn gated_cells_name_themselves_in_shape_messages() {
+    // The canonical RNN's arrays under "cell": "lstm": w_x (2, 4) gives hidden = 1.
+    let lstm = with("cell", json!("lstm"));
+    bad_case(
+        "lstm_rnn_arrays",
+        &lstm,
+        &[
+            "w_h: expected shape (1, 4) (hidden, 4·hidden) for \"cell\": \"lstm\", hidden from w_x, found (4, 4)",
+        ],
+    );
+    let mut gru = canonical();
+    let obj = gru.as_object_mut().unwrap();
+    obj.insert("cell".into(), json!("gru"));
+    obj.insert(
+        "w_x".into(),
+        json!([[0.1, 0.2, 0.3, 0.4, 0.5], [0.1, 0.2, 0.3, 0.4, 0.5]]),
+    );
+    bad_case(
+        "gru_columns",
+        &gru.to_string(),
+        &[
+            "w_x: expected shape (features, 3·hidden) for \"cell\": \"gru\": columns a multiple of 3, found (2, 5)",
+        ],
+    );
+    let before = json!({
+        "cell": "gru", "reset": "before",
+        "x": [[[0.5]]], "w_x": [[0.1, 0.2, 0.3]], "w_h": [[0.4, 0.5, 0.6]],
+        "b_x": [0.0, 0.0, 0.0], "b_h": [0.0, 0.25, 0.0],
+    });
+    bad_case(
+        "gru_before_bias",
+        &before.to_string(),
+        &["b_h[1]: must be 0 with \"reset\": \"before\"", "found 0.25"],
+    );
+}

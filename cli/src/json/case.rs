@@ -91,8 +91,16 @@ pub fn case_from_value<C: Cell>(value: &Value) -> Result<Parsed<Case<f64, C>>> {
     // many there are, and the others are checked against it.
     let mut hidden: Option<(usize, &str)> = None;
     let mut params = Vec::with_capacity(C::PARAMS.len());
+    // A gated cell's shapes are multiples of hidden: the message says which cell asks for them.
+    let gated = C::PARAMS
+        .iter()
+        .any(|p| matches!(p.cols, Dim::Hidden(k) if k > 1));
     for p in C::PARAMS {
-        let meaning = p.words();
+        let meaning = if gated {
+            format!("{} for \"cell\": \"{}\"", p.words(), C::KIND)
+        } else {
+            p.words()
+        };
         let v = required(obj, p.key, "", &format!("an array of shape {meaning}"))?;
         let m = if p.is_row() {
             row(v, p.key, &meaning)?
