@@ -1,7 +1,7 @@
 //! Timings of one training step of a tanh RNN (loss `Σ h_T`; returning the loss, `dx`, `dW_x`,
 //! `dW_h`, `db` and `dh_0`) by the two fast paths of `tapegrad::fast`, in f64 and f32, at the five
 //! sizes, from the canonical example to B=64 T=128 F=64 H=256; the tape's memory per step; the
-//! per-step checks.
+//! per-step checks; and one training step of an LSTM and a GRU by the generic paths.
 //!
 //! `cargo run --release --example bench [-- --json] [-- --quick]`
 //!
@@ -21,7 +21,8 @@ use std::time::Instant;
 use tapegrad::Scalar;
 use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
-use tapegrad::cells::Rnn;
+use tapegrad::cell::Cell;
+use tapegrad::cells::{Gru, Lstm, Rnn};
 use tapegrad::check::{Mode, check_case};
 use tapegrad::fast::{self, Bptt};
 use tapegrad::fd::Verdict;
@@ -130,6 +131,41 @@ fn run<T: Scalar>(dims: Dims, peer_us: Option<f64>, rows: &mut Vec<Row>) {
     }
 }
 
+/// One training step of `cell` (`k` stacked gates) at `dims` by the generic paths, which every
+/// cell has: hand BPTT (`Case::bptt`, every per-step quantity kept, as the check reads them)
+/// and the teaching tape (`Case::tape_gradients`, every step's untied copies). GFLOP/s counts
+/// `6·B·T·(F+H)·k·H`.
+fn run_cell<T: Scalar, C: Cell>(
+    name: &'static [&'static str; 2],
+    cell: C,
+    k: usize,
+    dims: Dims,
+    rows: &mut Vec<Row>,
+) {
+    let case = Case::<T, C>::random(1, dims, HeadKind::SumLast, cell);
+    let flops =
+        6.0 * (dims.batch * dims.steps * (dims.features + dims.hidden) * k * dims.hidden) as f64;
+    let [bptt, tape] = medians_us([
+        &mut || {
+            std::hint::black_box(case.bptt().expect("valid case"));
+        },
+        &mut || {
+            std::hint::black_box(case.tape_gradients().expect("valid case"));
+        },
+    ]);
+    for (path, us) in [(name[0], bptt), (name[1], tape)] {
+        rows.push(Row {
+            path,
+            dtype: T::NAME,
+            dims,
+            median_us: us,
+            gflops: flops / us / 1e3,
+            peer_us: None,
+            activation: None,
+        });
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
@@ -147,6 +183,39 @@ fn main() {
         run::<f64>(dims_of(size), Some(peer), &mut rows);
         let peer32 = (size == largest).then_some(NUMPY_F32_LARGEST_US);
         run::<f32>(dims_of(size), peer32, &mut rows);
+    }
+    // The gated cells by the generic paths, at the four smaller sizes.
+    let mut gated = Vec::new();
+    for &(size, _) in &sizes[..sizes.len().min(4)] {
+        let dims = dims_of(size);
+        run_cell::<f64, _>(
+            &["lstm bptt", "lstm tape"],
+            Lstm::default(),
+            4,
+            dims,
+            &mut gated,
+        );
+        run_cell::<f32, _>(
+            &["lstm bptt", "lstm tape"],
+            Lstm::default(),
+            4,
+            dims,
+            &mut gated,
+        );
+        run_cell::<f64, _>(
+            &["gru bptt", "gru tape"],
+            Gru::default(),
+            3,
+            dims,
+            &mut gated,
+        );
+        run_cell::<f32, _>(
+            &["gru bptt", "gru tape"],
+            Gru::default(),
+            3,
+            dims,
+            &mut gated,
+        );
     }
     let memory: Vec<(Dims, fast::StepMemory)> = sizes
         .iter()
@@ -196,9 +265,34 @@ fn main() {
         exhausted: report.precise_exhausted,
     };
     if json {
-        print_json(&rows, &memory, &check);
+        print_json(&rows, &memory, &check, &gated);
     } else {
         print_table(&rows, &memory, &check);
+        print_gated(&gated);
+    }
+}
+
+/// The gated cells' table: median µs and GFLOP/s of each generic path.
+fn print_gated(rows: &[Row]) {
+    println!();
+    println!("One training step of an LSTM and a GRU (loss Σ h_T) by the generic paths: hand BPTT");
+    println!(
+        "(Case::bptt, every per-step quantity kept) and the teaching tape (Case::tape_gradients)."
+    );
+    println!("Median µs; GFLOP/s counts 6·B·T·(F+H)·k·H, k = 4 (LSTM) or 3 (GRU); one thread.");
+    println!(
+        "{:<18} {:<10} {:<5} {:>12} {:>8}",
+        "B,T,F,H", "path", "dtype", "µs", "GFLOP/s"
+    );
+    for r in rows {
+        println!(
+            "{:<18} {:<10} {:<5} {:>12.1} {:>8.2}",
+            size_label(r.dims),
+            r.path,
+            r.dtype,
+            r.median_us,
+            r.gflops
+        );
     }
 }
 
@@ -305,7 +399,7 @@ fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check)
     );
 }
 
-fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) {
+fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check, gated: &[Row]) {
     let dims_json = |d: Dims| {
         format!(
             "\"B\": {}, \"T\": {}, \"F\": {}, \"H\": {}",
@@ -314,6 +408,7 @@ fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) 
     };
     let results: Vec<String> = rows
         .iter()
+        .chain(gated)
         .map(|r| {
             let activation = r.activation.map_or(String::new(), |(fast, libm)| {
                 format!(", \"activation_us\": {fast:.2}, \"libm_activation_us\": {libm:.2}")
