@@ -213,3 +213,44 @@ fn the_reference_is_more_precise_than_the_f64_tape() {
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["reference"], "the tape in double-double");
 }
+
+/// `check --against` on LSTM and GRU homework: the autograd reference gradients agree, and one
+/// entry of one step's `dc` (LSTM) or `da_h` (GRU) off by 1% is blamed at that step and
+/// quantity, exit 1.
+#[test]
+fn gated_homework_is_refereed_per_step() {
+    for (cell, step, key) in [("lstm", 1, "dc"), ("gru", 2, "da_h")] {
+        let case = format!("../cases/{cell}_mse_all.case.json");
+        let grads = format!("../cases/{cell}_mse_all.grads.json");
+        let run = |grads_file: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+                .args(["check", "--json", "--case", &case, "--against", grads_file])
+                .output()
+                .unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            (out.status.code(), report)
+        };
+        let (code, report) = run(&grads);
+        assert_eq!(
+            (code, report["ok"].as_bool()),
+            (Some(0), Some(true)),
+            "{cell}: {report}"
+        );
+        let mut wrong: Value =
+            serde_json::from_str(&std::fs::read_to_string(&grads).unwrap()).unwrap();
+        let entry = &mut wrong["steps"][step][key][0][1];
+        *entry = serde_json::json!(entry.as_f64().unwrap() * 1.01);
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("referee");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{cell}_wrong.json"));
+        std::fs::write(&path, wrong.to_string()).unwrap();
+        let (code, report) = run(path.to_str().unwrap());
+        assert_eq!(code, Some(1), "{cell}");
+        let first = &report["first_mismatch"];
+        assert_eq!(
+            (first["t"].as_u64(), first["quantity"].as_str()),
+            (Some(step as u64 + 1), Some(key)),
+            "{cell}: {report}"
+        );
+    }
+}
