@@ -66,8 +66,9 @@ pub(crate) fn entries<'a, T: Scalar, C: Cell>(
 /// Measured (release, medians of interleaved runs): 64 and 256 rows were both slower than 128.
 const STACKED_ROWS: usize = 128;
 
-/// A batch this wide already makes a rerun's products matrix products: stacking it measured
-/// no faster at 16 rows (0.69 against 0.66 s) and slower at 32 (4.1 against 4.6 s).
+/// A batch this wide already makes a rerun's products matrix products: stacking it (into 64
+/// rows) measured within the noise at 16 rows (0.66 s stacked against 0.69 s not) and slower
+/// at 32 (4.6 against 4.1 s).
 const WIDE_BATCH: usize = 16;
 
 /// A dual-number case with its batch stacked `lanes` times, for reruns that carry one
