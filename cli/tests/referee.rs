@@ -254,3 +254,30 @@ fn gated_homework_is_refereed_per_step() {
         );
     }
 }
+
+/// `tapegrad graph` draws the gated cells' tapes, each gate a named node of its step.
+#[test]
+fn graph_draws_the_gated_cells() {
+    for (cell, names) in [
+        ("lstm", ["i_3", "f_3", "o_3", "g_3", "c_3", "h_3"]),
+        ("gru", ["r_3", "z_3", "n_3", "a_x_3", "a_h_3", "h_3"]),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+            .args([
+                "graph",
+                "--case",
+                &format!("../cases/{cell}_sum_last.case.json"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cell}");
+        let dot = String::from_utf8(out.stdout).unwrap();
+        assert!(dot.starts_with("digraph tape {"), "{cell}");
+        for name in names {
+            assert!(
+                dot.contains(&format!(" {name}\\n")),
+                "{cell}: no node {name}"
+            );
+        }
+    }
+}
