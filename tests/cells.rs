@@ -122,3 +122,42 @@ fn lstm_and_gru_pass_the_check_in_f32() {
         }
     }
 }
+
+/// Where gradients vanish (weights × 0.3) and where the gates saturate (weights × 12), the check
+/// fails no correct gradient of either cell and still catches one late `dW_h` entry off by 1e-6.
+#[test]
+fn gated_cells_pass_and_catch_where_gradients_vanish_or_saturate() {
+    let dims = Dims {
+        batch: 2,
+        steps: 8,
+        features: 3,
+        hidden: 3,
+    };
+    for scale in [0.3, 12.0] {
+        let mut lstm = Case::<f64, Lstm>::random(5, dims, HeadKind::MseAll, Lstm::default());
+        let mut gru = Case::<f64, Gru>::random(5, dims, HeadKind::SoftmaxCe(3), Gru::default());
+        for p in lstm.params.iter_mut().chain(gru.params.iter_mut()) {
+            *p = p.scale(scale);
+        }
+        passes_and_catches(&lstm, &format!("LSTM × {scale}"));
+        passes_and_catches(&gru, &format!("GRU × {scale}"));
+    }
+}
+
+/// The check passes `case`, and fails hand BPTT with the largest entry of `dW_h` at step T − 1
+/// off by 1e-6, at that step.
+fn passes_and_catches<C: Cell>(case: &Case<f64, C>, what: &str) {
+    assert!(
+        check_case(case, Mode::Exhaustive).unwrap().passed(),
+        "{what}"
+    );
+    let late = case.x.len() - 1;
+    let mut hand = case.bptt().unwrap();
+    let dw = hand.get_mut(late, "dw_h").unwrap();
+    let i = (0..dw.len())
+        .max_by(|&a, &b| dw.as_slice()[a].abs().total_cmp(&dw.as_slice()[b].abs()))
+        .unwrap();
+    dw.as_mut_slice()[i] *= 1.0 + 1e-6;
+    let report = tapegrad::check::check_gradients(case, &hand, Mode::Exhaustive).unwrap();
+    assert_eq!(report.first_failure(), Some((late, "dw_h")), "{what}");
+}
