@@ -67,11 +67,7 @@ pub fn case(start: Start) -> Result<Case<f64>> {
     let w_h = start.init.matrix(&mut r, HIDDEN, HIDDEN);
     let w_out = start.init.matrix(&mut r, HIDDEN, 2);
     let b = Matrix::filled(1, HIDDEN, start.bias);
-    let head = Head::SoftmaxCe {
-        w_out,
-        b_out: init::zeros(1, 2),
-        labels,
-    };
+    let head = Head::softmax_ce(w_out, init::zeros(1, 2), labels);
     Case::new(Rnn::default(), vec![w_x, w_h, b], x, vec![], head)
 }
 

@@ -58,7 +58,7 @@ pub fn case(w_x: f64, w_rec: f64) -> Result<Case<f64>> {
         init::zeros(1, 1),
     ];
     let cell = Rnn::new(Activation::Identity);
-    Case::new(cell, params, x, vec![], Head::MseLast { target })
+    Case::new(cell, params, x, vec![], Head::mse_last(target))
 }
 
 /// Per-parameter rates for the linear problem: `η_x` for `W_x`, `η_rec` for `W_h`, and 0 for

@@ -12,7 +12,7 @@ use crate::cells::Rnn;
 use crate::error::{Error, Result, shape_str};
 use crate::gradients::Gradients;
 use crate::init;
-use crate::loss::{Head, TapeHead};
+use crate::loss::{Head, Reduction, TapeHead};
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::sequence::{self, Forward, Recording};
@@ -67,17 +67,24 @@ pub enum HeadKind {
     MseAll,
     /// `L = (1/B) Σ (h_T − y)²` with a random target.
     MseLast,
+    /// Softmax cross-entropy at every step over this many classes, with about a quarter of the
+    /// labels before the last step masked out (so that every `dh[t]` has something to check).
+    SoftmaxCeAll(usize),
+    /// `L = Σ_t ⟨dout_t, h_t⟩` with a random upstream gradient.
+    Upstream,
 }
 
 impl HeadKind {
     /// Every head, the softmax one over `classes` classes: what a test that should hold for
     /// any loss loops over.
-    pub fn all(classes: usize) -> [HeadKind; 4] {
+    pub fn all(classes: usize) -> [HeadKind; 6] {
         [
             HeadKind::SumLast,
             HeadKind::SoftmaxCe(classes),
             HeadKind::MseAll,
             HeadKind::MseLast,
+            HeadKind::SoftmaxCeAll(classes),
+            HeadKind::Upstream,
         ]
     }
 }
@@ -221,14 +228,15 @@ impl<T: Scalar, C: Cell> Case<T, C> {
         for (p, value) in case.head.params() {
             check_finite(&format!("loss.{}", p.key), value)?;
         }
-        match &case.head {
-            Head::MseAll { targets } => {
-                for (t, y) in targets.iter().enumerate() {
-                    check_finite(&format!("loss.targets (step t = {})", t + 1), y)?;
+        for (what, values) in case.head.data() {
+            match values {
+                [one] if !case.head.reads_every_state() => check_finite(what, one)?,
+                _ => {
+                    for (t, v) in values.iter().enumerate() {
+                        check_finite(&format!("{what} (step t = {})", t + 1), v)?;
+                    }
                 }
             }
-            Head::MseLast { target } => check_finite("loss.target", target)?,
-            Head::SumLast | Head::SoftmaxCe { .. } => {}
         }
         Ok(case)
     }
@@ -273,17 +281,40 @@ impl<T: Scalar, C: Cell> Case<T, C> {
                 let labels = (0..batch)
                     .map(|_| labels_rng.random_range(0..classes))
                     .collect();
-                Head::SoftmaxCe {
+                Head::softmax_ce(w_out, b_out, labels)
+            }
+            HeadKind::MseAll => {
+                Head::mse_all((0..steps).map(|_| normal(batch, hidden, 0.5)).collect())
+            }
+            HeadKind::MseLast => Head::mse_last(normal(batch, hidden, 0.5)),
+            HeadKind::SoftmaxCeAll(classes) => {
+                let w_out = normal(hidden, classes, 1.0 / (hidden as f64).sqrt());
+                let b_out = normal(1, classes, 0.1);
+                let mut labels_rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(1));
+                let labels = (0..steps)
+                    .map(|_| {
+                        (0..batch)
+                            .map(|_| labels_rng.random_range(0..classes))
+                            .collect()
+                    })
+                    .collect();
+                let mask = (1..=steps)
+                    .map(|t| {
+                        (0..batch)
+                            .map(|_| t == steps || labels_rng.random_range(0..4) != 0)
+                            .collect()
+                    })
+                    .collect();
+                Head::SoftmaxCeAll {
                     w_out,
                     b_out,
                     labels,
+                    mask,
+                    reduction: Reduction::Mean,
                 }
             }
-            HeadKind::MseAll => Head::MseAll {
-                targets: (0..steps).map(|_| normal(batch, hidden, 0.5)).collect(),
-            },
-            HeadKind::MseLast => Head::MseLast {
-                target: normal(batch, hidden, 0.5),
+            HeadKind::Upstream => Head::Upstream {
+                dout: (0..steps).map(|_| normal(batch, hidden, 1.0)).collect(),
             },
         };
         Case::new(cell, params, x, initial, head).expect("a random case is valid")

@@ -130,11 +130,7 @@ impl<C: Cell> Classifier<C> {
 
     /// The training problem on `x` (`x_t = x[t-1]`, each `batch × features`) with `labels`.
     fn case(&self, x: &[Matrix<f64>], labels: &[usize]) -> Result<Case<f64, C>> {
-        let head = Head::SoftmaxCe {
-            w_out: self.w_out.clone(),
-            b_out: self.b_out.clone(),
-            labels: labels.to_vec(),
-        };
+        let head = Head::softmax_ce(self.w_out.clone(), self.b_out.clone(), labels.to_vec());
         Case::new(
             self.cell.clone(),
             self.params.clone(),

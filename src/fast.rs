@@ -25,7 +25,7 @@ use crate::cells::Rnn;
 use crate::error::{Error, Result};
 use crate::gradients::Gradients;
 use crate::kernel::{self, View};
-use crate::loss::Head;
+use crate::loss::{Head, Reduction};
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::sequence;
@@ -155,7 +155,11 @@ impl<T: Scalar> Bptt<T> {
             phi.apply_in_place(a_t);
         }
         self.out.loss = match &case.head {
-            Head::MseAll { targets } => {
+            Head::MseAll {
+                targets,
+                reduction: Reduction::Sum,
+                half: true,
+            } => {
                 let half = T::from_f64(0.5);
                 let squares = |(h_t, y_t): (&[T], &Matrix<T>)| {
                     h_t.iter()
@@ -166,21 +170,26 @@ impl<T: Scalar> Bptt<T> {
                 let states = self.hs[bs * h..].chunks_exact(bs * h);
                 half * states.zip(targets).map(squares).sum::<T>()
             }
-            Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => {
-                // Bptt::run checked the head first.
-                case.head.loss_of(&self.ends())
-            }
+            // Bptt::run checked the head first.
+            head => head.loss_of(&self.states_read(head)),
         };
     }
 
-    /// `[h_0, h_T]` as matrices: the states the heads other than `mse_all` read (only `h_T`).
-    fn ends(&self) -> [Matrix<T>; 2] {
-        let (bs, h, steps) = (self.dims.batch, self.dims.hidden, self.dims.steps);
-        let state = |t: usize| {
-            Matrix::new(bs, h, self.hs[t * bs * h..(t + 1) * bs * h].to_vec())
-                .expect("invariant: a state is batch × hidden")
-        };
-        [state(0), state(steps)]
+    /// The states `head` reads, as matrices: `[h_0, h_T]`, or every one for a head that reads
+    /// them all.
+    fn states_read(&self, head: &Head<T>) -> Vec<Matrix<T>> {
+        if head.reads_every_state() {
+            (0..=self.dims.steps).map(|t| self.state(t)).collect()
+        } else {
+            vec![self.state(0), self.state(self.dims.steps)]
+        }
+    }
+
+    /// The state `h_t` as a matrix.
+    fn state(&self, t: usize) -> Matrix<T> {
+        let (bs, h) = (self.dims.batch, self.dims.hidden);
+        Matrix::new(bs, h, self.hs[t * bs * h..(t + 1) * bs * h].to_vec())
+            .expect("invariant: a state is batch × hidden")
     }
 
     /// The backward loop: every `da_t`, `dx_t` and `dh_0`, and the weights' sums.
@@ -195,10 +204,17 @@ impl<T: Scalar> Bptt<T> {
             unreachable!("invariant: an RNN case has three parameters")
         };
         let phi = case.cell.activation;
+        // mse_all as written (½, summed) reads its targets here, step by step, with no copy of
+        // the states; any other head gives its ∂ℓ/∂h_t all at once.
         let targets = match &case.head {
-            Head::MseAll { targets } => Some(targets),
-            Head::SumLast | Head::SoftmaxCe { .. } | Head::MseLast { .. } => None,
+            Head::MseAll {
+                targets,
+                reduction: Reduction::Sum,
+                half: true,
+            } => Some(targets),
+            _ => None,
         };
+        let mut direct = Vec::new();
         // dh_T = ∂ℓ/∂h_T.
         match targets {
             Some(y) => {
@@ -208,8 +224,10 @@ impl<T: Scalar> Bptt<T> {
             }
             None => {
                 // Bptt::run checked the head first.
-                let head = case.head.grads_of(&self.ends());
-                self.dh.copy_from_slice(head.dl_dh[0].as_slice());
+                let head = case.head.grads_of(&self.states_read(&case.head));
+                direct = head.dl_dh;
+                let last = direct.pop().expect("invariant: a head gives ∂ℓ/∂h_T");
+                self.dh.copy_from_slice(last.as_slice());
                 self.out.totals.truncate(H0 + 1);
                 self.out.totals.extend(head.params);
             }
@@ -260,6 +278,12 @@ impl<T: Scalar> Bptt<T> {
                     &y[t - 2],
                     true,
                 );
+            }
+            // A head reading every state gave ∂ℓ/∂h_1 … ∂ℓ/∂h_(T-1) in `direct` (none else).
+            if let Some(d) = t.checked_sub(2).and_then(|i| direct.get(i)) {
+                for (dh, &v) in self.dh.iter_mut().zip(d.as_slice()) {
+                    *dh += v;
+                }
             }
         }
         self.out.totals[H0]

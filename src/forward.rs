@@ -269,7 +269,10 @@ mod tests {
                             m.as_slice(),
                             relative_error(stacked, m)
                         );
-                        assert!(m.max_abs() > 0.0, "{name} at t = {t} is all zeros");
+                        assert!(
+                            m.max_abs() > 0.0,
+                            "{head:?}: {name} at t = {t} is all zeros"
+                        );
                     }
                 }
             }

@@ -63,8 +63,14 @@ pub enum Op<T> {
     Square,
     /// `Y = c · X` for a constant `c`.
     Scale(T),
-    /// `y = (1/B) Σ_i −log softmax(Z_i)[label_i]`, for logits `Z` of shape `B × classes`.
-    SoftmaxCrossEntropy(Vec<usize>),
+    /// `y = Σ_i w_i · (−log softmax(Z_i)[label_i])`, for logits `Z` of shape `B × classes`
+    /// and a constant weight per row (`1/B` for the mean).
+    SoftmaxCrossEntropy {
+        /// One class index per row of `Z`.
+        labels: Vec<usize>,
+        /// One weight per row of `Z`.
+        weights: Vec<T>,
+    },
     /// A cell's whole step as one node, defined with the cell (see [`Fused`]).
     Fused(Rc<dyn Fused<T>>),
 }
@@ -377,7 +383,7 @@ impl<'t, T: Scalar> Var<'t, T> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// softmax cross-entropy: y = (1/B) Σ_i [logsumexp(Z_i) − Z_i[label_i]];  Z̄ = ȳ (P − onehot) / B
+// softmax cross-entropy: y = Σ_i w_i [logsumexp(Z_i) − Z_i[label_i]];  Z̄_i = ȳ w_i (P_i − onehot_i)
 
 /// Row-wise softmax `P_ij = e^(Z_ij − m_i) / Σ_k e^(Z_ik − m_i)` with `m_i = max_k Z_ik`.
 ///
@@ -414,57 +420,88 @@ pub fn check_labels<T: Scalar>(z: &Matrix<T>, labels: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The weight `1/B` of every row of a batch of `B`: the weights of the mean.
+pub fn mean_weights<T: Scalar>(batch: usize) -> Vec<T> {
+    vec![T::one() / T::from_f64(batch as f64); batch]
+}
+
 impl<'t, T: Scalar> Var<'t, T> {
     /// Mean cross-entropy of the softmax of the logits `Z: B × classes` against integer labels:
-    /// `y = (1/B) Σ_i −log softmax(Z_i)[label_i] = (1/B) Σ_i [logsumexp(Z_i) − Z_i[label_i]]`.
+    /// `y = (1/B) Σ_i −log softmax(Z_i)[label_i]`; [`Var::weighted_cross_entropy`] with every
+    /// weight `1/B`.
+    pub fn softmax_cross_entropy(self, labels: &[usize]) -> Result<Var<'t, T>> {
+        self.weighted_cross_entropy(labels, &mean_weights(labels.len()))
+    }
+
+    /// Weighted cross-entropy of the softmax of the logits `Z: B × classes` against integer
+    /// labels: `y = Σ_i w_i · (−log softmax(Z_i)[label_i]) = Σ_i w_i [logsumexp(Z_i) −
+    /// Z_i[label_i]]`. The weights say how rows count: `1/B` for a mean, `1` for a sum, `0`
+    /// where a mask leaves a row out.
     ///
-    /// Backward: `Z̄ = ȳ · (P − onehot(labels)) / B` with `P = softmax(Z)` row by row.
+    /// Backward: `Z̄_i = ȳ · w_i · (P_i − onehot(label_i))` with `P = softmax(Z)` row by row.
     /// `logsumexp` is computed as `m + log Σ e^(Z − m)` with the row maximum `m`, so the loss
     /// stays finite for any finite logits.
-    pub fn softmax_cross_entropy(self, labels: &[usize]) -> Result<Var<'t, T>> {
-        self.tape
-            .record(Op::SoftmaxCrossEntropy(labels.to_vec()), &[self])
+    pub fn weighted_cross_entropy(self, labels: &[usize], weights: &[T]) -> Result<Var<'t, T>> {
+        let op = Op::SoftmaxCrossEntropy {
+            labels: labels.to_vec(),
+            weights: weights.to_vec(),
+        };
+        self.tape.record(op, &[self])
     }
 }
 
-/// The forward value of [`Var::softmax_cross_entropy`] as a `1×1` matrix; the heads call it
+/// The forward value of [`Var::weighted_cross_entropy`] as a `1×1` matrix; the heads call it
 /// directly when no tape is needed.
 pub(crate) fn softmax_cross_entropy<T: Scalar>(
     z: &Matrix<T>,
     labels: &[usize],
+    weights: &[T],
 ) -> Result<Matrix<T>> {
     check_labels(z, labels)?;
+    if weights.len() != z.rows() {
+        return Err(Error::bad_shape(
+            "weights",
+            format!("{} weights (one per row of the logits)", z.rows()),
+            format!("{} weights", weights.len()),
+        ));
+    }
     let mut total = T::zero();
-    for (i, &label) in labels.iter().enumerate() {
+    for (i, (&label, &w)) in labels.iter().zip(weights).enumerate() {
         let row = z.row(i);
         let m = row.iter().copied().fold(T::neg_infinity(), T::max);
         let log_sum: T = row.iter().map(|&v| (v - m).exp()).sum::<T>().ln();
-        total += m + log_sum - row[label];
+        total += w * (m + log_sum - row[label]);
     }
-    Ok(Matrix::row_vector(&[total / T::from_f64(z.rows() as f64)]))
+    Ok(Matrix::row_vector(&[total]))
 }
 
-/// The VJP of [`Var::softmax_cross_entropy`], `Z̄ = ȳ · (P − onehot(labels)) / B`; the softmax
-/// head's hand gradient is this with `ȳ = 1`.
+/// The VJP of [`Var::weighted_cross_entropy`], `Z̄_i = ȳ · w_i · (P_i − onehot(label_i))`;
+/// the softmax heads' hand gradient is this with `ȳ = 1`.
 pub(crate) fn softmax_cross_entropy_vjp<T: Scalar>(
     z: &Matrix<T>,
     labels: &[usize],
+    weights: &[T],
     g: &Matrix<T>,
 ) -> Matrix<T> {
     let mut dz = softmax(z);
-    for (i, &label) in labels.iter().enumerate() {
+    for (i, (&label, &w)) in labels.iter().zip(weights).enumerate() {
         dz[(i, label)] -= T::one();
+        let scale = g[(0, 0)] * w;
+        for j in 0..z.cols() {
+            dz[(i, j)] *= scale;
+        }
     }
-    dz.scale(g[(0, 0)] / T::from_f64(z.rows() as f64))
+    dz
 }
 
-/// `ẏ = ⟨P − onehot(labels), Ż⟩ / B`: the gradient of the loss, along the tangent.
+/// `ẏ = Σ_i w_i ⟨P_i − onehot(label_i), Ż_i⟩`: the gradient of the loss, along the tangent.
 fn softmax_cross_entropy_jvp<T: Scalar>(
     z: &Matrix<T>,
     labels: &[usize],
+    weights: &[T],
     dz: &Matrix<T>,
 ) -> Matrix<T> {
-    let grad = softmax_cross_entropy_vjp(z, labels, &Matrix::filled(1, 1, T::one()));
+    let grad = softmax_cross_entropy_vjp(z, labels, weights, &Matrix::filled(1, 1, T::one()));
     Matrix::row_vector(&[grad
         .dot(dz)
         .expect("invariant: a tangent has the shape of its input")])
@@ -576,7 +613,7 @@ impl<T: Scalar> Op<T> {
             Op::Mean => "mean",
             Op::Square => "square",
             Op::Scale(_) => "scale",
-            Op::SoftmaxCrossEntropy(_) => "softmax_ce",
+            Op::SoftmaxCrossEntropy { .. } => "softmax_ce",
             Op::Fused(op) => op.name(),
         }
     }
@@ -599,7 +636,9 @@ impl<T: Scalar> Op<T> {
             (Op::Mean, [x]) => Ok(Matrix::row_vector(&[x.sum() / T::from_f64(x.len() as f64)])),
             (Op::Square, [x]) => Ok(x.map(|v| v * v)),
             (Op::Scale(c), [x]) => Ok(x.scale(*c)),
-            (Op::SoftmaxCrossEntropy(labels), [z]) => softmax_cross_entropy(z, labels),
+            (Op::SoftmaxCrossEntropy { labels, weights }, [z]) => {
+                softmax_cross_entropy(z, labels, weights)
+            }
             (Op::Fused(op), inputs) => op.forward(inputs),
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
         }
@@ -649,8 +688,8 @@ impl<T: Scalar> Op<T> {
             (Op::Mean, [x]) => vec![mean_vjp(x, g)],
             (Op::Square, [x]) => vec![square_vjp(x, g)],
             (Op::Scale(c), [_]) => vec![g.scale(*c)],
-            (Op::SoftmaxCrossEntropy(labels), [z]) => {
-                vec![softmax_cross_entropy_vjp(z, labels, g)]
+            (Op::SoftmaxCrossEntropy { labels, weights }, [z]) => {
+                vec![softmax_cross_entropy_vjp(z, labels, weights, g)]
             }
             (Op::Fused(op), inputs) => op.vjp(inputs, out, g),
             (op, inputs) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),
@@ -681,8 +720,8 @@ impl<T: Scalar> Op<T> {
             (Op::Mean, _, [dx]) => mean_jvp(dx),
             (Op::Square, [x], [dx]) => square_jvp(x, dx),
             (Op::Scale(c), _, [dx]) => dx.scale(*c),
-            (Op::SoftmaxCrossEntropy(labels), [z], [dz]) => {
-                softmax_cross_entropy_jvp(z, labels, dz)
+            (Op::SoftmaxCrossEntropy { labels, weights }, [z], [dz]) => {
+                softmax_cross_entropy_jvp(z, labels, weights, dz)
             }
             (Op::Fused(op), inputs, dots) => op.jvp(inputs, out, dots),
             (op, inputs, _) => unreachable!("{} called with {} inputs", op.name(), inputs.len()),

@@ -12,7 +12,7 @@ use crate::diagnose::Diagnosis;
 use crate::error::shape_str;
 use crate::fd::{Comparison, Verdict};
 use crate::gradients::{Dtype, Gradients};
-use crate::loss::Head;
+use crate::loss::{Head, Reduction};
 use crate::matrix::{Matrix, format_numbers, numpy_exponent};
 use crate::scalar::Scalar;
 use crate::sequence::Forward;
@@ -66,15 +66,48 @@ pub fn labelled<T: Scalar>(label: &str, m: &Matrix<T>) -> String {
     out
 }
 
-/// The loss as an equation in words: `L = Σ h_3`, `L = mean CE(softmax(h_3·W_out + b_out))`, ….
+/// The loss as an equation in words: `L = Σ h_3`, `L = mean_i −log softmax(…)`, ….
 fn loss_equation<T: Scalar>(head: &Head<T>, steps: usize) -> String {
+    let over_batch = |reduction: &Reduction| match reduction {
+        Reduction::Mean => "mean_i",
+        Reduction::Sum => "Σ_i",
+    };
+    // The factor before a sum of squares: ½ with `half`, 1/B for the mean.
+    let squares = |reduction: &Reduction, half: &bool| match (reduction, half) {
+        (Reduction::Sum, true) => "½ ",
+        (Reduction::Sum, false) => "",
+        (Reduction::Mean, true) => "(1/2B) ",
+        (Reduction::Mean, false) => "(1/B) ",
+    };
     match head {
         Head::SumLast => format!("L = Σ h_{steps}"),
-        Head::SoftmaxCe { .. } => {
-            format!("L = mean_i −log softmax(h_{steps}·W_out + b_out)_i[label_i]")
+        Head::SoftmaxCe { reduction, .. } => format!(
+            "L = {} −log softmax(h_{steps}·W_out + b_out)_i[label_i]",
+            over_batch(reduction)
+        ),
+        Head::SoftmaxCeAll {
+            reduction, mask, ..
+        } => {
+            let masked = if mask.iter().flatten().all(|&m| m) {
+                ""
+            } else {
+                "mask_ti · "
+            };
+            format!(
+                "L = {} Σ_(t=1..{steps}) {masked}−log softmax(h_t·W_out + b_out)_i[label_ti]",
+                over_batch(reduction)
+            )
         }
-        Head::MseAll { .. } => format!("L = ½ Σ_(t=1..{steps}) Σ (h_t − y_t)²"),
-        Head::MseLast { .. } => format!("L = (1/B) Σ (h_{steps} − y)²"),
+        Head::MseAll {
+            reduction, half, ..
+        } => format!(
+            "L = {}Σ_(t=1..{steps}) Σ (h_t − y_t)²",
+            squares(reduction, half)
+        ),
+        Head::MseLast {
+            reduction, half, ..
+        } => format!("L = {}Σ (h_{steps} − y)²", squares(reduction, half)),
+        Head::Upstream { .. } => format!("L = Σ_(t=1..{steps}) ⟨dout_t, h_t⟩"),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::cell::Cell;
 use crate::error::{Error, Result, shape_str};
 use crate::fd::rng;
 use crate::gradients::Gradients;
-use crate::loss::Head;
+use crate::loss::{Head, Reduction};
 use crate::matrix::Matrix;
 use rand::seq::SliceRandom;
 
@@ -415,24 +415,23 @@ fn pick_rows(m: &Matrix<f64>, rows: &[usize]) -> Matrix<f64> {
 
 /// The mini-batch of `case` made of the sequences `rows`, with the same parameters.
 fn mini_batch<C: Cell>(case: &Case<f64, C>, rows: &[usize]) -> Case<f64, C> {
-    let head = match &case.head {
-        Head::SumLast => Head::SumLast,
-        Head::SoftmaxCe {
-            w_out,
-            b_out,
-            labels,
-        } => Head::SoftmaxCe {
-            w_out: w_out.clone(),
-            b_out: b_out.clone(),
-            labels: rows.iter().map(|&i| labels[i]).collect(),
-        },
-        Head::MseAll { targets } => Head::MseAll {
-            targets: targets.iter().map(|y| pick_rows(y, rows)).collect(),
-        },
-        Head::MseLast { target } => Head::MseLast {
-            target: pick_rows(target, rows),
-        },
-    };
+    let pick = |ys: &[Matrix<f64>]| ys.iter().map(|y| pick_rows(y, rows)).collect();
+    let pick_labels = |labels: &[usize]| rows.iter().map(|&i| labels[i]).collect::<Vec<_>>();
+    let mut head = case.head.clone();
+    match &mut head {
+        Head::SumLast => {}
+        Head::SoftmaxCe { labels, .. } => *labels = pick_labels(labels),
+        Head::SoftmaxCeAll { labels, mask, .. } => {
+            *labels = labels.iter().map(|l| pick_labels(l)).collect();
+            *mask = mask
+                .iter()
+                .map(|m| rows.iter().map(|&i| m[i]).collect())
+                .collect();
+        }
+        Head::MseAll { targets, .. } => *targets = pick(targets),
+        Head::MseLast { target, .. } => *target = pick_rows(target, rows),
+        Head::Upstream { dout } => *dout = pick(dout),
+    }
     // Built directly, not through `Case::new`: the rows of a valid case fit together, and a
     // diverged run must reach the end of its epoch to be recorded, NaN weights and all.
     Case {
@@ -517,10 +516,7 @@ pub fn train<C: Cell>(case: &mut Case<f64, C>, config: &TrainConfig) -> Result<H
 /// Whether `head`'s loss is a mean over the batch (so a mini-batch's loss estimates the whole
 /// data's) rather than a sum (so mini-batches' losses add up to it).
 fn averages_over_batch(head: &Head<f64>) -> bool {
-    match head {
-        Head::SoftmaxCe { .. } | Head::MseLast { .. } => true,
-        Head::SumLast | Head::MseAll { .. } => false,
-    }
+    head.reduction() == Some(Reduction::Mean)
 }
 
 /// Converts sequences in numpy's layout, `x[i][t][f]` for sequence `i`, step `t`, feature `f`

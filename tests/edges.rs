@@ -65,11 +65,7 @@ fn softmax_with_logits_of_ten_thousand() {
         Matrix::filled(1, 4, 40.0),
     ];
     let w_out = Matrix::from_rows(&[[2500.0, -2500.0, 0.0]; 4]).unwrap();
-    let head = Head::SoftmaxCe {
-        w_out,
-        b_out: Matrix::zeros(1, 3),
-        labels: vec![1, 0],
-    };
+    let head = Head::softmax_ce(w_out, Matrix::zeros(1, 3), vec![1, 0]);
     let h0 = case.h0().clone();
     let case = Case::new(case.cell, params, case.x.clone(), vec![Some(h0)], head).unwrap();
     let fwd = case.forward().unwrap();
@@ -104,9 +100,7 @@ fn saturated_tanh_and_sigmoid() {
                 &[0.1, -0.2, 0.3],
                 0.0,
                 activation,
-                Head::MseAll {
-                    targets: vec![Matrix::row_vector(&[0.3]); 3],
-                },
+                Head::mse_all(vec![Matrix::row_vector(&[0.3]); 3]),
             );
             let (hand, tape) = (case.bptt().unwrap(), case.tape_gradients().unwrap());
             assert!(
@@ -128,15 +122,9 @@ fn one_step_one_sequence_one_unit() {
     let one = Matrix::row_vector(&[0.7]);
     let heads = [
         Head::SumLast,
-        Head::SoftmaxCe {
-            w_out: one.clone(),
-            b_out: Matrix::row_vector(&[0.1]),
-            labels: vec![0],
-        },
-        Head::MseAll {
-            targets: vec![one.clone()],
-        },
-        Head::MseLast { target: one },
+        Head::softmax_ce(one.clone(), Matrix::row_vector(&[0.1]), vec![0]),
+        Head::mse_all(vec![one.clone()]),
+        Head::mse_last(one),
     ];
     for head in heads {
         for activation in Activation::ALL {
@@ -203,9 +191,7 @@ fn a_check_never_passes_on_infinity_and_names_the_step() {
         &[0.5, 0.5],
         0.0,
         Activation::Tanh,
-        Head::MseLast {
-            target: Matrix::row_vector(&[1e200]),
-        },
+        Head::mse_last(Matrix::row_vector(&[1e200])),
     );
     let report = check_case(&case, Mode::Directional { seed: 0 }).unwrap();
     assert_eq!(

@@ -168,6 +168,13 @@ fn measure_ops<T: Scalar>(seed: u64, measure: Measure<T>) -> Vec<(&'static str, 
         run("softmax_ce", &one, &labels, |v, l| {
             v[0].softmax_cross_entropy(l)
         });
+        // Weights as a sum (1), a mask (0) and a mean (1/4) give them, and one above 1.
+        run("weighted_ce", &one, &labels, |v, l| {
+            let weights: Vec<T> = (0..l.len())
+                .map(|i| T::from_f64([1.0, 0.0, 0.25, 2.0][i % 4]))
+                .collect();
+            v[0].weighted_cross_entropy(l, &weights)
+        });
         run("rnn_step tanh", &cell, &[], |v, _| {
             rnn_step(v, Activation::Tanh)
         });

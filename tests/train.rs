@@ -283,9 +283,9 @@ fn a_mini_batch_epoch_is_a_sequence_of_single_updates() {
     for start in (0..8).step_by(2) {
         let rows = |m: &Matrix<f64>| Matrix::from_fn(2, m.cols(), |i, j| m[(start + i, j)]);
         let head = match &case.head {
-            tapegrad::loss::Head::MseAll { targets } => tapegrad::loss::Head::MseAll {
-                targets: targets.iter().map(rows).collect(),
-            },
+            tapegrad::loss::Head::MseAll { targets, .. } => {
+                tapegrad::loss::Head::mse_all(targets.iter().map(rows).collect())
+            }
             other => panic!("expected mse_all, found {other:?}"),
         };
         let small = Case::new(

@@ -140,9 +140,7 @@ fn a_large_recurrent_weight_passes() {
         m(&[&[0.051, -0.59]]),
     ];
     let x = vec![m(&[&[0.017]]), m(&[&[0.0014]])];
-    let head = Head::MseLast {
-        target: m(&[&[-0.59, -0.58]]),
-    };
+    let head = Head::mse_last(m(&[&[-0.59, -0.58]]));
     let case = Case::new(Rnn::default(), params, x, vec![], head).unwrap();
     let report = check_case(&case, Mode::Exhaustive).unwrap();
     assert!(report.passed(), "{:?}", report.first_failure());

@@ -281,11 +281,7 @@ pub(crate) fn parse_head(
                     numpy_shape(&[labels.len()]),
                 ));
             }
-            Ok(Head::SoftmaxCe {
-                w_out,
-                b_out,
-                labels,
-            })
+            Ok(Head::softmax_ce(w_out, b_out, labels))
         }
         "mse_all" => {
             let targets = by_step(
@@ -309,7 +305,7 @@ pub(crate) fn parse_head(
                     numpy_shape(&[rows, targets.len(), cols]),
                 ));
             }
-            Ok(Head::MseAll { targets })
+            Ok(Head::mse_all(targets))
         }
         "mse_last" => {
             let target = matrix(
@@ -324,7 +320,7 @@ pub(crate) fn parse_head(
                 hidden,
                 &format!("(batch, hidden), from x and {from}"),
             )?;
-            Ok(Head::MseLast { target })
+            Ok(Head::mse_last(target))
         }
         other => Err(Error::invalid(
             "loss.kind",
