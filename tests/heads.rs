@@ -190,3 +190,38 @@ fn the_upstream_head_hands_bptt_its_dout() {
     let got = lstm.loss().unwrap();
     assert!(((got - want) / want).abs() < 1e-14, "{got} against {want}");
 }
+
+/// The trace's header states the loss with its options, as the check table prints it.
+#[test]
+fn the_header_states_the_options() {
+    let header = |kind: HeadKind, change: &dyn Fn(&mut Head<f64>)| {
+        let case = Case::<f64>::random(6, DIMS, kind, Rnn::default());
+        tapegrad::trace::case_header(&with_head(&case, change))
+    };
+    let sum = header(HeadKind::SoftmaxCe(3), &|h| {
+        set_reduction(h, Reduction::Sum)
+    });
+    assert!(
+        sum.ends_with("(L = Σ_i −log softmax(h_4·W_out + b_out)_i[label_i])"),
+        "{sum}"
+    );
+    let half_mean = header(HeadKind::MseLast, &|h| {
+        if let Head::MseLast { half, .. } = h {
+            *half = true;
+        }
+    });
+    assert!(
+        half_mean.ends_with("(L = (1/2B) Σ (h_4 − y)²)"),
+        "{half_mean}"
+    );
+    let masked = header(HeadKind::SoftmaxCeAll(3), &|_| {});
+    assert!(
+        masked.contains("L = mean_i Σ_(t=1..4) mask_ti · −log"),
+        "{masked}"
+    );
+    let upstream = header(HeadKind::Upstream, &|_| {});
+    assert!(
+        upstream.ends_with("(L = Σ_(t=1..4) ⟨dout_t, h_t⟩)"),
+        "{upstream}"
+    );
+}

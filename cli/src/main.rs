@@ -47,9 +47,24 @@ usage:
       the version of tapegrad
 
 Without --case, each command uses the canonical example of the seed notebooks.
-A case file is a JSON object {\"x\", \"w_x\", \"w_h\", \"b\"[, \"h0\", \"activation\", \"loss\",
-\"cell\"]} (\"cell\": \"rnn\", the default and the one cell yet);
-export numpy arrays with json.dump({\"x\": x.tolist(), ...}, f).
+A case file is a JSON object {\"x\", the cell's parameters (\"w_x\", \"w_h\", \"b\"; a GRU's
+\"b_x\", \"b_h\")[, \"h0\", \"c0\", \"cell\", \"activation\", \"gate_order\", \"reset\", \"loss\"]}
+(\"cell\": \"rnn\", the default, \"lstm\" or \"gru\"); export numpy arrays with
+json.dump({\"x\": x.tolist(), ...}, f).
+
+The loss, \"loss\": {\"kind\": ...}:
+  sum_last        L = Σ h_T                                          (the default)
+  softmax_ce      L = mean_i −log softmax(h_T·W_out + b_out)_i[label_i]
+                  \"w_out\", \"b_out\", \"labels\" (class indices or one-hot rows)
+  softmax_ce_all  L = mean_i Σ_t mask_ti · −log softmax(h_t·W_out + b_out)_i[label_ti]
+                  \"labels\" (batch, steps), \"mask\" (batch, steps) optional: CS231n's
+                  temporal softmax
+  mse_all         L = ½ Σ_t Σ (h_t − y_t)²        \"targets\" (batch, steps, hidden)
+  mse_last        L = mean_i Σ (h_T − y)²         \"target\" (batch, hidden)
+  upstream        L = Σ_t ⟨dout_t, h_t⟩, so ∂L/∂h_t = dout_t: \"dh\" (batch, steps, hidden)
+                  holds dout, the upstream gradient CS231n's rnn_backward(dh, cache) takes
+\"reduction\": \"mean\" | \"sum\" on the heads that sum over the batch (default as above);
+\"half\": true | false on the squared errors (½ or not).
 
 A NaN or infinity anywhere in the forward pass, the loss or the gradients
 fails the check, naming the step where it first appears.

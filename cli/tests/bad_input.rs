@@ -618,12 +618,14 @@ fn bad_labels() {
     bad_case(
         "label_negative",
         &softmax_with("labels", json!([-1])),
-        &["loss.labels[0]: expected a class index (a whole number ≥ 0), found -1"],
+        &["loss.labels[0]: expected a class index (a whole number ≥ 0) or a one-hot row, found -1"],
     );
     bad_case(
         "label_fraction",
         &softmax_with("labels", json!([1.5])),
-        &["loss.labels[0]: expected a class index (a whole number ≥ 0), found 1.5"],
+        &[
+            "loss.labels[0]: expected a class index (a whole number ≥ 0) or a one-hot row, found 1.5",
+        ],
     );
     bad_case(
         "label_count",
@@ -631,9 +633,26 @@ fn bad_labels() {
         &["loss.labels: expected shape (1,) (one label per sequence, batch from x), found (2,)"],
     );
     bad_case(
-        "label_one_hot",
-        &softmax_with("labels", json!([[0, 0, 1]])),
-        &["loss.labels[0]: expected a class index", "one-hot rows?"],
+        "label_one_hot_two",
+        &softmax_with("labels", json!([[0, 1, 1]])),
+        &["loss.labels[0]: a one-hot label has one 1, found two (at [1] and [2])"],
+    );
+    bad_case(
+        "label_one_hot_none",
+        &softmax_with("labels", json!([[0, 0, 0]])),
+        &["loss.labels[0]: a one-hot label has one 1, found none"],
+    );
+    bad_case(
+        "label_one_hot_soft",
+        &softmax_with("labels", json!([[0.2, 0.8, 0]])),
+        &["loss.labels[0][0]: a one-hot label holds 0 and 1 only, found the number 0.2"],
+    );
+    bad_case(
+        "label_one_hot_width",
+        &softmax_with("labels", json!([[0, 1]])),
+        &[
+            "loss.labels[0]: expected shape (3,) for a one-hot label (classes from loss.w_out), found (2,)",
+        ],
     );
     // A float array of whole numbers, as numpy writes float labels, is fine.
     let out = run_with_file(
@@ -643,6 +662,69 @@ fn bad_labels() {
         &["forward"],
     );
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// The options of the heads: a reduction is "mean" or "sum", half is true or false, and a head
+/// that takes neither says so; softmax_ce_all's labels and mask are (batch, steps).
+#[test]
+fn bad_head_options() {
+    bad_case(
+        "reduction_word",
+        &softmax_with("reduction", json!("average")),
+        &["loss.reduction: expected \"mean\" or \"sum\", found the string \"average\""],
+    );
+    bad_case(
+        "half_on_softmax",
+        &softmax_with("half", json!(true)),
+        &["loss.half: the softmax_ce head takes no half (only mse_all and mse_last do)"],
+    );
+    bad_case(
+        "reduction_on_sum_last",
+        &with("loss", json!({"kind": "sum_last", "reduction": "sum"})),
+        &["loss.reduction: the sum_last head takes no reduction"],
+    );
+    bad_case(
+        "half_not_bool",
+        &with(
+            "loss",
+            json!({"kind": "mse_last", "target": [[0, 0, 0, 0]], "half": 1}),
+        ),
+        &["loss.half: expected true or false, found the number 1"],
+    );
+    let all = |key: &str, value: Value| {
+        let mut loss = json!({
+            "kind": "softmax_ce_all",
+            "w_out": [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]],
+            "b_out": [0, 0, 0],
+            "labels": [[2, 0, 1]],
+        });
+        loss.as_object_mut().unwrap().insert(key.to_string(), value);
+        with("loss", loss)
+    };
+    bad_case(
+        "all_labels_steps",
+        &all("labels", json!([[2, 0]])),
+        &[
+            "loss.labels[0]: expected 3 entries (one per step of x), found a 1-D array of shape (2,)",
+        ],
+    );
+    bad_case(
+        "all_labels_batch",
+        &all("labels", json!([2, 0, 1])),
+        &["loss.labels: expected (1, 3) (batch, steps) class indices"],
+    );
+    bad_case(
+        "all_mask_value",
+        &all("mask", json!([[1, 0, 0.5]])),
+        &["loss.mask[0][2]: expected true/false or 1/0, found the number 0.5"],
+    );
+    bad_case(
+        "upstream_shape",
+        &with("loss", json!({"kind": "upstream", "dh": [[[1, 1, 1, 1]]]})),
+        &[
+            "loss.dh: expected shape (1, 3, 4) (batch, steps, hidden), from x and w_x, found (1, 1, 4)",
+        ],
+    );
 }
 
 #[test]

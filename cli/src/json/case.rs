@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use tapegrad::case::Case;
 use tapegrad::cell::{Cell, Dim};
 use tapegrad::error::{Error, Result};
-use tapegrad::loss::Head;
+use tapegrad::loss::{Head, Reduction};
+use tapegrad::matrix::Matrix;
 
 /// Reads a case file into a [`Case`] of the cell `C`: [`case_from_value`] on the parsed text.
 pub fn parse_case<C: Cell>(text: &str) -> Result<Parsed<Case<f64, C>>> {
@@ -199,10 +200,22 @@ pub fn case_from_value<C: Cell>(value: &Value) -> Result<Parsed<Case<f64, C>>> {
 }
 
 /// The loss kinds a case file may name, for messages.
-pub(crate) const KINDS: &str = "\"sum_last\", \"softmax_ce\", \"mse_all\" or \"mse_last\"";
+pub(crate) const KINDS: &str = "\"sum_last\", \"softmax_ce\", \"softmax_ce_all\", \"mse_all\", \
+                                \"mse_last\" or \"upstream\"";
 
 /// The keys of the `loss` object.
-pub(crate) const LOSS_KEYS: [&str; 6] = ["kind", "w_out", "b_out", "labels", "targets", "target"];
+pub(crate) const LOSS_KEYS: [&str; 10] = [
+    "kind",
+    "w_out",
+    "b_out",
+    "labels",
+    "mask",
+    "targets",
+    "target",
+    "dh",
+    "reduction",
+    "half",
+];
 
 /// Reads the `loss` object of a case file, for states of `(batch, steps, hidden)`, with
 /// `hidden` read from the parameter `from`.
@@ -222,50 +235,75 @@ pub(crate) fn parse_head(
             ));
         }
     };
+    // Which heads take "reduction" and "half", and their defaults.
+    let reduction_default = match kind {
+        "softmax_ce" | "softmax_ce_all" | "mse_last" => Some(Reduction::Mean),
+        "mse_all" => Some(Reduction::Sum),
+        _ => None,
+    };
+    let half_default = match kind {
+        "mse_all" => Some(true),
+        "mse_last" => Some(false),
+        _ => None,
+    };
+    let reduction = option_of(
+        loss,
+        "reduction",
+        kind,
+        reduction_default,
+        |v| match v {
+            Value::String(r) if r == "mean" => Some(Reduction::Mean),
+            Value::String(r) if r == "sum" => Some(Reduction::Sum),
+            _ => None,
+        },
+        "\"mean\" or \"sum\"",
+    )?;
+    let half = option_of(
+        loss,
+        "half",
+        kind,
+        half_default,
+        Value::as_bool,
+        "true or false",
+    )?;
+    let per_step = |key: &str, meaning: &str| -> Result<Vec<Matrix<f64>>> {
+        let path = format!("loss.{key}");
+        let values = by_step(
+            required(loss, key, "loss.", &format!("an array of shape {meaning}"))?,
+            &path,
+            meaning,
+        )?;
+        let (rows, cols) = values[0].shape();
+        if (rows, values.len(), cols) != (batch, steps, hidden) {
+            return Err(Error::bad_shape(
+                path,
+                format!(
+                    "{} {meaning}, from x and {from}",
+                    numpy_shape(&[batch, steps, hidden])
+                ),
+                numpy_shape(&[rows, values.len(), cols]),
+            ));
+        }
+        Ok(values)
+    };
     match kind {
         "sum_last" => Ok(Head::SumLast),
         "softmax_ce" => {
-            let w_out = matrix(
-                required(
-                    loss,
-                    "w_out",
-                    "loss.",
-                    "an array of shape (hidden, classes)",
-                )?,
-                "loss.w_out",
-                "(hidden, classes)",
-            )?;
-            if w_out.rows() != hidden {
-                return Err(Error::bad_shape(
-                    "loss.w_out",
-                    format!("({hidden}, classes) with hidden = {hidden} from {from}"),
-                    numpy_shape(&[w_out.rows(), w_out.cols()]),
-                ));
-            }
+            let (w_out, b_out) = softmax_layer(loss, hidden, from)?;
             let classes = w_out.cols();
-            let b_out = row(
-                required(loss, "b_out", "loss.", "an array of shape (classes,)")?,
-                "loss.b_out",
-                "(classes,)",
-            )?;
-            expect_len(
-                &b_out,
-                "loss.b_out",
-                classes,
-                "(classes,), classes from loss.w_out",
-            )?;
             let labels = match required(loss, "labels", "loss.", "one class index per sequence")? {
                 Value::Array(items) => items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| label(v, i, classes))
+                    .map(|(i, v)| label(v, &format!("loss.labels[{i}]"), classes))
                     .collect::<Result<Vec<usize>>>()?,
                 other => {
                     let indices = if batch == 1 { "index" } else { "indices" };
                     return Err(Error::invalid(
                         "loss.labels",
                         format!(
-                            "expected a 1-D array of {batch} class {indices}, found {}",
+                            "expected a 1-D array of {batch} class {indices} (or one-hot rows), \
+                             found {}",
                             describe(other)
                         ),
                     ));
@@ -281,32 +319,46 @@ pub(crate) fn parse_head(
                     numpy_shape(&[labels.len()]),
                 ));
             }
-            Ok(Head::softmax_ce(w_out, b_out, labels))
+            Ok(Head::SoftmaxCe {
+                w_out,
+                b_out,
+                labels,
+                reduction: reduction.expect("softmax_ce takes a reduction"),
+            })
         }
-        "mse_all" => {
-            let targets = by_step(
-                required(
-                    loss,
-                    "targets",
-                    "loss.",
-                    "an array of shape (batch, steps, hidden)",
-                )?,
-                "loss.targets",
-                "(batch, steps, hidden)",
+        "softmax_ce_all" => {
+            let (w_out, b_out) = softmax_layer(loss, hidden, from)?;
+            let classes = w_out.cols();
+            let labels = by_sequence_and_step(
+                loss,
+                "labels",
+                (batch, steps),
+                "(batch, steps) class indices, or (batch, steps, classes) one-hot",
+                |v, path| label(v, path, classes),
             )?;
-            let (rows, cols) = targets[0].shape();
-            if (rows, targets.len(), cols) != (batch, steps, hidden) {
-                return Err(Error::bad_shape(
-                    "loss.targets",
-                    format!(
-                        "{} (batch, steps, hidden), from x and {from}",
-                        numpy_shape(&[batch, steps, hidden])
-                    ),
-                    numpy_shape(&[rows, targets.len(), cols]),
-                ));
-            }
-            Ok(Head::mse_all(targets))
+            let mask = match loss.get("mask") {
+                None | Some(Value::Null) => vec![vec![true; batch]; steps],
+                Some(_) => by_sequence_and_step(
+                    loss,
+                    "mask",
+                    (batch, steps),
+                    "(batch, steps) of true/false or 1/0",
+                    mask_entry,
+                )?,
+            };
+            Ok(Head::SoftmaxCeAll {
+                w_out,
+                b_out,
+                labels,
+                mask,
+                reduction: reduction.expect("softmax_ce_all takes a reduction"),
+            })
         }
+        "mse_all" => Ok(Head::MseAll {
+            targets: per_step("targets", "(batch, steps, hidden)")?,
+            reduction: reduction.expect("mse_all takes a reduction"),
+            half: half.expect("mse_all takes half"),
+        }),
         "mse_last" => {
             let target = matrix(
                 required(loss, "target", "loss.", "an array of shape (batch, hidden)")?,
@@ -320,8 +372,15 @@ pub(crate) fn parse_head(
                 hidden,
                 &format!("(batch, hidden), from x and {from}"),
             )?;
-            Ok(Head::mse_last(target))
+            Ok(Head::MseLast {
+                target,
+                reduction: reduction.expect("mse_last takes a reduction"),
+                half: half.expect("mse_last takes half"),
+            })
         }
+        "upstream" => Ok(Head::Upstream {
+            dout: per_step("dh", "(batch, steps, hidden)")?,
+        }),
         other => Err(Error::invalid(
             "loss.kind",
             format!("unknown loss kind {other:?}; expected {KINDS}"),
@@ -329,9 +388,142 @@ pub(crate) fn parse_head(
     }
 }
 
-/// One class label: a whole number in `0..classes`.
-pub(crate) fn label(v: &Value, i: usize, classes: usize) -> Result<usize> {
-    let path = format!("loss.labels[{i}]");
+/// The head option `key` (`reduction`, `half`): its value read by `read`, `default` when it
+/// is absent, and an error when the head `kind` takes no such option (`default` is `None`) or
+/// the value is not one of `choices`.
+fn option_of<V>(
+    loss: &Map<String, Value>,
+    key: &str,
+    kind: &str,
+    default: Option<V>,
+    read: impl Fn(&Value) -> Option<V>,
+    choices: &str,
+) -> Result<Option<V>> {
+    let path = format!("loss.{key}");
+    match (loss.get(key), default) {
+        (None | Some(Value::Null), default) => Ok(default),
+        (Some(_), None) => {
+            let takes = if key == "half" {
+                "mse_all and mse_last"
+            } else {
+                "softmax_ce, softmax_ce_all, mse_all and mse_last"
+            };
+            Err(Error::invalid(
+                path,
+                format!("the {kind} head takes no {key} (only {takes} do)"),
+            ))
+        }
+        (Some(v), Some(_)) => read(v).map(Some).ok_or_else(|| {
+            Error::invalid(path, format!("expected {choices}, found {}", describe(v)))
+        }),
+    }
+}
+
+/// The softmax layer of a head: `w_out` (hidden, classes) and `b_out` (classes,).
+fn softmax_layer(
+    loss: &Map<String, Value>,
+    hidden: usize,
+    from: &str,
+) -> Result<(Matrix<f64>, Matrix<f64>)> {
+    let w_out = matrix(
+        required(
+            loss,
+            "w_out",
+            "loss.",
+            "an array of shape (hidden, classes)",
+        )?,
+        "loss.w_out",
+        "(hidden, classes)",
+    )?;
+    if w_out.rows() != hidden {
+        return Err(Error::bad_shape(
+            "loss.w_out",
+            format!("({hidden}, classes) with hidden = {hidden} from {from}"),
+            numpy_shape(&[w_out.rows(), w_out.cols()]),
+        ));
+    }
+    let b_out = row(
+        required(loss, "b_out", "loss.", "an array of shape (classes,)")?,
+        "loss.b_out",
+        "(classes,)",
+    )?;
+    expect_len(
+        &b_out,
+        "loss.b_out",
+        w_out.cols(),
+        "(classes,), classes from loss.w_out",
+    )?;
+    Ok((w_out, b_out))
+}
+
+/// A `(batch, steps)` array of the `loss` object, each entry read by `entry`, returned by step:
+/// `result[t − 1][i]` is `loss.key[i][t − 1]`.
+fn by_sequence_and_step<V: Clone>(
+    loss: &Map<String, Value>,
+    key: &str,
+    (batch, steps): (usize, usize),
+    meaning: &str,
+    entry: impl Fn(&Value, &str) -> Result<V>,
+) -> Result<Vec<Vec<V>>> {
+    let path = format!("loss.{key}");
+    let v = required(loss, key, "loss.", &format!("an array of shape {meaning}"))?;
+    let rows = match v {
+        Value::Array(rows) if rows.len() == batch => rows,
+        other => {
+            return Err(Error::invalid(
+                &path,
+                format!(
+                    "expected {} {meaning}, batch and steps from x; found {}",
+                    numpy_shape(&[batch, steps]),
+                    describe(other)
+                ),
+            ));
+        }
+    };
+    let mut by_step: Vec<Vec<V>> = vec![Vec::with_capacity(batch); steps];
+    for (i, row) in rows.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        match row {
+            Value::Array(items) if items.len() == steps => {
+                for (t, item) in items.iter().enumerate() {
+                    by_step[t].push(entry(item, &format!("{at}[{t}]"))?);
+                }
+            }
+            other => {
+                return Err(Error::invalid(
+                    at,
+                    format!(
+                        "expected {steps} entries (one per step of x), found {}",
+                        describe(other)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(by_step)
+}
+
+/// One entry of a mask: `true`/`false`, or `1`/`0` as numpy writes a mask of numbers.
+fn mask_entry(v: &Value, path: &str) -> Result<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => match whole_number(v) {
+            Some(0) => Ok(false),
+            Some(1) => Ok(true),
+            _ => Err(Error::invalid(
+                path,
+                format!("expected true/false or 1/0, found {}", describe(v)),
+            )),
+        },
+    }
+}
+
+/// One class label at `path`: a whole number in `0..classes`, or a one-hot row of `classes`
+/// entries (one 1, the rest 0), read as the index of its 1.
+pub(crate) fn label(v: &Value, path: &str, classes: usize) -> Result<usize> {
+    if let Value::Array(items) = v {
+        return one_hot(items, path, classes);
+    }
     match whole_number(v).map(usize::try_from) {
         Some(Ok(l)) if l < classes => Ok(l),
         Some(l) => Err(Error::invalid(
@@ -346,15 +538,49 @@ pub(crate) fn label(v: &Value, i: usize, classes: usize) -> Result<usize> {
                 Value::Number(n) => n.to_string(),
                 other => describe(other),
             };
-            let hint = if matches!(v, Value::Array(_)) {
-                " (one-hot rows? give class indices instead: labels.argmax(axis=1).tolist())"
-            } else {
-                ""
-            };
             Err(Error::invalid(
                 path,
-                format!("expected a class index (a whole number ≥ 0), found {found}{hint}"),
+                format!(
+                    "expected a class index (a whole number ≥ 0) or a one-hot row, found {found}"
+                ),
             ))
         }
     }
+}
+
+/// A one-hot row: `classes` entries, exactly one of them 1 and the others 0.
+fn one_hot(items: &[Value], path: &str, classes: usize) -> Result<usize> {
+    if items.len() != classes {
+        return Err(Error::bad_shape(
+            path,
+            format!("({classes},) for a one-hot label (classes from loss.w_out)"),
+            numpy_shape(&[items.len()]),
+        ));
+    }
+    let mut hot = None;
+    for (j, item) in items.iter().enumerate() {
+        match (whole_number(item), hot) {
+            (Some(0), _) => {}
+            (Some(1), None) => hot = Some(j),
+            (Some(1), Some(first)) => {
+                return Err(Error::invalid(
+                    path,
+                    format!(
+                        "a one-hot label has one 1, found two (at [{first}] and [{j}]); \
+                         soft labels are not read"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(Error::invalid(
+                    format!("{path}[{j}]"),
+                    format!(
+                        "a one-hot label holds 0 and 1 only, found {}",
+                        describe(item)
+                    ),
+                ));
+            }
+        }
+    }
+    hot.ok_or_else(|| Error::invalid(path, "a one-hot label has one 1, found none"))
 }

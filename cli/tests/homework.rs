@@ -1,0 +1,192 @@
+//! The homework as students write it: the heads and their options, read from case files and
+//! run through the command line.
+
+use serde_json::{Value, json};
+use std::process::Command;
+
+/// Runs `tapegrad COMMAND --case FILE --json` on `case` (written to a file named `name`) and
+/// returns the parsed output, asserting exit status 0.
+fn run_json(command: &str, name: &str, case: &Value) -> Value {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("homework");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, case.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args([command, "--case"])
+        .arg(&path)
+        .arg("--json")
+        .output()
+        .expect("the tapegrad binary runs");
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every number of two JSON values, side by side (same structure).
+fn numbers(a: &Value, b: &Value, at: &str, each: &mut dyn FnMut(f64, f64, &str)) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => each(x.as_f64().unwrap(), y.as_f64().unwrap(), at),
+        (Value::Array(xs), Value::Array(ys)) => {
+            assert_eq!(xs.len(), ys.len(), "{at}");
+            for (i, (x, y)) in xs.iter().zip(ys).enumerate() {
+                numbers(x, y, &format!("{at}[{i}]"), each);
+            }
+        }
+        (Value::Object(xs), Value::Object(ys)) => {
+            let keys: Vec<_> = xs.keys().collect();
+            assert_eq!(keys, ys.keys().collect::<Vec<_>>(), "{at}");
+            for key in keys {
+                numbers(&xs[key], &ys[key], &format!("{at}.{key}"), each);
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+/// `a` and `b` agree entry by entry to `tol`, relative to the largest entry of each array.
+fn close(a: &Value, b: &Value, tol: f64) {
+    numbers(a, b, "", &mut |x, y, at| {
+        assert!(
+            (x - y).abs() <= tol * x.abs().max(y.abs()).max(1e-300) || x == y,
+            "{at}: {x} against {y}"
+        );
+    });
+}
+
+/// A small RNN case (batch 2, 3 steps, 2 features, 3 hidden) with the head `loss`.
+fn case(loss: Value) -> Value {
+    json!({
+        "x": [[[0.5, -1.0], [0.25, 0.75], [-0.5, 0.1]],
+              [[1.0, 0.3], [-0.2, 0.4], [0.6, -0.9]]],
+        "w_x": [[0.3, -0.2, 0.5], [0.1, 0.4, -0.3]],
+        "w_h": [[0.2, -0.1, 0.3], [0.05, 0.25, -0.2], [-0.3, 0.1, 0.15]],
+        "b": [0.1, -0.05, 0.02],
+        "loss": loss,
+    })
+}
+
+const W_OUT: [[f64; 3]; 3] = [[0.5, -0.4, 0.2], [0.1, 0.3, -0.6], [-0.2, 0.7, 0.4]];
+
+/// The upstream head hands BPTT `dout`: the same gradients as `mse_all` with the targets
+/// `y_t = h_t − dout_t` (whose `∂ℓ/∂h_t = h_t − y_t` is that `dout_t`).
+#[test]
+fn upstream_is_the_mse_all_trick_without_computing_h() {
+    let dh = json!([
+        [[0.3, -0.1, 0.2], [0.0, 0.5, -0.4], [1.0, 0.2, 0.1]],
+        [[-0.6, 0.2, 0.0], [0.1, 0.1, 0.1], [0.4, -0.3, 0.9]]
+    ]);
+    let upstream = run_json(
+        "grads",
+        "upstream",
+        &case(json!({"kind": "upstream", "dh": dh})),
+    );
+    let forward = run_json(
+        "forward",
+        "upstream_forward",
+        &case(json!({"kind": "sum_last"})),
+    );
+    let targets: Vec<Value> = (0..2)
+        .map(|i| {
+            (0..3)
+                .map(|t| {
+                    let h = &forward["steps"][t]["h"][i];
+                    (0..3)
+                        .map(|j| h[j].as_f64().unwrap() - dh[i][t][j].as_f64().unwrap())
+                        .collect::<Vec<f64>>()
+                })
+                .collect::<Vec<_>>()
+        })
+        .map(|rows| json!(rows))
+        .collect();
+    let mse = run_json(
+        "grads",
+        "upstream_as_mse",
+        &case(json!({"kind": "mse_all", "targets": targets})),
+    );
+    close(&upstream["grads"], &mse["grads"], 1e-12);
+    close(&upstream["steps"], &mse["steps"], 1e-12);
+}
+
+/// `"reduction": "sum"` is B times the mean, `"half": true` half of the squares; one-hot labels
+/// are the class indices they encode.
+#[test]
+fn reductions_half_and_one_hot_labels() {
+    let softmax = |labels: Value, extra: (&str, Value)| {
+        let mut loss = json!({"kind": "softmax_ce", "w_out": W_OUT, "b_out": [0.1, 0.0, -0.1],
+                              "labels": labels});
+        if !extra.0.is_empty() {
+            loss[extra.0] = extra.1;
+        }
+        case(loss)
+    };
+    let indices = run_json(
+        "grads",
+        "indices",
+        &softmax(json!([2, 0]), ("", Value::Null)),
+    );
+    let one_hot = run_json(
+        "grads",
+        "one_hot",
+        &softmax(json!([[0, 0, 1], [1.0, 0.0, 0.0]]), ("", Value::Null)),
+    );
+    assert_eq!(indices, one_hot);
+    let sum = run_json(
+        "grads",
+        "sum",
+        &softmax(json!([2, 0]), ("reduction", json!("sum"))),
+    );
+    let doubled = |v: &Value| -> Value {
+        let mut v = v.clone();
+        scale(&mut v, 2.0);
+        v
+    };
+    close(&sum, &doubled(&indices), 1e-14);
+
+    let target = json!([[0.1, 0.2, 0.3], [-0.1, 0.0, 0.4]]);
+    let mse = |half: bool| {
+        run_json(
+            "grads",
+            &format!("mse_half_{half}"),
+            &case(json!({"kind": "mse_last", "target": target, "half": half})),
+        )
+    };
+    close(&doubled(&mse(true)), &mse(false), 1e-15);
+}
+
+/// Multiplies every number in `v`, except step numbers, by `c`.
+fn scale(v: &mut Value, c: f64) {
+    match v {
+        Value::Number(x) => *v = json!(x.as_f64().unwrap() * c),
+        Value::Array(items) => items.iter_mut().for_each(|item| scale(item, c)),
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if key != "t" {
+                    scale(item, c);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// softmax_ce_all with every step masked but the last is softmax_ce on the last step, and its
+/// check passes; its labels may be one-hot too.
+#[test]
+fn temporal_softmax_with_a_mask() {
+    let b_out = json!([0.1, 0.0, -0.1]);
+    let masked = case(json!({
+        "kind": "softmax_ce_all", "w_out": W_OUT, "b_out": b_out,
+        "labels": [[1, 1, 2], [[0, 1, 0], [1, 0, 0], [1, 0, 0]]],
+        "mask": [[false, false, true], [0, 0, 1]],
+    }));
+    let last = case(json!({"kind": "softmax_ce", "w_out": W_OUT, "b_out": b_out,
+                           "labels": [2, 0]}));
+    let (a, b) = (
+        run_json("grads", "masked", &masked),
+        run_json("grads", "last", &last),
+    );
+    close(&a, &b, 1e-15);
+    let check = run_json("check", "masked_check", &masked);
+    assert_eq!(check["ok"], json!(true));
+}
