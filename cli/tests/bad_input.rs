@@ -727,6 +727,28 @@ fn bad_head_options() {
     );
 }
 
+/// A key given twice in one object is refused by its path, in case and gradient files alike
+/// (JSON readers keep one of the two values without a word).
+#[test]
+fn a_key_given_twice() {
+    bad_case(
+        "twice_b",
+        r#"{"x": [[[1.0]]], "w_x": [[1.0]], "w_h": [[0.5]], "b": [0.0], "b": [1.0]}"#,
+        &["b: given twice in one object of the case file"],
+    );
+    bad_case(
+        "twice_kind",
+        r#"{"x": [[[1.0]]], "w_x": [[1.0]], "w_h": [[0.5]], "b": [0.0],
+            "loss": {"kind": "sum_last", "kind": "mse_last", "target": [[0.0]]}}"#,
+        &["loss.kind: given twice"],
+    );
+    bad_grads(
+        "twice_steps",
+        r#"{"steps": [{"t": 1}, {"t": 2, "dh": [[0, 0, 0, 0]], "dh": [[1, 1, 1, 1]]}]}"#,
+        &["steps[1].dh: given twice in one object of the gradient file"],
+    );
+}
+
 #[test]
 fn a_missing_file_a_directory_and_binary_data() {
     let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))

@@ -190,3 +190,77 @@ fn temporal_softmax_with_a_mask() {
     let check = run_json("check", "masked_check", &masked);
     assert_eq!(check["ok"], json!(true));
 }
+
+/// A float as Python's `repr` (and so `json.dump`) writes it: the shortest digits that read
+/// back to it, positional from 1e-4 to 1e16 (`0.0001`, `5.0`), else `1.5e-07`, `1e+16`.
+fn python_repr(x: f64) -> String {
+    let exponent = if x == 0.0 {
+        0
+    } else {
+        x.abs().log10().floor() as i32
+    };
+    if (-4..16).contains(&exponent) {
+        let s = format!("{x}");
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        // Rust's `{:e}` has the same shortest digits: only the exponent is written differently.
+        let s = format!("{x:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap();
+        let exp: i32 = exp.parse().unwrap();
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    }
+}
+
+/// Every number `json.dump` writes reads back bit for bit: random magnitudes over the whole
+/// range, their neighbours one ulp away, subnormals, and the ends of the range.
+#[test]
+fn every_float_json_dump_writes_reads_back_exactly() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(16);
+    let mut values = vec![
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        -f64::MAX,
+        f64::from_bits(1),
+        f64::from_bits(0x000f_ffff_ffff_ffff),
+        0.1,
+        1.0 / 3.0,
+        9007199254740993.0,
+    ];
+    for _ in 0..10_000 {
+        // Uniform in the bit pattern: every exponent as likely, subnormals included.
+        let x = f64::from_bits(
+            rng.random::<u64>() & !(0x7ff << 52) | (rng.random_range(0..0x7ffu64) << 52),
+        );
+        values.extend([x, x.next_up(), x.next_down()]);
+        // And numbers as homework holds them, of order one, with their neighbours.
+        let y: f64 = rng.random_range(-4.0..4.0);
+        values.extend([y, y.next_up(), y.next_down()]);
+    }
+    values.retain(|v| v.is_finite());
+    let text = format!(
+        "[{}]",
+        values
+            .iter()
+            .map(|&v| python_repr(v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let parsed = tapegrad_cli::json::parse_json(&text, "test").unwrap();
+    let read = parsed.as_array().unwrap();
+    assert_eq!(read.len(), values.len());
+    let wrong: Vec<String> = values
+        .iter()
+        .zip(read)
+        .filter(|(v, r)| r.as_f64().map(f64::to_bits) != Some(v.to_bits()))
+        .map(|(v, r)| format!("{} read as {r}", python_repr(*v)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ: {:?}",
+        wrong.len(),
+        values.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+}

@@ -5,6 +5,7 @@
 //! tokens, and numbers too large for a float64, do not stop the parse: they are read as marked
 //! strings, so that the reader that meets one can name its exact place.
 
+use super::duplicates::key_given_twice;
 use serde_json::Value;
 use tapegrad::error::{Error, Result};
 
@@ -30,7 +31,7 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value> {
         ));
     }
     let error = match serde_json::from_str(text) {
-        Ok(value) => return Ok(value),
+        Ok(value) => return no_key_twice(text, what).map(|()| value),
         Err(e) => e,
     };
     let offset = byte_offset(text, error.line(), error.column());
@@ -38,7 +39,7 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value> {
         return Err(syntax_error(what, text, offset, &error));
     }
     let (marked, shifts) = mark_non_numbers(text);
-    serde_json::from_str(&marked).map_err(|e| {
+    let value = serde_json::from_str(&marked).map_err(|e| {
         // Report the position in the user's text, not in the rewritten one.
         let in_marked = byte_offset(&marked, e.line(), e.column());
         let grown: usize = shifts
@@ -47,7 +48,22 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value> {
             .map(|(_, by)| by)
             .sum();
         syntax_error(what, text, in_marked.saturating_sub(grown), &e)
-    })
+    })?;
+    no_key_twice(&marked, what).map(|()| value)
+}
+
+/// Refuses a key given twice in one object of `text`: JSON readers keep one of the two values,
+/// and which one the user meant is theirs to say.
+fn no_key_twice(text: &str, what: &str) -> Result<()> {
+    match key_given_twice(text) {
+        None => Ok(()),
+        Some(path) => Err(Error::invalid(
+            path,
+            format!(
+                "given twice in one object of the {what}; JSON keeps only one of them: keep the one you mean"
+            ),
+        )),
+    }
 }
 
 /// Whether serde_json stopped at `offset` because of a `NaN`, `Infinity` or `-Infinity` token,

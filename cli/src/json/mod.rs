@@ -7,6 +7,7 @@
 //! | module | holds |
 //! |---|---|
 //! | `lex` | JSON text into a value; numpy's `NaN` and `Infinity` marked where they stand |
+//! | `duplicates` | a key given twice in one object, found by its path |
 //! | `arrays` | nested lists into matrices, in numpy's shapes; whole numbers |
 //! | `keys` | known keys, misspellings refused, others read past with a warning |
 //! | `case` | case files |
@@ -15,6 +16,7 @@
 
 mod arrays;
 mod case;
+mod duplicates;
 mod grads;
 mod keys;
 mod lex;
