@@ -4,3 +4,4 @@
 //! the same readers.
 
 pub mod json;
+pub mod npz;

@@ -15,7 +15,7 @@ use tapegrad::error::Error;
 use tapegrad::forward::forward_gradients;
 use tapegrad::tape::Tape;
 use tapegrad::trace::{self, CheckStyle};
-use tapegrad_cli::json;
+use tapegrad_cli::{json, npz};
 
 /// The commands, for `help COMMAND`.
 const COMMANDS: [&str; 4] = ["forward", "grads", "check", "graph"];
@@ -325,8 +325,9 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
 /// handle, and a bound that keeps `--case /dev/zero` from filling the memory.
 const MAX_FILE_BYTES: u64 = 256 << 20;
 
-/// Reads a whole text file, refusing what cannot be a JSON export from numpy.
-fn read_file(option: &str, path: &str) -> Result<String, Failure> {
+/// Reads a case or gradient file, JSON or `.npz`, into the value its readers take; `what`
+/// names it in messages (`case file`). Refuses what can be neither, saying what it looks like.
+fn read_value(option: &str, path: &str, what: &str) -> Result<serde_json::Value, Failure> {
     let cannot =
         |why: String| Failure::Usage(format!("{option} {path}: cannot read the file: {why}"));
     let file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
@@ -340,13 +341,25 @@ fn read_file(option: &str, path: &str) -> Result<String, Failure> {
             MAX_FILE_BYTES >> 20
         )));
     }
-    String::from_utf8(bytes).map_err(|e| {
+    let in_file = |e: Error| Failure::Usage(format!("{path}: {e}"));
+    if npz::is_npz(&bytes) {
+        return npz::parse_npz(&bytes, what).map_err(in_file);
+    }
+    if npz::is_npy(&bytes) {
+        return Err(cannot(
+            "this is one .npy array (np.save); save every array of the case in one .npz with \
+             np.savez(path, x=x, w_x=W_x, ...), or write JSON"
+                .to_string(),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
         cannot(format!(
-            "byte {} is not UTF-8 text; expected a JSON file written by json.dump (not a .npy, \
-             .npz or pickle file)",
+            "byte {} is not UTF-8 text; expected a JSON file written by json.dump or an .npz \
+             written by np.savez (not a pickle file)",
             e.utf8_error().valid_up_to()
         ))
-    })
+    })?;
+    json::parse_json(&text, what).map_err(in_file)
 }
 
 /// Runs the command on the case `--case` names, or on the canonical example.
@@ -355,26 +368,14 @@ fn read_file(option: &str, path: &str) -> Result<String, Failure> {
 /// picks the type the whole command then runs on. A new cell adds its line here.
 fn run_on_case(options: &Options) -> Result<(), Failure> {
     let Some(path) = options.case.as_deref() else {
-        return run_command(options, Case::canonical());
+        return run_command(options, Case::canonical(), &json::Convention::default());
     };
     let in_file = |e: Error| Failure::Usage(format!("{path}: {e}"));
-    let value = json::parse_json(&read_file("--case", path)?, "case file").map_err(in_file)?;
+    let value = read_value("--case", path, "case file")?;
     match json::cell_kind(&value).map_err(in_file)? {
-        None | Some(Rnn::KIND) => run_command(
-            options,
-            warn_ignored(path, json::case_from_value::<Rnn>(&value).map_err(in_file)?),
-        ),
-        Some(Lstm::KIND) => run_command(
-            options,
-            warn_ignored(
-                path,
-                json::case_from_value::<Lstm>(&value).map_err(in_file)?,
-            ),
-        ),
-        Some(Gru::KIND) => run_command(
-            options,
-            warn_ignored(path, json::case_from_value::<Gru>(&value).map_err(in_file)?),
-        ),
+        None | Some(Rnn::KIND) => run_in_layout::<Rnn>(options, path, &value),
+        Some(Lstm::KIND) => run_in_layout::<Lstm>(options, path, &value),
+        Some(Gru::KIND) => run_in_layout::<Gru>(options, path, &value),
         Some(other) => Err(in_file(Error::invalid(
             "cell",
             format!(
@@ -385,6 +386,17 @@ fn run_on_case(options: &Options) -> Result<(), Failure> {
             ),
         ))),
     }
+}
+
+/// Runs the command on the case file `path` of the cell `C`, read in its own layout.
+fn run_in_layout<C: Cell>(
+    options: &Options,
+    path: &str,
+    value: &serde_json::Value,
+) -> Result<(), Failure> {
+    let (parsed, conv) =
+        json::case_in_layout::<C>(value).map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
+    run_command(options, warn_ignored(path, parsed), &conv)
 }
 
 /// A file's content, after a warning on standard error for each key in it that was not read:
@@ -400,8 +412,14 @@ fn warn_ignored<T>(path: &str, parsed: json::Parsed<T>) -> T {
 ///
 /// If the case itself overflows (a NaN or infinity in the tape's forward pass or gradients),
 /// no comparison can be trusted: the diagnosis fails and says where, whatever was given.
-fn check_against<C: Cell>(case: &Case<f64, C>, path: &str, as_json: bool) -> Result<(), Failure> {
-    let given = json::parse_given(&read_file("--against", path)?, case)
+fn check_against<C: Cell>(
+    case: &Case<f64, C>,
+    path: &str,
+    conv: &json::Convention,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let value = conv.grads_to_rows(&read_value("--against", path, "gradient file")?);
+    let given = json::given_from_value(&value, case)
         .map(|parsed| warn_ignored(path, parsed))
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
     let tape = case.tape_gradients()?;
@@ -568,13 +586,18 @@ fn refuse_if_costly<C: Cell>(
 }
 
 /// Runs the command of `options` on `case`.
-fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Failure> {
+/// Runs the command on `case`, writing `--json` arrays in the user's layout `conv`.
+fn run_command<C: Cell>(
+    options: &Options,
+    case: Case<f64, C>,
+    conv: &json::Convention,
+) -> Result<(), Failure> {
     match options.command {
         Command::Forward => {
             let fwd = case.forward()?;
             let loss = case.head.loss(fwd.states())?;
             if options.json {
-                print_json(&json::forward_json(&case, &fwd, loss));
+                print_json(&conv.output_to_user(&json::forward_json(&case, &fwd, loss)));
             } else {
                 emit(&trace::forward_trace(&case, &fwd, loss));
             }
@@ -606,7 +629,7 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
                 }
             };
             if options.json {
-                print_json(&json::gradients_json::<C>(&grads));
+                print_json(&conv.output_to_user(&json::gradients_json::<C>(&grads)));
             } else {
                 emit(&match options.method {
                     Method::Fd => trace::fd_trace(&case, &grads),
@@ -622,7 +645,7 @@ fn run_command<C: Cell>(options: &Options, case: Case<f64, C>) -> Result<(), Fai
         }
         Command::Check => {
             if let Some(path) = &options.against {
-                return check_against(&case, path, options.json);
+                return check_against(&case, path, conv, options.json);
             }
             let mode = options.mode;
             let steps = steps_to_check(&case, mode, options.steps.as_ref())?;

@@ -278,7 +278,7 @@ fn unknown_keys_are_read_past_with_a_warning() {
     let err = String::from_utf8(noted.stderr).unwrap();
     assert!(
         err.starts_with("tapegrad: warning: ")
-            && err.contains(": notes: not a key the tool reads here (x, w_x, w_h, b, h0, activation, loss, cell); ignored"),
+            && err.contains(": notes: not a key the tool reads here (x, w_x, w_h, b, h0, activation, loss, cell, layout, weights); ignored"),
         "{err}"
     );
     // In a gradient file: the rest of the step is still compared, and found wrong.
@@ -781,7 +781,16 @@ fn a_missing_file_a_directory_and_binary_data() {
         .arg(&npy)
         .output()
         .unwrap();
-    refused(&out, &["byte 0 is not UTF-8 text", "not a .npy"]);
+    refused(&out, &["this is one .npy array (np.save)", "np.savez"]);
+    // A pickle (np.save of an object array, or pickle.dump) is neither.
+    let pickle = dir.join("arrays.pkl");
+    std::fs::write(&pickle, b"\x80\x04\x95\x00").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["check", "--case"])
+        .arg(&pickle)
+        .output()
+        .unwrap();
+    refused(&out, &["byte 0 is not UTF-8 text", "not a pickle file"]);
 }
 
 /// Nesting far deeper than serde_json's recursion limit (128) is an error, not a stack

@@ -5,6 +5,7 @@ use super::arrays::{
     by_step, describe, expect_len, expect_shape, matrix, numpy_shape, required, row, whole_number,
 };
 use super::keys::{check_keys, misspelling_of, shown_key};
+use super::layout::{Convention, noted};
 use super::lex::parse_json;
 use serde_json::{Map, Value};
 use tapegrad::case::Case;
@@ -28,6 +29,43 @@ pub fn cell_kind(value: &Value) -> Result<Option<&str>> {
             "cell",
             format!("expected the name of a cell, found {}", describe(other)),
         )),
+    }
+}
+
+/// A case of the cell `C` from a case file's value in the user's layout (`"layout"`,
+/// `"weights"`, see [`Convention`]): the case in tapegrad's layout, and the convention to
+/// write its gradients back in. When a case in the default layout is refused and its shapes
+/// fit another layout, the message says so.
+pub fn case_in_layout<C: Cell>(value: &Value) -> Result<(Parsed<Case<f64, C>>, Convention)> {
+    let conv = match value {
+        Value::Object(obj) => Convention::of_case(obj)?,
+        _ => Convention::default(),
+    };
+    match case_from_value::<C>(&conv.case_to_rows(value)) {
+        Ok(parsed) => Ok((parsed, conv)),
+        Err(e) if !conv.is_default() => Err(noted(e, conv.note())),
+        Err(e) if !value.is_object() => Err(e),
+        Err(e) => {
+            // Would the arrays make a case in another layout?
+            let fits = [("layout", "time_major"), ("weights", "column")]
+                .into_iter()
+                .find(|&(key, word)| {
+                    let mut other = value.clone();
+                    other[key] = Value::from(word);
+                    Convention::of_case(other.as_object().expect("an object: it was indexed"))
+                        .is_ok_and(|c| case_from_value::<C>(&c.case_to_rows(&other)).is_ok())
+                });
+            Err(match fits {
+                Some((key, word)) => noted(
+                    e,
+                    &format!(
+                        "; the arrays fit \"{key}\": \"{word}\": add it to the case if that is \
+                         how they are laid out"
+                    ),
+                ),
+                None => e,
+            })
+        }
     }
 }
 
@@ -58,6 +96,8 @@ pub fn case_from_value<C: Cell>(value: &Value) -> Result<Parsed<Case<f64, C>>> {
     case_keys.extend(C::OPTIONS.iter().map(|&(key, _)| key));
     case_keys.push("loss");
     case_keys.push("cell");
+    case_keys.push("layout");
+    case_keys.push("weights");
     let head_key = obj
         .keys()
         .filter(|key| !case_keys.contains(&key.as_str()))

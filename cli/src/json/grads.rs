@@ -21,13 +21,17 @@ pub(crate) type Expected = (usize, usize, bool);
 /// Reads a gradient file in the `grads --json` format in which any key may be missing, and
 /// checks every shape that is there against `case`.
 pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Given>> {
-    let value = parse_json(text, "gradient file")?;
-    let Value::Object(obj) = &value else {
+    given_from_value(&parse_json(text, "gradient file")?, case)
+}
+
+/// [`parse_given`] on a value already read, from JSON or an `.npz`.
+pub fn given_from_value<C: Cell>(value: &Value, case: &Case<f64, C>) -> Result<Parsed<Given>> {
+    let Value::Object(obj) = value else {
         return Err(Error::invalid(
             "gradient file",
             format!(
                 "expected a JSON object {{\"grads\": …, \"steps\": …}}, found {}",
-                describe(&value)
+                describe(value)
             ),
         ));
     };
@@ -187,10 +191,74 @@ pub fn parse_given<C: Cell>(text: &str, case: &Case<f64, C>) -> Result<Parsed<Gi
                 }
             }
         }
+        // The stacked form, as an .npz holds it: one array per quantity, step after step.
+        Some(Value::Object(stacked)) => {
+            let known: Vec<&str> = qs.iter().map(|q| q.name).collect();
+            unread += check_keys(stacked, &known, "steps.", &mut ignored)?;
+            for q in &qs {
+                let Some(v) = stacked.get(q.name) else {
+                    continue;
+                };
+                let path = format!("steps.{}", q.name);
+                // A state's gradient may start at t = 0 (dh_0, which the totals call h0).
+                let initial = match q.site {
+                    Site::State(s) => Some(C::STATES[s].initial),
+                    _ => None,
+                };
+                let items = match v {
+                    Value::Array(items) if items.len() == t => items.as_slice(),
+                    Value::Array(items) if initial.is_some() && items.len() == t + 1 => {
+                        let key = initial.expect("checked in the guard");
+                        if user.totals.iter().any(|(k, _)| *k == key) {
+                            return Err(Error::invalid(
+                                format!("{path}[0]"),
+                                format!(
+                                    "the gradient for t = 0 is also given as grads.{key}: give \
+                                     it once"
+                                ),
+                            ));
+                        }
+                        user.totals
+                            .push((key, read(&items[0], &format!("{path}[0]"), (b, h, false))?));
+                        &items[1..]
+                    }
+                    other => {
+                        let lengths = if initial.is_some() {
+                            format!("{t} steps (t = 1..{t}) or {} (t = 0..{t})", t + 1)
+                        } else {
+                            format!("{t} steps (t = 1..{t})")
+                        };
+                        return Err(Error::invalid(
+                            path,
+                            format!(
+                                "expected the per-step values stacked along the first axis, \
+                                 {lengths}; found {}",
+                                describe(other)
+                            ),
+                        ));
+                    }
+                };
+                let first = if items.len() < v.as_array().map_or(0, Vec::len) {
+                    1
+                } else {
+                    0
+                };
+                steps_give_dx |= q.name == DX;
+                for (k, item) in items.iter().enumerate() {
+                    let at = format!("{path}[{}]", k + first);
+                    let m = read(item, &at, quantity_shape(q.site))?;
+                    user.steps[k].push((q.name, m));
+                }
+            }
+        }
         Some(other) => {
             return Err(Error::invalid(
                 "steps",
-                format!("expected an array, found {}", describe(other)),
+                format!(
+                    "expected an array of steps [{{\"t\": 1, …}}, …] or an object of stacked \
+                     arrays {{\"dh\": (steps, batch, hidden), …}}, found {}",
+                    describe(other)
+                ),
             ));
         }
     }

@@ -10,6 +10,7 @@
 //! | `duplicates` | a key given twice in one object, found by its path |
 //! | `arrays` | nested lists into matrices, in numpy's shapes; whole numbers |
 //! | `keys` | known keys, misspellings refused, others read past with a warning |
+//! | `layout` | the user's layout (time-major, column vectors) into tapegrad's and back |
 //! | `case` | case files |
 //! | `grads` | gradient files |
 //! | `output` | what `--json` writes |
@@ -19,12 +20,15 @@ mod case;
 mod duplicates;
 mod grads;
 mod keys;
+mod layout;
 mod lex;
 mod output;
 
 pub use arrays::numpy_shape;
-pub use case::{case_from_value, cell_kind, parse_case};
-pub use grads::parse_given;
+pub use case::{case_from_value, case_in_layout, cell_kind, parse_case};
+pub use grads::{given_from_value, parse_given};
+pub use layout::Convention;
+pub(crate) use lex::MARK;
 pub use lex::parse_json;
 pub use output::{diagnosis_json, forward_json, gradients_json, non_finite_json, report_json};
 
