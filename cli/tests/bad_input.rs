@@ -749,6 +749,95 @@ fn a_key_given_twice() {
     );
 }
 
+/// A layout the shapes contradict, or two that do not go together, is named; a default-layout
+/// case whose arrays fit another layout says which.
+#[test]
+fn layouts_that_do_not_fit() {
+    let time_major = json!({
+        "x": [[[0.01, 0.02]], [[0.02, 0.03]], [[0.03, 0.04]]],
+        "w_x": [[0.01, 0.03, 0.05, 0.07], [0.03, 0.05, 0.07, 0.08]],
+        "w_h": [[0.1, 0.0, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0], [0.0, 0.0, 0.1, 0.0], [0.0, 0.0, 0.0, 0.1]],
+        "b": [1, 1, 1, 1],
+        "h0": [[0, 0, 0, 0]],
+    });
+    bad_case(
+        "fits_time_major",
+        &time_major.to_string(),
+        &[
+            "h0: expected shape (3, 4)",
+            "the arrays fit \"layout\": \"time_major\"",
+        ],
+    );
+    let mut both = time_major.clone();
+    both["layout"] = json!("time_major");
+    both["weights"] = json!("column");
+    bad_case(
+        "time_major_columns",
+        &both.to_string(),
+        &["layout: \"time_major\" with \"weights\": \"column\" is not a layout"],
+    );
+    let mut word = time_major.clone();
+    word["weights"] = json!("columns");
+    bad_case(
+        "weights_word",
+        &word.to_string(),
+        &["weights: expected \"row\" (the default) or \"column\", found the string \"columns\""],
+    );
+    let mut column = time_major;
+    column["weights"] = json!("column");
+    bad_case(
+        "column_shapes",
+        &column.to_string(),
+        &[
+            "w_x: expected shape",
+            "with \"weights\": \"column\", tapegrad reads every matrix transposed",
+        ],
+    );
+}
+
+/// An .npz entry of a dtype tapegrad does not read is named with its dtype; an archive that is
+/// not one is said to be so.
+#[test]
+fn npz_entries_that_cannot_be_read() {
+    use std::io::Write as _;
+    let npy = |descr: &str, shape: &str, body: &[u8]| {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+        while (10 + header.len()) % 64 != 0 {
+            header.insert(header.len() - 1, ' ');
+        }
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(body);
+        out
+    };
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("x.npy", options).unwrap();
+    zip.write_all(&npy("<c16", "(1, 1, 1)", &[0; 16])).unwrap();
+    let bytes = zip.finish().unwrap().into_inner();
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad_input");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("complex.npz");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["check", "--case"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    refused(&out, &["x: dtype <c16 (complex128) is not read"]);
+    let broken = dir.join("broken.npz");
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(["check", "--case"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    refused(&out, &["case file: not a readable .npz archive"]);
+}
+
 #[test]
 fn a_missing_file_a_directory_and_binary_data() {
     let out = Command::new(env!("CARGO_BIN_EXE_tapegrad"))

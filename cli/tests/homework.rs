@@ -264,3 +264,199 @@ fn every_float_json_dump_writes_reads_back_exactly() {
         &wrong[..wrong.len().min(5)]
     );
 }
+
+/// The homework-shaped samples in `cases/` (written by `scripts/homework_samples.py`, each in
+/// its course's layout, gradients by HIPS autograd from that course's equations).
+const SAMPLES: [&str; 4] = [
+    "cs231n_rnn_backward",
+    "coursera_rnn_backward",
+    "time_major_mse_all",
+    "cs231n_temporal_softmax",
+];
+
+fn sample(name: &str) -> String {
+    format!("{}/../cases/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tapegrad(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tapegrad"))
+        .args(args)
+        .output()
+        .expect("the tapegrad binary runs")
+}
+
+/// Every array of `want` (a reference gradient file) against the same array of `got`, each to
+/// `tol` relative to the array's largest entry; per-step values matched by step.
+fn matches_reference(got: &Value, want: &Value, tol: f64, name: &str) {
+    let rel = |a: &Value, b: &Value, at: &str| {
+        let (mut diff, mut size) = (0.0f64, 0.0f64);
+        numbers(a, b, at, &mut |x, y, _| {
+            diff = diff.max((x - y).abs());
+            size = size.max(y.abs());
+        });
+        assert!(
+            diff <= tol * size,
+            "{name} {at}: off by {diff:e} of {size:e}"
+        );
+    };
+    let loss = (
+        got["loss"].as_f64().unwrap(),
+        want["loss"].as_f64().unwrap(),
+    );
+    assert!(
+        (loss.0 - loss.1).abs() <= tol * loss.1.abs(),
+        "{name} loss {loss:?}"
+    );
+    for (key, w) in want["grads"].as_object().unwrap() {
+        rel(&got["grads"][key], w, &format!("grads.{key}"));
+    }
+    for (t, w) in want["steps"].as_array().unwrap().iter().enumerate() {
+        for (key, w) in w.as_object().unwrap() {
+            if key != "t" {
+                rel(&got["steps"][t][key], w, &format!("steps[{t}].{key}"));
+            }
+        }
+    }
+}
+
+/// CS231n's rnn_backward(dout) and Coursera's rnn_backward(da) set-ups, a time-major case and a
+/// masked temporal softmax, each in its own layout with no transposes by hand: tapegrad's
+/// gradients, written back in that layout, match the independent float64 references to 1e-10.
+#[test]
+fn homework_samples_match_their_independent_references() {
+    for name in SAMPLES {
+        let case = format!("{}.case.json", sample(name));
+        let out = tapegrad(&["grads", "--case", &case, "--json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let text = std::fs::read_to_string(format!("{}.grads.json", sample(name))).unwrap();
+        let want: Value = serde_json::from_str(&text).unwrap();
+        matches_reference(&got, &want, 1e-10, name);
+    }
+}
+
+/// The same case as .json and as .npz gives the same output, byte for byte; its gradients
+/// as .npz (stacked per step, one file with dh_0 first) agree with it.
+#[test]
+fn json_and_npz_give_identical_output() {
+    for name in SAMPLES {
+        let (json, npz) = (
+            format!("{}.case.json", sample(name)),
+            format!("{}.case.npz", sample(name)),
+        );
+        for args in [&["grads", "--json"][..], &["forward", "--json"], &["check"]] {
+            let run = |case: &str| {
+                let mut all = args.to_vec();
+                all.extend(["--case", case]);
+                tapegrad(&all)
+            };
+            let (a, b) = (run(&json), run(&npz));
+            assert_eq!(a.status.code(), Some(0), "{name} {args:?}");
+            assert_eq!(a.stdout, b.stdout, "{name} {args:?}");
+            assert_eq!(a.stderr, b.stderr, "{name} {args:?}");
+        }
+        let against = format!("{}.grads.npz", sample(name));
+        let out = tapegrad(&["check", "--case", &npz, "--against", &against, "--json"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["ok"], json!(true), "{name}: {report}");
+        assert_eq!(out.status.code(), Some(0), "{name}");
+    }
+}
+
+/// A time-major case gives the gradients of its batch-major twin, `grads.x` in its own layout.
+#[test]
+fn a_time_major_case_is_its_batch_major_twin() {
+    let text =
+        std::fs::read_to_string(format!("{}.case.json", sample("time_major_mse_all"))).unwrap();
+    let time_major: Value = serde_json::from_str(&text).unwrap();
+    // (T, B, n) → (B, T, n).
+    let swap = |v: &Value| -> Value {
+        let steps = v.as_array().unwrap();
+        json!(
+            (0..steps[0].as_array().unwrap().len())
+                .map(|i| steps.iter().map(|s| s[i].clone()).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        )
+    };
+    let mut twin = time_major.clone();
+    twin.as_object_mut().unwrap().remove("layout");
+    twin["x"] = swap(&time_major["x"]);
+    twin["loss"]["targets"] = swap(&time_major["loss"]["targets"]);
+    let a = run_json("grads", "time_major", &time_major);
+    let mut b = run_json("grads", "batch_major_twin", &twin);
+    b["grads"]["x"] = swap(&b["grads"]["x"]);
+    assert_eq!(a, b);
+}
+
+/// Per-step gradients stacked in JSON, as an .npz holds them: read as the list of steps is,
+/// and a 1% error in one step's dh blamed at that step.
+#[test]
+fn stacked_per_step_gradients_are_read_and_blamed_by_step() {
+    let name = sample("cs231n_rnn_backward");
+    let text = std::fs::read_to_string(format!("{name}.grads.json")).unwrap();
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    let steps = listed["steps"].as_array().unwrap();
+    let mut stacked = json!({"loss": listed["loss"], "grads": listed["grads"], "steps": {}});
+    for key in ["dh", "da", "dw_h"] {
+        stacked["steps"][key] = json!(steps.iter().map(|s| s[key].clone()).collect::<Vec<_>>());
+    }
+    let check = |grads: &Value, file: &str| {
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("homework");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(file);
+        std::fs::write(&path, grads.to_string()).unwrap();
+        let case = format!("{name}.case.json");
+        let out = tapegrad(&[
+            "check",
+            "--case",
+            &case,
+            "--against",
+            path.to_str().unwrap(),
+            "--json",
+        ]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), report)
+    };
+    let (code, report) = check(&stacked, "stacked.json");
+    assert_eq!((code, &report["ok"]), (Some(0), &json!(true)), "{report}");
+    let entry = &mut stacked["steps"]["dh"][2][1][3];
+    *entry = json!(entry.as_f64().unwrap() * 1.01);
+    let (code, report) = check(&stacked, "stacked_wrong.json");
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["first_mismatch"]["t"], json!(3), "{report}");
+    assert_eq!(
+        report["first_mismatch"]["quantity"],
+        json!("dh"),
+        "{report}"
+    );
+}
+
+/// numpy's float32 gradients are read exactly and judged at float32's precision; a case saved
+/// in Fortran order (np.asfortranarray) reads as its C-order twin.
+#[test]
+fn float32_arrays_and_fortran_order() {
+    let name = sample("cs231n_rnn_backward");
+    let (case, fortran) = (
+        format!("{name}.case.npz"),
+        format!("{name}.fortran.case.npz"),
+    );
+    let f32_grads = format!("{name}.grads_float32.npz");
+    let out = tapegrad(&["check", "--case", &case, "--against", &f32_grads, "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], json!(true), "{report}");
+    assert_eq!(report["dtype"], json!("float32"), "{report}");
+    let a = tapegrad(&["grads", "--case", &case, "--json"]);
+    let b = tapegrad(&["grads", "--case", &fortran, "--json"]);
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert_eq!(a.stdout, b.stdout);
+}
