@@ -50,7 +50,11 @@ Without --case, each command uses the canonical example of the seed notebooks.
 A case file is a JSON object {\"x\", the cell's parameters (\"w_x\", \"w_h\", \"b\"; a GRU's
 \"b_x\", \"b_h\")[, \"h0\", \"c0\", \"cell\", \"activation\", \"gate_order\", \"reset\", \"loss\"]}
 (\"cell\": \"rnn\", the default, \"lstm\" or \"gru\"); export numpy arrays with
-json.dump({\"x\": x.tolist(), ...}, f).
+json.dump({\"x\": x.tolist(), ...}, f), or as an .npz with np.savez (a dotted name nests:
+np.savez(f, x=x, ..., **{\"loss.kind\": \"upstream\", \"loss.dh\": dout})).
+\"layout\": \"time_major\" reads x as (steps, batch, features); \"weights\": \"column\" reads
+Coursera's column vectors (W·x: w_x (hidden, features), x (features, batch, steps)); --json
+gradients are written, and --against files read, in the same layout.
 
 The loss, \"loss\": {\"kind\": ...}:
   sum_last        L = Σ h_T                                          (the default)
