@@ -460,3 +460,83 @@ fn float32_arrays_and_fortran_order() {
     );
     assert_eq!(a.stdout, b.stdout);
 }
+
+/// Column vectors work for every cell: an LSTM and a GRU case given with every matrix
+/// transposed and the biases as columns give the gradients of their row twins, transposed.
+#[test]
+fn column_vectors_for_the_gated_cells() {
+    let t2 = |v: &Value| -> Value {
+        let rows = v.as_array().unwrap();
+        json!(
+            (0..rows[0].as_array().unwrap().len())
+                .map(|j| rows.iter().map(|r| r[j].clone()).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        )
+    };
+    let column = |v: &Value| {
+        json!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|b| json!([b]))
+                .collect::<Vec<_>>()
+        )
+    };
+    // (batch, steps, n) → (n, batch, steps).
+    let seq = |v: &Value| -> Value {
+        let b = v.as_array().unwrap();
+        let (steps, n) = (
+            b[0].as_array().unwrap().len(),
+            b[0][0].as_array().unwrap().len(),
+        );
+        json!(
+            (0..n)
+                .map(|k| b
+                    .iter()
+                    .map(|s| (0..steps).map(|t| s[t][k].clone()).collect::<Vec<_>>())
+                    .collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        )
+    };
+    for name in ["lstm_mse_all", "gru_softmax_ce"] {
+        let text = std::fs::read_to_string(sample(&format!("{name}.case.json"))).unwrap();
+        let rows: Value = serde_json::from_str(&text).unwrap();
+        let mut cols = rows.clone();
+        cols["weights"] = json!("column");
+        for (key, v) in rows.as_object().unwrap() {
+            cols[key] = match key.as_str() {
+                "x" => seq(v),
+                "w_x" | "w_h" | "h0" | "c0" => t2(v),
+                "b" | "b_x" | "b_h" => column(v),
+                _ => continue,
+            };
+        }
+        if let Some(targets) = rows["loss"].get("targets") {
+            cols["loss"]["targets"] = seq(targets);
+        }
+        if let Some(w_out) = rows["loss"].get("w_out") {
+            cols["loss"]["w_out"] = t2(w_out);
+        }
+        let a = run_json("grads", &format!("{name}_rows"), &rows);
+        let b = run_json("grads", &format!("{name}_columns"), &cols);
+        assert_eq!(b["loss"], a["loss"], "{name}");
+        for (key, v) in a["grads"].as_object().unwrap() {
+            let want = match key.as_str() {
+                "x" => seq(v),
+                "b" | "b_x" | "b_h" | "b_out" => column(v),
+                _ => t2(v),
+            };
+            assert_eq!(b["grads"][key], want, "{name} grads.{key}");
+        }
+        for (t, step) in a["steps"].as_array().unwrap().iter().enumerate() {
+            for (key, v) in step.as_object().unwrap() {
+                let want = match key.as_str() {
+                    "t" => v.clone(),
+                    "db" | "db_x" | "db_h" => column(v),
+                    _ => t2(v),
+                };
+                assert_eq!(b["steps"][t][key], want, "{name} steps[{t}].{key}");
+            }
+        }
+    }
+}
