@@ -7,8 +7,11 @@
 //! so the equation that produced the first wrong quantity is the one to fix; the cell says
 //! which equation that is ([`Cell::explain`]).
 
+use crate::case::Case;
 use crate::cell::DX;
 use crate::cell::{Cell, quantities};
+use crate::check::{NonFiniteAt, first_non_finite, reference_gradients};
+use crate::error::Result;
 use crate::fd::{ROUNDOFF, abs_error_of, relative_error_of};
 use crate::gradients::{Dtype, Given, Gradients};
 use crate::matrix::Matrix;
@@ -52,6 +55,9 @@ pub struct Diagnosis {
     /// What the gradients were compared with, in words: `"the tape"`, or `"the tape in
     /// double-double"` ([`crate::check::reference_gradients`]).
     pub reference: &'static str,
+    /// Where the case itself first stops computing to finite numbers, if it does
+    /// ([`referee`] fills it in; then nothing given can agree).
+    pub non_finite: Option<NonFiniteAt>,
 }
 
 /// `given` against `tape` at the relative tolerance `tol`, or entry by entry within the
@@ -238,6 +244,7 @@ pub fn diagnose<C: Cell>(
         dtype: given.dtype,
         warnings,
         reference: "the tape",
+        non_finite: None,
     }
 }
 
@@ -268,4 +275,31 @@ fn explain_totals<C: Cell>(out: &mut String, given: &Given, wrong: &[&str], loss
             names.join(", ")
         );
     }
+}
+/// The referee of `check --against`: the student's `given` gradients against a reference more
+/// precise than any homework (the tape in double-double, rounded to f64, where affordable;
+/// [`crate::check::reference_gradients`]), each entry allowed the round-off of its terms and
+/// the case's conditioning in the student's precision ([`Case::referee_scales`]).
+///
+/// If the case itself does not compute to finite numbers (a NaN or infinity in the tape's
+/// forward pass or gradients), no comparison can be trusted: the diagnosis fails and says
+/// where, whatever was given.
+pub fn referee<C: Cell>(case: &Case<f64, C>, given: &Given) -> Result<Diagnosis> {
+    let tape = case.tape_gradients()?;
+    let non_finite = first_non_finite(case, &case.forward()?, tape.loss, &[("tape", &tape)]);
+    let (reference, which) = reference_gradients(case)?;
+    let scale = case.referee_scales(given.dtype.epsilon())?;
+    let mut d = diagnose(&reference, &scale, given, &case.cell);
+    d.reference = which;
+    d.non_finite = non_finite;
+    if let Some(at) = non_finite {
+        d.ok = false;
+        d.explanation = format!(
+            "The case itself does not compute to finite numbers: {at}, so no gradient can be \
+             compared with it (look for very large weights or inputs, or an identity activation \
+             whose states grow without bound). {}",
+            d.explanation
+        );
+    }
+    Ok(d)
 }

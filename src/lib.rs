@@ -17,7 +17,7 @@
 //! | [`cells`] | the cells, one file each: [`cells::rnn`], [`cells::lstm`], [`cells::gru`] |
 //! | [`sequence`] | the unrolled forward pass of any cell, plain and recorded on a tape |
 //! | [`gradients`] | gradients by name: [`gradients::Gradients`], and [`gradients::Given`] for a student's |
-//! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `mse_all`, `mse_last` |
+//! | [`loss`] | the heads: `sum_last`, `softmax_ce`, `softmax_ce_all`, `mse_all`, `mse_last`, `upstream`, with their reductions |
 //! | [`bptt`] | backpropagation through time: the cell's hand-derived backward step, from `T` down |
 //! | [`case`] | a complete problem (cell, parameters, inputs, head): canonical, random, or the user's |
 //! | [`fast`] | the RNN's training step written for speed: hoisted hand BPTT, the tape with fused steps |
@@ -34,6 +34,7 @@
 //! | [`classifier`] | [`Classifier`] of any cell ([`RnnClassifier`], the tutorial's): fit / predict / accuracy with the softmax head |
 //! | [`spectral`] | `σ_max(W_h)` and orthogonal matrices: how far a backward step can stretch `dh` |
 //! | [`trace`] | rendering: numpy-like traces, check tables, tape listings, charts |
+//! | [`printed`] | what the command line prints, for any case: one function per trace, for snapshot tests |
 //! | [`diagnose`] | where a student's gradients first go wrong, and which equation that points to |
 //! | [`zoo`] | the bug zoo: BPTT mistakes students make, planted in the hand backward pass of each cell |
 //! | [`tutorial`] | the chapters of `docs/`, whose code runs under `cargo test` |
@@ -64,6 +65,7 @@ pub mod kernel;
 pub mod loss;
 pub mod matrix;
 pub mod ops;
+pub mod printed;
 pub mod scalar;
 pub mod sequence;
 pub mod sites;

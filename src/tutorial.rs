@@ -6,7 +6,7 @@
 //! drifts from what it shows fails `cargo test`.
 
 /// The chapters, by number: their markdown, as included below.
-const CHAPTERS: [(&str, &str); 10] = [
+const CHAPTERS: [(&str, &str); 11] = [
     ("01", include_str!("../docs/01-matrices.md")),
     ("02", include_str!("../docs/02-the-tape.md")),
     ("03", include_str!("../docs/03-rnn-dynamic-graph.md")),
@@ -23,6 +23,10 @@ const CHAPTERS: [(&str, &str); 10] = [
         include_str!("../docs/09-dual-numbers-and-hessian-vector-products.md"),
     ),
     ("10", include_str!("../docs/10-lstm-and-gru.md")),
+    (
+        "11",
+        include_str!("../docs/11-snapshot-testing-your-traces.md"),
+    ),
 ];
 
 /// The output a chapter shows under `<!-- output: NAME -->`: the `text` block that follows the
@@ -103,3 +107,6 @@ pub mod ch09_dual_numbers_and_hessian_vector_products {}
 
 #[doc = include_str!("../docs/10-lstm-and-gru.md")]
 pub mod ch10_lstm_and_gru {}
+
+#[doc = include_str!("../docs/11-snapshot-testing-your-traces.md")]
+pub mod ch11_snapshot_testing_your_traces {}

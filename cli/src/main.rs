@@ -10,11 +10,11 @@ use tapegrad::Cell;
 use tapegrad::case::Case;
 use tapegrad::cells::{Gru, Lstm, Rnn};
 use tapegrad::check::{self, Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
-use tapegrad::diagnose::diagnose;
+use tapegrad::diagnose::referee;
 use tapegrad::error::Error;
 use tapegrad::forward::forward_gradients;
-use tapegrad::tape::Tape;
-use tapegrad::trace::{self, CheckStyle};
+use tapegrad::printed;
+use tapegrad::trace;
 use tapegrad_cli::{json, npz};
 
 /// The commands, for `help COMMAND`.
@@ -426,32 +426,13 @@ fn check_against<C: Cell>(
     let given = json::given_from_value(&value, case)
         .map(|parsed| warn_ignored(path, parsed))
         .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
-    let tape = case.tape_gradients()?;
-    let non_finite = first_non_finite(case, &case.forward()?, tape.loss, &[("tape", &tape)]);
-    // Judged against a reference more precise than the student where that is affordable.
-    let (reference, which) = check::reference_gradients(case)?;
-    let scale = case.referee_scales(given.dtype.epsilon())?;
-    let mut d = diagnose(&reference, &scale, &given, &case.cell);
-    d.reference = which;
-    if let Some(at) = non_finite {
-        d.ok = false;
-        d.explanation = format!(
-            "The case itself does not compute to finite numbers: {at}, so no gradient can be \
-             compared with it (look for very large weights or inputs, or an identity activation \
-             whose states grow without bound). {}",
-            d.explanation
-        );
-    }
+    let d = referee(case, &given)?;
     if as_json {
         let mut value = json::diagnosis_json(&d);
-        value["first_non_finite"] = json::non_finite_json(non_finite);
+        value["first_non_finite"] = json::non_finite_json(d.non_finite);
         print_json(&value);
     } else {
-        emit(&format!(
-            "{}\n{}",
-            trace::case_header(case),
-            trace::diagnosis(&d)
-        ));
+        emit(&printed::diagnosis(case, &d));
     }
     if d.ok {
         Ok(())
@@ -657,11 +638,7 @@ fn run_command<C: Cell>(
             if options.json {
                 print_json(&json::report_json(&report));
             } else {
-                emit(&format!(
-                    "{}\n{}",
-                    trace::case_header(&case),
-                    trace::check_table(&report, CheckStyle::Errors)
-                ));
+                emit(&printed::report_text(&case, &report));
             }
             if report.passed() {
                 Ok(())
@@ -670,10 +647,7 @@ fn run_command<C: Cell>(
             }
         }
         Command::Graph => {
-            let tape = Tape::new();
-            let (_, head) = case.record(&tape)?;
-            let grads = head.loss.backward();
-            emit(&trace::dot(&tape, Some(&grads)));
+            emit(&printed::graph(&case)?);
             Ok(())
         }
         Command::Help | Command::Version => {
