@@ -60,3 +60,28 @@ fn every_chapter_is_in_the_tutorial_module() {
         );
     }
 }
+
+/// A file a chapter quotes whole (a `rust,ignore` block after `<!-- template: PATH -->`) is
+/// that file, byte for byte: the copy there is what CI builds and runs.
+#[test]
+fn every_quoted_file_is_the_file() {
+    let mut quoted = 0;
+    for (name, text) in chapters() {
+        for piece in text.split("<!-- template: ").skip(1) {
+            let (path, rest) = piece.split_once(" -->").unwrap();
+            let block = rest
+                .trim_start()
+                .strip_prefix("```rust,ignore\n")
+                .and_then(|b| b.split_once("```\n"))
+                .map(|(code, _)| code)
+                .unwrap_or_else(|| panic!("{name}: no rust,ignore block after {path}"));
+            let file = fs::read_to_string(path).unwrap_or_else(|e| panic!("{name}: {path}: {e}"));
+            assert_eq!(
+                block, file,
+                "{name}: the copy of {path} differs from the file"
+            );
+            quoted += 1;
+        }
+    }
+    assert!(quoted >= 1, "no quoted file found");
+}
