@@ -85,10 +85,13 @@ fn run(steps: usize) {
     let report = timed("check_steps [1, T/2, T] + totals (exhaustive)", || {
         check_steps(&case, &hand, Mode::Exhaustive, &sample).expect("the steps exist")
     });
+    let non_finite = match report.first_non_finite {
+        Some(at) => format!("first non-finite value: {at}"),
+        None => "every value finite".to_string(),
+    };
     println!(
-        "  sampled check: {}, first non-finite: {:?}",
+        "  sampled check: {}, {non_finite}",
         if report.passed() { "PASS" } else { "FAIL" },
-        report.first_non_finite
     );
     let report = timed("check_totals (exhaustive)", || {
         check_totals(&case, &hand, Mode::Exhaustive).expect("the case is valid")

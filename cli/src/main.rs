@@ -151,6 +151,48 @@ struct Options {
     json: bool,
     /// `--steps`: the steps to check, as ranges `(first, last)`; `None` when not given.
     steps: Option<Steps>,
+    /// The command `help COMMAND` (or `COMMAND --help`) is asked about.
+    topic: Option<String>,
+}
+
+/// Every option of every command, for "did you mean".
+const OPTIONS: [&str; 8] = [
+    "--case",
+    "--against",
+    "--method",
+    "--mode",
+    "--seed",
+    "--steps",
+    "--json",
+    "--help",
+];
+
+/// A usage error: one line, then where to read the command's options.
+fn usage(message: String, topic: Option<&str>) -> Failure {
+    let help = match topic {
+        Some(command) if COMMANDS.contains(&command) => format!("tapegrad help {command}"),
+        _ => "tapegrad help".to_string(),
+    };
+    Failure::Usage(format!("{message}\n(see {help})"))
+}
+
+/// The lines of the usage text about `command`: its synopsis and what it does.
+fn command_help(command: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in USAGE.lines() {
+        if let Some(rest) = line.strip_prefix("  tapegrad ") {
+            inside = rest.split_whitespace().next() == Some(command);
+        } else if !line.starts_with("      ") && !line.starts_with("                   ") {
+            inside = false;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("\nThe case file's keys, the loss heads and the exit status: tapegrad help\n");
+    out
 }
 
 /// The steps `check --steps` names.
@@ -164,9 +206,12 @@ enum Steps {
 /// Parses `all`, `none`, or a comma-separated list of step numbers and ranges `a-b`.
 fn parse_steps(text: &str) -> Result<Steps, Failure> {
     let bad = |why: String| {
-        Failure::Usage(format!(
-            "--steps: {why}; expected all, none, or step numbers and ranges like 1,50,90-100"
-        ))
+        usage(
+            format!(
+                "--steps: {why}; expected all, none, or step numbers and ranges like 1,50,90-100"
+            ),
+            Some("check"),
+        )
     };
     match text {
         "all" => return Ok(Steps::All),
@@ -180,6 +225,12 @@ fn parse_steps(text: &str) -> Result<Steps, Failure> {
     };
     let mut ranges = Vec::new();
     for part in text.split(',') {
+        // "-1" is a negative number, not a range with its start left out.
+        if part.trim().starts_with('-') {
+            return Err(bad(format!(
+                "{part:?} is not a step number: steps are numbered from 1"
+            )));
+        }
         let (first, last) = match part.split_once('-') {
             Some((a, b)) => (number(a)?, number(b)?),
             None => (number(part)?, number(part)?),
@@ -195,7 +246,7 @@ fn parse_steps(text: &str) -> Result<Steps, Failure> {
 fn parse_args(args: &[String]) -> Result<Options, Failure> {
     let mut rest = args.iter();
     let Some(word) = rest.next() else {
-        return Err(Failure::Usage(format!("a command is required\n\n{USAGE}")));
+        return Err(usage("a command is required".to_string(), None));
     };
     let command = Command::parse(word);
     let mut options = Options {
@@ -208,6 +259,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         mode: Mode::Exhaustive,
         json: false,
         steps: None,
+        topic: None,
     };
     // `help` takes at most a command's name, and prints the whole text, which covers every
     // command; `--version` takes nothing.
@@ -225,24 +277,40 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
             } else {
                 "nothing"
             };
-            return Err(Failure::Usage(format!(
-                "{} takes {takes}, found {extra:?}\n\n{USAGE}",
-                options.word
-            )));
+            let hint = match extra.as_slice() {
+                [name] => json::misspelling_of(name, &COMMANDS)
+                    .map_or(String::new(), |c| format!("; did you mean {c:?}?")),
+                _ => String::new(),
+            };
+            return Err(usage(
+                format!("{} takes {takes}, found {extra:?}{hint}", options.word),
+                None,
+            ));
         }
+        options.topic = extra.first().map(|name| name.to_string());
         return Ok(options);
     }
     let mut command = command;
     let (mut method, mut mode, mut seed) = (None, None, 0);
     let mut given: Vec<String> = Vec::new();
+    let topic = command.map(|_| word.as_str());
     while let Some(arg) = rest.next() {
+        // `--case=FILE` is `--case FILE`.
+        let (arg, mut inline) = match arg.split_once('=') {
+            Some((name, v)) if name.starts_with("--") => (name.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
         if arg.starts_with("--") && arg != "--help" {
+            if given.contains(&arg) {
+                return Err(usage(format!("{arg} is given twice: give it once"), topic));
+            }
             given.push(arg.clone());
         }
         let mut value = |name: &str| {
-            rest.next()
-                .cloned()
-                .ok_or_else(|| Failure::Usage(format!("{name} needs a value\n\n{USAGE}")))
+            inline
+                .take()
+                .or_else(|| rest.next().cloned())
+                .ok_or_else(|| usage(format!("{name} needs a value"), topic))
         };
         match arg.as_str() {
             "--case" => options.case = Some(value("--case")?),
@@ -252,19 +320,39 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
             "--seed" => {
                 let text = value("--seed")?;
                 seed = text.parse().map_err(|_| {
-                    Failure::Usage(format!(
-                        "--seed: expected a whole number ≥ 0, found {text:?}"
-                    ))
+                    usage(
+                        format!("--seed: expected a whole number ≥ 0, found {text:?}"),
+                        topic,
+                    )
                 })?;
             }
             "--steps" => options.steps = Some(parse_steps(&value("--steps")?)?),
+            "--json" if inline.is_some() => {
+                return Err(usage("--json takes no value".to_string(), topic));
+            }
             "--json" => options.json = true,
-            "-h" | "--help" => command = Some(Command::Help),
+            "-h" | "--help" => {
+                options.topic = command.map(|_| word.clone());
+                command = Some(Command::Help);
+            }
             other => {
-                return Err(Failure::Usage(format!(
-                    "unknown option {other:?} for {}\n\n{USAGE}",
-                    options.word
-                )));
+                let short = OPTIONS
+                    .iter()
+                    .find(|o| other.len() == 2 && other.starts_with('-') && o[2..3] == other[1..]);
+                let hint = if !other.starts_with('-')
+                    && (other.ends_with(".json") || other.ends_with(".npz"))
+                {
+                    format!("; to use it as the case, write --case {other}")
+                } else if let Some(long) = short {
+                    format!("; tapegrad has no short options: did you mean {long}?")
+                } else {
+                    json::misspelling_of(other, &OPTIONS)
+                        .map_or(String::new(), |o| format!("; did you mean {o}?"))
+                };
+                return Err(usage(
+                    format!("unknown option {other:?} for {}{hint}", options.word),
+                    topic,
+                ));
             }
         }
     }
@@ -276,10 +364,12 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         ));
     }
     let Some(command) = command else {
-        return Err(Failure::Usage(format!(
-            "unknown command {:?}\n\n{USAGE}",
-            options.word
-        )));
+        let hint = json::misspelling_of(&options.word, &COMMANDS)
+            .map_or(String::new(), |c| format!("; did you mean {c:?}?"));
+        return Err(usage(
+            format!("unknown command {:?}{hint}", options.word),
+            None,
+        ));
     };
     options.command = command;
     // An option the command does not use would be silently ignored: refuse it instead.
@@ -297,10 +387,13 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         } else {
             options.word.clone()
         };
-        return Err(Failure::Usage(format!(
-            "{extra} is not an option of {what} (its options: {})\n\n{USAGE}",
-            allowed.join(", ")
-        )));
+        return Err(usage(
+            format!(
+                "{extra} is not an option of {what} (its options: {})",
+                allowed.join(", ")
+            ),
+            Some(&options.word),
+        ));
     }
     options.method = match method.as_deref() {
         None | Some("bptt") => Method::Bptt,
@@ -308,20 +401,30 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         Some("fd") => Method::Fd,
         Some("forward") => Method::Forward,
         Some(other) => {
-            return Err(Failure::Usage(format!(
-                "--method: expected bptt, tape, forward or fd, found {other:?}"
-            )));
+            return Err(usage(
+                format!("--method: expected bptt, tape, forward or fd, found {other:?}"),
+                Some("grads"),
+            ));
         }
     };
     options.mode = match mode.as_deref() {
         None | Some("exhaustive") => Mode::Exhaustive,
         Some("directional") => Mode::Directional { seed },
         Some(other) => {
-            return Err(Failure::Usage(format!(
-                "--mode: expected exhaustive or directional, found {other:?}"
-            )));
+            return Err(usage(
+                format!("--mode: expected exhaustive or directional, found {other:?}"),
+                Some("check"),
+            ));
         }
     };
+    if options.mode == Mode::Exhaustive && given.iter().any(|g| g == "--seed") {
+        return Err(usage(
+            "--seed seeds the random directions of --mode directional; the exhaustive check \
+             has none"
+                .to_string(),
+            Some("check"),
+        ));
+    }
     Ok(options)
 }
 
@@ -536,7 +639,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let options = parse_args(args)?;
     match options.command {
         Command::Help => {
-            emit(&format!("{USAGE}\n"));
+            match options.topic.as_deref() {
+                Some(command) => emit(&command_help(command)),
+                None => emit(&format!("{USAGE}\n")),
+            }
             Ok(())
         }
         Command::Version => {
@@ -648,7 +754,12 @@ fn run_command<C: Cell>(
         }
         Command::Graph => {
             emit(&printed::graph(&case)?);
-            Ok(())
+            // As forward and grads do: what overflowed is printed, then named, with exit 2.
+            let tape = case.tape_gradients()?;
+            refuse_non_finite(
+                first_non_finite(&case, &case.forward()?, tape.loss, &[("tape", &tape)]),
+                options,
+            )
         }
         Command::Help | Command::Version => {
             unreachable!("invariant: run answers help and --version itself")

@@ -514,3 +514,102 @@ fn forward_and_grads_of_an_overflowing_case_exit_2_after_printing() {
         assert!(stderr(&out).contains("(JSON writes it as null)"));
     }
 }
+
+/// A usage error is one line and a pointer to the command's help, with "did you mean" where a
+/// near name exists; `help COMMAND` prints that command alone; `--opt=value` is `--opt value`.
+#[test]
+fn usage_errors_say_what_was_meant() {
+    let refused = |args: &[&str], want: &str| {
+        let out = tapegrad(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {err}");
+        assert!(lines[0].contains(want), "{args:?}: {err}");
+        assert!(
+            lines[1].starts_with("(see tapegrad help"),
+            "{args:?}: {err}"
+        );
+    };
+    refused(
+        &["chek"],
+        "unknown command \"chek\"; did you mean \"check\"?",
+    );
+    refused(&["check", "--agains", "g.json"], "did you mean --against?");
+    refused(
+        &["check", "-c", "case.json"],
+        "no short options: did you mean --case?",
+    );
+    refused(
+        &["check", "case.json"],
+        "to use it as the case, write --case case.json",
+    );
+    refused(
+        &["check", "--json", "--json"],
+        "--json is given twice: give it once",
+    );
+    refused(&["check", "--seed", "5"], "the exhaustive check has none");
+    refused(&["check", "--steps", "-1"], "\"-1\" is not a step number");
+    refused(&["forward", "--json=yes"], "--json takes no value");
+    let case = format!(
+        "--case={}/../cases/canonical.case.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    assert_eq!(tapegrad(&["forward", &case]).status.code(), Some(0));
+    let help = stdout(&tapegrad(&["help", "check"]));
+    assert!(
+        help.contains("tapegrad check   [--case FILE] --against GRADS"),
+        "{help}"
+    );
+    assert!(!help.contains("tapegrad forward"), "{help}");
+    assert_eq!(stdout(&tapegrad(&["check", "--help"])), help);
+}
+
+/// A marked NaN is named as the NaN it was, a trailing comma as a trailing comma, and a graph
+/// of a case that overflows exits 2 as forward does.
+#[test]
+fn messages_name_what_the_file_holds() {
+    let one = |name: &str, text: &str, args: &[&str]| {
+        let (_dir, path) = case_file(name, text);
+        let mut all = args.to_vec();
+        all.extend(["--case", &path]);
+        let out = tapegrad(&all);
+        (out.status.code(), stderr(&out))
+    };
+    let base = r#""x":[[[1.0]]],"w_x":[[1.0]],"w_h":[[0.5]],"b":[0.0]"#;
+    let (code, err) = one(
+        "nan_activation",
+        &format!("{{{base},\"activation\":NaN}}"),
+        &["forward"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(
+            "activation: expected a string (\"tanh\", \"sigmoid\" or \"identity\"), found NaN"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains('\0'), "{err:?}");
+    let (_, err) = one(
+        "nan_kind",
+        &format!("{{{base},\"loss\":{{\"kind\":NaN}}}}"),
+        &["forward"],
+    );
+    assert!(
+        err.contains("loss.kind: expected") && err.contains("found NaN"),
+        "{err}"
+    );
+    let (_, err) = one("comma", &format!("{{{base},}}"), &["forward"]);
+    assert!(
+        err.contains("trailing comma (JSON allows no comma after the last item"),
+        "{err}"
+    );
+    let overflow =
+        r#"{"x":[[[1e300],[1.0]]],"w_x":[[1e10]],"w_h":[[1.0]],"b":[0.0],"activation":"identity"}"#;
+    let (code, err) = one("overflow_graph", overflow, &["graph"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("does not compute to finite numbers: a_1"),
+        "{err}"
+    );
+}

@@ -6,7 +6,7 @@ use super::arrays::{
 };
 use super::keys::{check_keys, misspelling_of, shown_key};
 use super::layout::{Convention, noted};
-use super::lex::parse_json;
+use super::lex::{marked_token, parse_json};
 use serde_json::{Map, Value};
 use tapegrad::case::Case;
 use tapegrad::cell::{Cell, Dim};
@@ -24,7 +24,8 @@ pub fn parse_case<C: Cell>(text: &str) -> Result<Parsed<Case<f64, C>>> {
 pub fn cell_kind(value: &Value) -> Result<Option<&str>> {
     match value.get("cell") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(kind)) => Ok(Some(kind)),
+        // A marked NaN is not a name: the arm below describes it as the token it was.
+        Some(v @ Value::String(kind)) if marked_token(v).is_none() => Ok(Some(kind)),
         Some(other) => Err(Error::invalid(
             "cell",
             format!("expected the name of a cell, found {}", describe(other)),
@@ -201,7 +202,9 @@ pub fn case_from_value<C: Cell>(value: &Value) -> Result<Parsed<Case<f64, C>>> {
     for &(key, choices) in C::OPTIONS {
         match obj.get(key) {
             None | Some(Value::Null) => {}
-            Some(Value::String(value)) => options.push((key, value.clone())),
+            Some(v @ Value::String(value)) if marked_token(v).is_none() => {
+                options.push((key, value.clone()))
+            }
             Some(other) => {
                 return Err(Error::invalid(
                     key,
@@ -267,7 +270,7 @@ pub(crate) fn parse_head(
 ) -> Result<Head<f64>> {
     check_keys(loss, &LOSS_KEYS, "loss.", ignored)?;
     let kind = match required(loss, "kind", "loss.", KINDS)? {
-        Value::String(k) => k.as_str(),
+        v @ Value::String(k) if marked_token(v).is_none() => k.as_str(),
         other => {
             return Err(Error::invalid(
                 "loss.kind",

@@ -56,7 +56,7 @@ pub(crate) fn shown_key(key: &str) -> Cow<'_, str> {
 
 /// The known key that `key` looks like a misspelling of, as [`check_keys`] decides: the
 /// nearest one (`Target` is `target`, not `targets`), the first listed among equals.
-pub(crate) fn misspelling_of<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+pub fn misspelling_of<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let fold = |k: &str| -> Vec<char> {
         k.chars()
             .filter(|c| *c != '_' && *c != '-')

@@ -171,6 +171,9 @@ pub(crate) fn syntax_error(
     let message = full.split(" at line ").next().unwrap_or(&full);
     let hint = if message.starts_with("EOF") {
         " (the file ends too early: was it cut off while copying or saving?)"
+    } else if message.starts_with("trailing comma") {
+        " (JSON allows no comma after the last item of an array or object, though Python does; \
+         json.dump never writes one)"
     } else if message.starts_with("trailing") {
         " (there is more text after the closing bracket of the JSON value)"
     } else if message.starts_with("recursion limit") {

@@ -27,6 +27,7 @@ mod output;
 pub use arrays::numpy_shape;
 pub use case::{case_from_value, case_in_layout, cell_kind, parse_case};
 pub use grads::{given_from_value, parse_given};
+pub use keys::misspelling_of;
 pub use layout::Convention;
 pub(crate) use lex::MARK;
 pub use lex::parse_json;
