@@ -20,7 +20,8 @@ pub fn tape_graph() -> Result<String> {
     let (_, head) = case.record(&tape)?;
     let grads = head.loss.backward();
     let mut out = trace::tape_listing(&tape, Some(&grads));
-    out.push_str("\nGraphviz (save as graph.dot, then: dot -Tsvg graph.dot > graph.svg):\n");
+    // The picture alone is what `tapegrad graph` prints: `tapegrad graph | dot -Tsvg`.
+    out.push_str("\nGraphviz (the same graph alone: tapegrad graph | dot -Tsvg > graph.svg):\n");
     out.push_str(&trace::dot(&tape, Some(&grads)));
     Ok(out)
 }
