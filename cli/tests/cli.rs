@@ -613,3 +613,22 @@ fn messages_name_what_the_file_holds() {
         "{err}"
     );
 }
+
+/// Keys of another head are named on stderr, not read in silence.
+#[test]
+fn keys_a_head_does_not_read_are_named() {
+    let text = r#"{"x":[[[1.0]]],"w_x":[[1.0]],"w_h":[[0.5]],"b":[0.0],
+                   "loss":{"kind":"sum_last","w_out":[[1.0]],"labels":[0]}}"#;
+    let (_dir, path) = case_file("unread_head_keys", text);
+    let out = tapegrad(&["forward", "--case", &path]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    for key in ["loss.w_out", "loss.labels"] {
+        assert!(
+            err.contains(&format!(
+                "{key}: the sum_last head does not read it; ignored"
+            )),
+            "{err}"
+        );
+    }
+}

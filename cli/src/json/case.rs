@@ -278,6 +278,25 @@ pub(crate) fn parse_head(
             ));
         }
     };
+    // A key of another head is read past, with a warning naming it (reduction and half are
+    // refused below where a head takes none).
+    let reads: &[&str] = match kind {
+        "softmax_ce" => &["w_out", "b_out", "labels"],
+        "softmax_ce_all" => &["w_out", "b_out", "labels", "mask"],
+        "mse_all" => &["targets"],
+        "mse_last" => &["target"],
+        "upstream" => &["dh"],
+        _ => &[],
+    };
+    for key in loss.keys() {
+        let data = LOSS_KEYS.contains(&key.as_str())
+            && !["kind", "reduction", "half"].contains(&key.as_str());
+        if data && !reads.contains(&key.as_str()) {
+            ignored.push(format!(
+                "loss.{key}: the {kind} head does not read it; ignored"
+            ));
+        }
+    }
     // Which heads take "reduction" and "half", and their defaults.
     let reduction_default = match kind {
         "softmax_ce" | "softmax_ce_all" | "mse_last" => Some(Reduction::Mean),
