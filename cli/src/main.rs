@@ -568,7 +568,33 @@ fn steps_to_check<C: Cell>(
             let mut chosen: Vec<usize> = ranges.iter().flat_map(|&(a, b)| a..=b).collect();
             chosen.sort_unstable();
             chosen.dedup();
-            Ok(chosen)
+            // A list of steps is a sample, not a licence: it costs what it costs.
+            let cost = check::cost(case, mode, chosen.len());
+            if cost <= CHECK_BUDGET {
+                return Ok(chosen);
+            }
+            let what = match chosen.len() {
+                0 => "the totals".to_string(),
+                1 => "1 step".to_string(),
+                n => format!("{n} steps"),
+            };
+            let directional = check::cost(case, Mode::Directional { seed: 0 }, chosen.len());
+            let advice = if matches!(mode, Mode::Exhaustive) && directional <= CHECK_BUDGET {
+                "add --mode directional (random directions instead of every entry)".to_string()
+            } else {
+                "the case is too large to check this way: check the gradients of a shorter or \
+                 narrower case of the same cell, or compare yours with check --against, which \
+                 runs no finite differences"
+                    .to_string()
+            };
+            Err(usage(
+                format!(
+                    "check: checking {what} would take about {cost:.0e} multiply-adds, more than \
+                     the {CHECK_BUDGET:.0e} tapegrad runs (each finite difference reruns the \
+                     whole sequence): {advice}"
+                ),
+                Some("check"),
+            ))
         }
         None => {
             let cost = check::cost(case, mode, count);

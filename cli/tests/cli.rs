@@ -632,3 +632,35 @@ fn keys_a_head_does_not_read_are_named() {
         );
     }
 }
+
+/// An explicit --steps is costed like every step: a wide case's one step in exhaustive mode
+/// is refused with the figure, and the command the refusal suggests runs.
+#[test]
+fn an_explicit_step_list_is_costed_too() {
+    let (steps, hidden) = (400, 64);
+    let case = serde_json::json!({
+        "x": [vec![[0.5]; steps]],
+        "w_x": [vec![0.01; hidden]],
+        "w_h": vec![vec![0.01; hidden]; hidden],
+        "b": vec![0.0; hidden],
+    });
+    let (_dir, path) = case_file("wide_case", &case.to_string());
+    let out = tapegrad(&["check", "--case", &path, "--steps", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("checking 1 step would take about 1e11 multiply-adds"),
+        "{err}"
+    );
+    assert!(err.contains("add --mode directional"), "{err}");
+    let out = tapegrad(&[
+        "check",
+        "--case",
+        &path,
+        "--steps",
+        "1",
+        "--mode",
+        "directional",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
