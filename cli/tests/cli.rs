@@ -664,3 +664,19 @@ fn an_explicit_step_list_is_costed_too() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A very long unknown key is warned about in a short line, and costs no time.
+#[test]
+fn a_long_unknown_key_is_shown_cut() {
+    let key = "k".repeat(100_000);
+    let text = format!(r#"{{"x":[[[1.0]]],"w_x":[[1.0]],"w_h":[[0.5]],"b":[0.0],"{key}":1}}"#);
+    let (_dir, path) = case_file("long_key", &text);
+    let out = tapegrad(&["forward", "--case", &path]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("… (100000 characters): not a key the tool reads here"),
+        "{err}"
+    );
+    assert!(err.len() < 400, "{} bytes", err.len());
+}

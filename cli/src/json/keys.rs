@@ -46,17 +46,34 @@ pub(crate) fn check_keys(
 
 /// A key of the user's file as messages print it: as it is, or quoted with its escapes if it
 /// holds a control character (a newline in a key would break the one-line message).
+/// A key longer than [`SHOWN_KEY_CHARS`] is cut there, with the length it had.
 pub(crate) fn shown_key(key: &str) -> Cow<'_, str> {
+    let length = key.chars().count();
+    let key: Cow<'_, str> = if length > SHOWN_KEY_CHARS {
+        let start: String = key.chars().take(SHOWN_KEY_CHARS).collect();
+        Cow::Owned(format!("{start}… ({length} characters)"))
+    } else {
+        Cow::Borrowed(key)
+    };
     if key.chars().any(char::is_control) {
         Cow::Owned(format!("{key:?}"))
     } else {
-        Cow::Borrowed(key)
+        key
     }
 }
+
+/// The most characters of a key a message prints.
+const SHOWN_KEY_CHARS: usize = 40;
 
 /// The known key that `key` looks like a misspelling of, as [`check_keys`] decides: the
 /// nearest one (`Target` is `target`, not `targets`), the first listed among equals.
 pub fn misspelling_of<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    // Two edits at most make a misspelling, so a key much longer than every known one is none
+    // (and its edit distance, quadratic in its length, is not worth computing).
+    let longest = known.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    if key.chars().count() > longest + 3 {
+        return None;
+    }
     let fold = |k: &str| -> Vec<char> {
         k.chars()
             .filter(|c| *c != '_' && *c != '-')
