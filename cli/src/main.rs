@@ -523,12 +523,21 @@ fn check_against<C: Cell>(
     case: &Case<f64, C>,
     path: &str,
     conv: &json::Convention,
-    as_json: bool,
+    options: &Options,
 ) -> Result<(), Failure> {
+    let as_json = options.json;
+    // Without --case the gradients are read against the canonical example: say so when they
+    // do not fit it, the usual reason being a forgotten --case.
+    let forgotten = if options.case.is_none() {
+        " (no --case was given, so this is the canonical example's shape: give your case \
+         with --case)"
+    } else {
+        ""
+    };
     let value = conv.grads_to_rows(&read_value("--against", path, "gradient file")?);
     let given = json::given_from_value(&value, case)
         .map(|parsed| warn_ignored(path, parsed))
-        .map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
+        .map_err(|e| Failure::Usage(format!("{path}: {e}{forgotten}")))?;
     let d = referee(case, &given)?;
     if as_json {
         let mut value = json::diagnosis_json(&d);
@@ -762,7 +771,7 @@ fn run_command<C: Cell>(
         }
         Command::Check => {
             if let Some(path) = &options.against {
-                return check_against(&case, path, conv, options.json);
+                return check_against(&case, path, conv, options);
             }
             let mode = options.mode;
             let steps = steps_to_check(&case, mode, options.steps.as_ref())?;

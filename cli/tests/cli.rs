@@ -680,3 +680,20 @@ fn a_long_unknown_key_is_shown_cut() {
     );
     assert!(err.len() < 400, "{} bytes", err.len());
 }
+
+/// Gradients that do not fit the canonical example, when no --case was given, say that the
+/// canonical example was used.
+#[test]
+fn a_forgotten_case_is_named() {
+    let grads = format!(
+        "{}/../cases/softmax_small.grads.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = tapegrad(&["check", "--against", &grads]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no --case was given, so this is the canonical example's shape"),
+        "{err}"
+    );
+}
