@@ -459,6 +459,13 @@ fn read_value(option: &str, path: &str, what: &str) -> Result<serde_json::Value,
                 .to_string(),
         ));
     }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(cannot(
+            "it is UTF-16 text (what PowerShell's > writes); save it as UTF-8: write it from \
+             Python with json.dump, or in PowerShell with Out-File -Encoding utf8"
+                .to_string(),
+        ));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         cannot(format!(
             "byte {} is not UTF-8 text; expected a JSON file written by json.dump or an .npz \

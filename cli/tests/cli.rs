@@ -697,3 +697,23 @@ fn a_forgotten_case_is_named() {
         "{err}"
     );
 }
+
+/// A UTF-16 file (PowerShell's `>`) is named as such.
+#[test]
+fn a_utf16_file_is_named() {
+    let text: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain("{\"x\": 1}".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("utf16");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("case.json");
+    std::fs::write(&path, text).unwrap();
+    let out = tapegrad(&["forward", "--case", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("it is UTF-16 text (what PowerShell's > writes)"),
+        "{}",
+        stderr(&out)
+    );
+}
