@@ -65,7 +65,7 @@ pub(crate) fn shown_key(key: &str) -> Cow<'_, str> {
 /// The most characters of a key a message prints.
 const SHOWN_KEY_CHARS: usize = 40;
 
-/// The known key that `key` looks like a misspelling of, as [`check_keys`] decides: the
+/// The known key that `key` looks like a misspelling of, as `check_keys` decides: the
 /// nearest one (`Target` is `target`, not `targets`), the first listed among equals.
 pub fn misspelling_of<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     // Two edits at most make a misspelling, so a key much longer than every known one is none
