@@ -225,3 +225,39 @@ fn the_header_states_the_options() {
         "{upstream}"
     );
 }
+
+/// The new heads where gradients vanish (weights × 0.3) and where tanh saturates (× 12): the
+/// check passes the correct gradients and still fails hand BPTT with one late `dW_h` entry off
+/// by 1e-6, at its step.
+#[test]
+fn the_new_heads_pass_and_catch_where_gradients_vanish_or_saturate() {
+    use tapegrad::check::{Mode, check_case, check_gradients};
+    let dims = Dims {
+        batch: 2,
+        steps: 6,
+        features: 2,
+        hidden: 3,
+    };
+    for kind in [HeadKind::SoftmaxCeAll(3), HeadKind::Upstream] {
+        for scale in [0.3, 12.0] {
+            let mut case = Case::<f64>::random(21, dims, kind, Rnn::default());
+            for p in &mut case.params {
+                *p = p.scale(scale);
+            }
+            let what = format!("{kind:?} × {scale}");
+            assert!(
+                check_case(&case, Mode::Exhaustive).unwrap().passed(),
+                "{what}"
+            );
+            let late = dims.steps - 1;
+            let mut hand = case.bptt().unwrap();
+            let dw = hand.get_mut(late, "dw_h").unwrap();
+            let i = (0..dw.len())
+                .max_by(|&a, &b| dw.as_slice()[a].abs().total_cmp(&dw.as_slice()[b].abs()))
+                .unwrap();
+            dw.as_mut_slice()[i] *= 1.0 + 1e-6;
+            let report = check_gradients(&case, &hand, Mode::Exhaustive).unwrap();
+            assert_eq!(report.first_failure(), Some((late, "dw_h")), "{what}");
+        }
+    }
+}
