@@ -20,7 +20,7 @@
 
 use crate::case::Case;
 use crate::cell::{Cell, DX, StepBack};
-use crate::gradients::{Gradients, Named};
+use crate::gradients::{Gradients, Keep, Named};
 use crate::loss::HeadGrads;
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
@@ -31,16 +31,17 @@ const SHAPES: &str = "invariant: the forward pass checked every shape";
 /// Hand BPTT: the cell's backward step over the record `fwd` of a forward pass of `case`, given
 /// the head's direct gradients and the loss value.
 ///
-/// Returns every step's quantities (for the RNN `dh, da, dx, dW_x[t], dW_h[t], db[t]`), the
-/// totals and the initial state's gradient.
+/// Returns the quantities of the steps `keep` names (for the RNN `dh, da, dx, dW_x[t], dW_h[t],
+/// db[t]`), the totals and the initial state's gradient.
 pub fn backward<T: Scalar, C: Cell>(
     case: &Case<T, C>,
     fwd: &Forward<T>,
     head: HeadGrads<T>,
     loss: T,
+    keep: Keep<'_>,
 ) -> Gradients<T> {
     let p = case.param_refs();
-    backward_with(case, fwd, head, loss, |t, d_state| {
+    backward_with(case, fwd, head, loss, keep, |t, d_state| {
         let d_state: Vec<&Matrix<T>> = d_state.iter().collect();
         case.cell.backward(
             &p,
@@ -55,16 +56,18 @@ pub fn backward<T: Scalar, C: Cell>(
 
 /// The loop of [`backward`] around any backward step: `step(t, d_state)` is called for
 /// `t = T … 1` with the total gradients of step t's state, which it may change before using
-/// them (what it leaves there is what step t records). The bug zoo ([`crate::zoo`]) plants its
-/// mistakes through `step`.
+/// them (what it leaves there is what step t records, if `keep` keeps it). The bug zoo
+/// ([`crate::zoo`]) plants its mistakes through `step`.
 pub fn backward_with<T: Scalar, C: Cell>(
     case: &Case<T, C>,
     fwd: &Forward<T>,
     head: HeadGrads<T>,
     loss: T,
+    keep: Keep<'_>,
     mut step: impl FnMut(usize, &mut [Matrix<T>]) -> StepBack<T>,
 ) -> Gradients<T> {
     let steps = fwd.steps();
+    let kept = keep.mask(steps);
     let zeros = |m: &Matrix<T>| Matrix::zeros(m.rows(), m.cols());
     let mut totals: Vec<Matrix<T>> = case.params.iter().map(zeros).collect();
     let mut records: Vec<Named<T>> = Vec::with_capacity(steps);
@@ -84,12 +87,14 @@ pub fn backward_with<T: Scalar, C: Cell>(
         for (total, dw) in totals.iter_mut().zip(&back.params) {
             total.add_assign(dw).expect(SHAPES);
         }
-        let mut record: Named<T> =
-            Vec::with_capacity(C::STATES.len() + C::INTERNALS.len() + 1 + C::PARAMS.len());
-        record.extend(C::STATES.iter().map(|s| s.grad).zip(d_state));
-        record.extend(C::INTERNALS.iter().map(|v| v.grad).zip(back.internals));
-        record.push((DX, back.dx));
-        record.extend(C::PARAMS.iter().map(|p| p.grad).zip(back.params));
+        let mut record: Named<T> = Vec::new();
+        if kept[t - 1] {
+            record.reserve(C::STATES.len() + C::INTERNALS.len() + 1 + C::PARAMS.len());
+            record.extend(C::STATES.iter().map(|s| s.grad).zip(d_state));
+            record.extend(C::INTERNALS.iter().map(|v| v.grad).zip(back.internals));
+            record.push((DX, back.dx));
+            record.extend(C::PARAMS.iter().map(|p| p.grad).zip(back.params));
+        }
         records.push(record);
         // dh_(t-1) = what flows back through step t + ∂ℓ/∂h_(t-1).
         d_state = back.to_prev;

@@ -10,7 +10,7 @@ use crate::bptt;
 use crate::cell::{Cell, Dim, quantities};
 use crate::cells::Rnn;
 use crate::error::{Error, Result, shape_str};
-use crate::gradients::Gradients;
+use crate::gradients::{Gradients, Keep};
 use crate::init;
 use crate::loss::{Head, Reduction, TapeHead};
 use crate::matrix::Matrix;
@@ -406,18 +406,42 @@ impl<T: Scalar, C: Cell> Case<T, C> {
         self.head.loss(self.forward()?.states())
     }
 
-    /// Every gradient by hand BPTT ([`crate::bptt`]).
+    /// Every gradient by hand BPTT ([`crate::bptt`]), with every step's quantities.
     pub fn bptt(&self) -> Result<Gradients<T>> {
+        self.bptt_keeping(Keep::Every)
+    }
+
+    /// Every total by hand BPTT, with the quantities of the steps `keep` names: what a check of
+    /// some steps compares, in memory that does not grow with `T` times the weights' size.
+    pub fn bptt_keeping(&self, keep: Keep<'_>) -> Result<Gradients<T>> {
         let fwd = self.forward()?;
         let loss = self.head.loss(fwd.states())?;
         let head = self.head.grads(fwd.states())?;
-        Ok(bptt::backward(self, &fwd, head, loss))
+        Ok(bptt::backward(self, &fwd, head, loss, keep))
     }
 
-    /// Records the forward pass and the head on `tape`.
+    /// Records the forward pass and the head on `tape`, each step with its own copy of the
+    /// parameters.
     pub fn record<'t>(&self, tape: &'t Tape<T>) -> Result<(Recording<'t, T>, TapeHead<'t, T>)> {
+        self.record_untying(tape, Keep::Every)
+    }
+
+    /// Records the forward pass and the head on `tape`, giving the steps `untie` names their own
+    /// copies of the parameters ([`sequence::record`]).
+    pub fn record_untying<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        untie: Keep<'_>,
+    ) -> Result<(Recording<'t, T>, TapeHead<'t, T>)> {
         self.check_shapes()?;
-        let rec = sequence::record(&self.cell, tape, &self.params, &self.x, &self.initial)?;
+        let rec = sequence::record(
+            &self.cell,
+            tape,
+            &self.params,
+            &self.x,
+            &self.initial,
+            untie,
+        )?;
         let head = self.head.on_tape(&rec.h())?;
         Ok((rec, head))
     }
@@ -427,7 +451,15 @@ impl<T: Scalar, C: Cell> Case<T, C> {
     /// correct computations of an entry differ by a few `ε_mach` of its scale, however much
     /// its terms cancel (an exact zero, `1 − h²` at a saturated `h`).
     pub fn roundoff_scales(&self) -> Result<Gradients<T>> {
-        Ok(self.cast::<Bound<T>>().bptt()?.map(|b| b.magnitude()))
+        self.roundoff_scales_keeping(Keep::Every)
+    }
+
+    /// [`Case::roundoff_scales`] at the steps `keep` names, and of the totals.
+    pub fn roundoff_scales_keeping(&self, keep: Keep<'_>) -> Result<Gradients<T>> {
+        Ok(self
+            .cast::<Bound<T>>()
+            .bptt_keeping(keep)?
+            .map(|b| b.magnitude()))
     }
 
     /// For every gradient of hand BPTT, how far it moves when the case's inputs change in their
@@ -474,14 +506,22 @@ impl<T: Scalar, C: Cell> Case<T, C> {
     /// quantity from the node it is the gradient of (`dh[t]` from `h_t`, `da[t]` from `a_t`,
     /// `dx[t]` from the leaf `x_t`, step t's weight contributions from step t's aliases).
     pub fn tape_gradients(&self) -> Result<Gradients<T>> {
+        self.tape_gradients_keeping(Keep::Every)
+    }
+
+    /// [`Case::tape_gradients`] with the quantities of the steps `keep` names, the others'
+    /// parameters not untied ([`Case::record_untying`]).
+    pub fn tape_gradients_keeping(&self, keep: Keep<'_>) -> Result<Gradients<T>> {
         let tape = Tape::new();
-        let (rec, head) = self.record(&tape)?;
+        let (rec, head) = self.record_untying(&tape, keep)?;
         let grads = head.loss.backward();
         let qs = quantities::<C>();
+        let kept = keep.mask(self.x.len());
         let steps = (1..=self.x.len())
             .map(|t| {
                 qs.iter()
-                    .map(|q| (q.name, grads.wrt(rec.node(q, t))))
+                    .filter(|_| kept[t - 1])
+                    .filter_map(|q| Some((q.name, grads.wrt(rec.node(q, t)?))))
                     .collect()
             })
             .collect();

@@ -9,7 +9,7 @@
 //! finite differences, the relative error and verdicts, are in [`crate::fd`].
 
 use crate::case::Case;
-use crate::cell::{Cell, Quantity, Site, quantities};
+use crate::cell::{Cell, Quantity, quantities};
 use crate::double_double::DoubleDouble;
 use crate::dual::Dual;
 use crate::error::{Error, Result, shape_str};
@@ -18,7 +18,7 @@ use crate::fd::{
     adaptive_gradient, default_step, random_direction, rng, roundoff, undecided,
 };
 use crate::forward;
-use crate::gradients::Gradients;
+use crate::gradients::{Gradients, Keep};
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::sequence::Forward;
@@ -336,7 +336,8 @@ pub fn check_gradients<T: Scalar, C: Cell>(
     check_steps(case, hand, mode, &every)
 }
 
-/// Refuses `hand` when it does not have the tape's steps and shapes: it could not be compared.
+/// Refuses `hand` when it does not have the tape's steps and shapes (at the steps the tape
+/// kept): it could not be compared.
 fn check_fits<T: Scalar>(hand: &Gradients<T>, tape: &Gradients<T>) -> Result<()> {
     if hand.steps.len() != tape.steps.len() {
         return Err(Error::bad_shape(
@@ -377,22 +378,26 @@ fn check_fits<T: Scalar>(hand: &Gradients<T>, tape: &Gradients<T>) -> Result<()>
 /// Each checked step costs about as much as one whole sequence per finite difference, so a
 /// sample of a long sequence (its first, middle and last steps, say) is checked in time linear
 /// in `T`. In directional mode the directions are drawn for the chosen steps only, so they
-/// differ from those of a full check with the same seed.
+/// differ from those of a full check with the same seed. `hand` needs the quantities of the
+/// chosen steps only ([`Case::bptt_keeping`]), and the check keeps no others: its memory is the
+/// forward passes it reruns from, not `T` copies of the weights.
 pub fn check_steps<T: Scalar, C: Cell>(
     case: &Case<T, C>,
     hand: &Gradients<T>,
     mode: Mode,
     steps: &[usize],
 ) -> Result<Report> {
-    let tape = case.tape_gradients()?;
-    check_fits(hand, &tape)?;
-    let count = tape.steps.len();
+    let count = case.x.len();
     if let Some(bad) = steps.iter().find(|&&t| t == 0 || t > count) {
         return Err(Error::invalid(
             "steps to check",
             format!("step {bad} does not exist: steps are numbered 1 to {count}"),
         ));
     }
+    // Only the chosen steps' quantities are kept: the rest would cost `T` copies of the weights.
+    let keep = Keep::Steps(steps);
+    let tape = case.tape_gradients_keeping(keep)?;
+    check_fits(hand, &tape)?;
     let mut chosen = vec![false; count];
     for &t in steps {
         chosen[t - 1] = true;
@@ -419,9 +424,16 @@ pub fn check_steps<T: Scalar, C: Cell>(
     let dual_fwd = dual_case.forward()?;
     let dual_ctx = Context::new(&dual_case, &dual_fwd);
     // Exhaustive mode's forward mode reruns several entries at once, on copies of the batch.
-    let lanes = (mode == Mode::Exhaustive).then(|| forward::Lanes::new(&dual_case));
+    // (Stacking only speeds up the sites of steps; the totals are taken one entry a rerun.)
+    let lanes = (mode == Mode::Exhaustive).then(|| {
+        if steps.is_empty() {
+            forward::Lanes::unstacked(&dual_case)
+        } else {
+            forward::Lanes::new(&dual_case)
+        }
+    });
     // Each entry's scale of round-off: how far exact methods may differ.
-    let scales = case.roundoff_scales()?;
+    let scales = case.roundoff_scales_keeping(keep)?;
     let mut probe =
         |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, scale: Vec<T>| {
             let dual_point = point_at(&dual_ctx, at);
@@ -599,52 +611,6 @@ pub fn check_totals<T: Scalar, C: Cell>(
     mode: Mode,
 ) -> Result<Report> {
     check_steps(case, hand, mode, &[])
-}
-
-/// The real evaluations of the loss finite differences take per entry (or per direction) at
-/// least: `L(θ ± h)` at the first two steps of their sweep ([`crate::fd::Sweep`]). Estimates
-/// that walk take more: 8.2 on average over the directional check of a random `B=32 T=64
-/// F=32 H=128` case, whose early steps' gradients vanished, so the cost model is a floor.
-pub const FD_EVALUATIONS: f64 = 4.0;
-
-/// What forward mode's one dual-number evaluation per entry (or per direction) costs, in real
-/// evaluations: each product of dual matrices is three real ones, and the rest of the step
-/// carries two numbers for one; measured at about five on `B=32 T=64 F=32 H=128`.
-pub const FORWARD_EVALUATIONS: f64 = 5.0;
-
-/// Roughly how many multiply-adds a check of `steps` chosen steps of `case` costs, to refuse
-/// one that would run for hours. Every finite-difference evaluation reruns the sequence (the
-/// steps before the perturbation are copied, those after it recomputed): about `T` steps of
-/// `B` times the parameters' entries multiply-adds (`B·H·(F + H + 1)` for the RNN), plus a
-/// fixed cost per step for its small allocations. Each quantity takes [`FD_EVALUATIONS`] real
-/// evaluations and one in dual numbers ([`FORWARD_EVALUATIONS`] real ones' time): per entry in
-/// exhaustive mode, in all in directional mode.
-pub fn cost<T: Scalar, C: Cell>(case: &Case<T, C>, mode: Mode, steps: usize) -> f64 {
-    let per_probe = FD_EVALUATIONS + FORWARD_EVALUATIONS;
-    let evaluations = |entries: usize| match mode {
-        Mode::Exhaustive => per_probe * entries as f64,
-        Mode::Directional { .. } => per_probe,
-    };
-    let d = case.dims();
-    let per_step: f64 = quantities::<C>()
-        .iter()
-        .map(|q| {
-            evaluations(match q.site {
-                Site::State(_) => d.batch * d.hidden,
-                Site::Internal(i) => d.batch * C::INTERNALS[i].cols.size(d.features, d.hidden),
-                Site::Input => d.batch * d.features,
-                Site::Param(i) => case.params[i].len(),
-            })
-        })
-        .sum();
-    let all: f64 = totals(case)
-        .iter()
-        .map(|t| evaluations(total_value(case, t.of).len()))
-        .sum();
-    let batch = d.batch as f64;
-    let step_work: f64 = batch * case.params.iter().map(|p| p.len() as f64).sum::<f64>();
-    const PER_STEP_OVERHEAD: f64 = 64.0;
-    (steps as f64 * per_step + all) * case.x.len() as f64 * (step_work + PER_STEP_OVERHEAD)
 }
 
 /// Where a computation first produced NaN or infinity.

@@ -23,7 +23,7 @@ use crate::case::{Case, Dims};
 use crate::cell::{Cell, DX};
 use crate::cells::Rnn;
 use crate::error::{Error, Result};
-use crate::gradients::Gradients;
+use crate::gradients::{Gradients, Keep};
 use crate::kernel::{self, View};
 use crate::loss::{Head, Reduction};
 use crate::matrix::Matrix;
@@ -358,7 +358,14 @@ pub fn step_memory<T: Scalar>(case: &Case<T>) -> Result<StepMemory> {
         .record_fused(&fused, &case.params, &case.x, case.h0())?;
     let fused_tape = bytes_from(&fused, rec.x[0].id().0) / steps;
     let teaching = Tape::new();
-    let rec = sequence::record(&case.cell, &teaching, &case.params, &case.x, &case.initial)?;
+    let rec = sequence::record(
+        &case.cell,
+        &teaching,
+        &case.params,
+        &case.x,
+        &case.initial,
+        Keep::Every,
+    )?;
     let teaching_tape = bytes_from(&teaching, rec.x[0].id().0) / steps;
     let dims = case.dims();
     Ok(StepMemory {

@@ -71,15 +71,22 @@ const STACKED_ROWS: usize = 128;
 /// at 32 (4.6 against 4.1 s).
 const WIDE_BATCH: usize = 16;
 
+/// The most memory the stacked copies may take: a long sequence of a narrow batch would
+/// otherwise hold 128 copies of its whole forward pass (a million steps of one hidden unit:
+/// 6 GB), to speed up reruns that a case that long cannot afford many of anyway.
+pub(crate) const STACKED_BYTES: usize = 64 << 20;
+
+/// A stacked case and its forward pass.
+type Stacked<T, C> = (Case<Dual<T>, C>, Forward<Dual<T>>);
+
 /// A dual-number case with its batch stacked `lanes` times, for reruns that carry one
 /// entry's tangent in each copy: `∂L/∂v_e` for `lanes` entries `e` at once.
 pub(crate) struct Lanes<T: Scalar, C> {
-    /// The case with `lanes` copies of `x_t` and of the initial state, one under the other.
-    /// Its head is the original one, for `lanes` copies' losses taken one copy at a time:
-    /// it is never applied to the stacked states.
-    stacked: Case<Dual<T>, C>,
-    /// The stacked case's forward pass: copies of the original's.
-    fwd: Forward<Dual<T>>,
+    /// The case with `lanes` copies of `x_t` and of the initial state, one under the other,
+    /// and its forward pass (copies of the original's); none for one copy. Its head is the
+    /// original one, for `lanes` copies' losses taken one copy at a time: it is never applied
+    /// to the stacked states.
+    stacked: Option<Stacked<T, C>>,
     /// Copies of the batch.
     lanes: usize,
     /// Rows of one copy: the case's batch.
@@ -87,34 +94,66 @@ pub(crate) struct Lanes<T: Scalar, C> {
 }
 
 impl<T: Scalar, C: Cell> Lanes<T, C> {
-    /// `STACKED_ROWS / batch` copies of `case`'s batch, or one copy of a wide batch.
+    /// `STACKED_ROWS / batch` copies of `case`'s batch, as many as fit in [`STACKED_BYTES`], or
+    /// one copy of a wide batch.
     pub(crate) fn new(case: &Case<Dual<T>, C>) -> Self {
         let batch = case.initial[0].rows();
-        let lanes = if batch >= WIDE_BATCH {
-            1
-        } else {
-            STACKED_ROWS / batch
-        };
+        let lanes = Self::count(case);
         let tile = |ms: &[Matrix<Dual<T>>]| ms.iter().map(|m| m.tile_rows(lanes)).collect();
-        let stacked = Case {
-            cell: case.cell.clone(),
-            params: case.params.clone(),
-            x: tile(&case.x),
-            initial: tile(&case.initial),
-            head: case.head.clone(),
-        };
-        let fwd = sequence::forward(
-            &stacked.cell,
-            &stacked.param_refs(),
-            &stacked.x,
-            &stacked.initial,
-        );
+        let stacked = (lanes > 1).then(|| {
+            let stacked = Case {
+                cell: case.cell.clone(),
+                params: case.params.clone(),
+                x: tile(&case.x),
+                initial: tile(&case.initial),
+                head: case.head.clone(),
+            };
+            let fwd = sequence::forward(
+                &stacked.cell,
+                &stacked.param_refs(),
+                &stacked.x,
+                &stacked.initial,
+            );
+            (stacked, fwd)
+        });
         Lanes {
             stacked,
-            fwd,
             lanes,
             batch,
         }
+    }
+
+    /// One copy of `case`'s batch: reruns one entry at a time, with nothing stacked.
+    pub(crate) fn unstacked(case: &Case<Dual<T>, C>) -> Self {
+        Lanes {
+            stacked: None,
+            lanes: 1,
+            batch: case.initial[0].rows(),
+        }
+    }
+
+    /// How many copies of `case`'s batch [`Lanes::new`] stacks.
+    pub(crate) fn count(case: &Case<Dual<T>, C>) -> usize {
+        let batch = case.initial[0].rows();
+        if batch >= WIDE_BATCH {
+            return 1;
+        }
+        (STACKED_ROWS / batch).min(STACKED_BYTES / Self::copy_bytes(case).max(1))
+    }
+
+    /// The memory of one copy of `case`'s batch in a stacked case: its inputs, its forward
+    /// pass and the projected inputs each stacked rerun computes.
+    pub(crate) fn copy_bytes(case: &Case<Dual<T>, C>) -> usize {
+        let d = case.dims();
+        let widths: usize = (C::STATES.iter().map(|_| d.hidden))
+            .chain(
+                C::INTERNALS
+                    .iter()
+                    .map(|v| v.cols.size(d.features, d.hidden)),
+            )
+            .sum();
+        let projected = C::PARAMS[0].shape(d.features, d.hidden).1;
+        d.steps * d.batch * (d.features + widths + projected) * std::mem::size_of::<Dual<T>>()
     }
 
     /// The gradient at the site `at` of `ctx`'s case, whose value is `point`: the same numbers
@@ -126,12 +165,11 @@ impl<T: Scalar, C: Cell> Lanes<T, C> {
         at: At,
         point: &'a Matrix<Dual<T>>,
     ) -> Matrix<T> {
-        let t = match at {
-            At::Step(t, _) if self.lanes > 1 => t,
-            _ => return entries(ctx, at, point),
+        let (At::Step(t, _), Some((stacked, fwd))) = (at, &self.stacked) else {
+            return entries(ctx, at, point);
         };
-        let stacked = Context::new(&self.stacked, &self.fwd);
-        let steps = self.stacked.x.len();
+        let steps = stacked.x.len();
+        let stacked = Context::new(stacked, fwd);
         let n = point.len();
         let mut gradient = Vec::with_capacity(n);
         for first in (0..n).step_by(self.lanes) {

@@ -17,13 +17,45 @@ pub fn named<'a, T>(list: &'a [(&'static str, Matrix<T>)], name: &str) -> Option
     list.iter().find(|(key, _)| *key == name).map(|(_, m)| m)
 }
 
+/// Which steps a backward pass keeps the quantities of: every step (what a trace prints and
+/// `grads` writes), or only the steps a check compares. A step's weight contributions are
+/// matrices of the weights' size (`dW_h[t]` is `H × H`), so keeping them at every step of a
+/// long sequence costs `T` times the weights' memory: a check of three steps of a `T = 100 000`,
+/// `H = 512` sequence needs 6 of them, where all would take 200 GiB. The totals, which sum
+/// every step's contribution, are computed the same way whatever is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep<'a> {
+    /// Every step's quantities.
+    Every,
+    /// The quantities of these steps (`t = 1..=T`) only; the others' records are empty.
+    Steps(&'a [usize]),
+}
+
+impl Keep<'_> {
+    /// Whether each step `t = 1..=steps` is kept, at index `t − 1` (a step beyond `steps` is
+    /// ignored).
+    pub fn mask(self, steps: usize) -> Vec<bool> {
+        match self {
+            Keep::Every => vec![true; steps],
+            Keep::Steps(chosen) => {
+                let mut kept = vec![false; steps];
+                for &t in chosen.iter().filter(|&&t| (1..=steps).contains(&t)) {
+                    kept[t - 1] = true;
+                }
+                kept
+            }
+        }
+    }
+}
+
 /// Every gradient of one case, by name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gradients<T> {
     /// The loss `L` these are the gradients of.
     pub loss: T,
     /// Step t's quantities at index `t − 1`, in the cell's order
-    /// ([`crate::cell::quantities`]). The training path keeps `dx` alone.
+    /// ([`crate::cell::quantities`]); empty at a step that was not kept ([`Keep`]). The training
+    /// path keeps `dx` alone.
     pub steps: Vec<Named<T>>,
     /// Each parameter's total (`dW_x = Σ_t dW_x[t]`, …), each initial state's gradient
     /// (`dh[0] = ∂L/∂h_0`), then the head's parameters', in that order.

@@ -51,6 +51,7 @@ pub mod cell;
 pub mod cells;
 pub mod check;
 pub mod classifier;
+pub mod cost;
 pub mod diagnose;
 pub mod double_double;
 pub mod dual;

@@ -10,6 +10,7 @@
 
 use crate::cell::{Cell, Quantity, Site};
 use crate::error::Result;
+use crate::gradients::Keep;
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::tape::{Tape, Var};
@@ -109,7 +110,8 @@ pub struct Recording<'t, T> {
     /// The shared parameters (leaves), in the cell's order: their gradients are the totals.
     pub params: Vec<Var<'t, T>>,
     /// `copies[t − 1][i]`: step t's alias of parameter `i`, whose gradient is step t's
-    /// contribution (`dW_h[t]`).
+    /// contribution (`dW_h[t]`); empty at a step that was not untied, which reads the shared
+    /// parameters themselves.
     pub copies: Vec<Vec<Var<'t, T>>>,
     /// The inputs `x_1 … x_T` (leaves).
     pub x: Vec<Var<'t, T>>,
@@ -125,13 +127,14 @@ impl<'t, T: Scalar> Recording<'t, T> {
         self.states.iter().map(|s| s[0]).collect()
     }
 
-    /// The node whose gradient is `quantity` at step t (`t = 1..=T`).
-    pub fn node(&self, quantity: &Quantity, t: usize) -> Var<'t, T> {
+    /// The node whose gradient is `quantity` at step t (`t = 1..=T`); none for a parameter at
+    /// a step that was not untied, whose contribution went straight into the total.
+    pub fn node(&self, quantity: &Quantity, t: usize) -> Option<Var<'t, T>> {
         match quantity.site {
-            Site::State(s) => self.states[t][s],
-            Site::Internal(i) => self.internals[t - 1][i],
-            Site::Input => self.x[t - 1],
-            Site::Param(i) => self.copies[t - 1][i],
+            Site::State(s) => Some(self.states[t][s]),
+            Site::Internal(i) => Some(self.internals[t - 1][i]),
+            Site::Input => Some(self.x[t - 1]),
+            Site::Param(i) => self.copies[t - 1].get(i).copied(),
         }
     }
 }
@@ -139,16 +142,20 @@ impl<'t, T: Scalar> Recording<'t, T> {
 /// The forward pass recorded on `tape`, as a dynamic graph: the loop below is plain Rust, and
 /// each pass through it appends one step's nodes.
 ///
-/// Every step gets its *own* alias of each parameter (see [`Var::alias`]), named `W_h[t]`, so
-/// after a backward sweep the alias of step t holds step t's contribution to the weight's
-/// gradient, while the leaves hold the totals.
+/// Every step that `untie` keeps gets its *own* alias of each parameter (see [`Var::alias`]),
+/// named `W_h[t]`, so after a backward sweep the alias of step t holds step t's contribution to
+/// the weight's gradient, while the leaves hold the totals. The other steps read the leaves
+/// directly: an alias holds a copy of the weight, which a check of a few steps of a long
+/// sequence has no use for at the rest.
 pub fn record<'t, T: Scalar, C: Cell>(
     cell: &C,
     tape: &'t Tape<T>,
     p: &[Matrix<T>],
     xs: &[Matrix<T>],
     initial: &[Matrix<T>],
+    untie: Keep<'_>,
 ) -> Result<Recording<'t, T>> {
+    let untied = untie.mask(xs.len());
     let params: Vec<Var<'t, T>> = C::PARAMS
         .iter()
         .zip(p)
@@ -169,12 +176,17 @@ pub fn record<'t, T: Scalar, C: Cell>(
     for (i, x_t) in xs.iter().enumerate() {
         let t = i + 1;
         let x_t = tape.named_var(&format!("x_{t}"), x_t.clone());
-        let copies: Vec<Var<'t, T>> = C::PARAMS
-            .iter()
-            .zip(&rec.params)
-            .map(|(param, w)| w.alias().named(&format!("{}[{t}]", param.shown)))
-            .collect();
-        let step = cell.record(&copies, x_t, &rec.states[i], t)?;
+        let copies: Vec<Var<'t, T>> = if untied[i] {
+            C::PARAMS
+                .iter()
+                .zip(&rec.params)
+                .map(|(param, w)| w.alias().named(&format!("{}[{t}]", param.shown)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let reads = if untied[i] { &copies } else { &rec.params };
+        let step = cell.record(reads, x_t, &rec.states[i], t)?;
         rec.x.push(x_t);
         rec.copies.push(copies);
         rec.internals.push(step.internals);

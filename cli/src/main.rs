@@ -9,10 +9,12 @@ use std::process::ExitCode;
 use tapegrad::Cell;
 use tapegrad::case::Case;
 use tapegrad::cells::{Gru, Lstm, Rnn};
-use tapegrad::check::{self, Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
+use tapegrad::check::{Mode, NonFiniteAt, check_steps, fd_gradients, first_non_finite};
+use tapegrad::cost;
 use tapegrad::diagnose::referee;
 use tapegrad::error::Error;
 use tapegrad::forward::forward_gradients;
+use tapegrad::gradients::Keep;
 use tapegrad::printed;
 use tapegrad::trace;
 use tapegrad_cli::{json, npz};
@@ -80,11 +82,17 @@ exit status: 0 all agree, 1 a check failed, 2 bad usage or bad input";
 /// [`GRADS_BUDGET`] for finite differences alone; scaled with forward mode's evaluations, the
 /// same cases run unasked as before (scripts rely on which ones do).
 const CHECK_BUDGET: f64 =
-    GRADS_BUDGET * (check::FD_EVALUATIONS + check::FORWARD_EVALUATIONS) / check::FD_EVALUATIONS;
+    GRADS_BUDGET * (cost::FD_EVALUATIONS + cost::FORWARD_EVALUATIONS) / cost::FD_EVALUATIONS;
 
 /// The most multiply-adds (roughly) `grads --method fd` or `forward` runs: about half a minute
 /// in a release build.
 const GRADS_BUDGET: f64 = 3e10;
+
+/// The most memory (estimated by `tapegrad::cost`) a command may take: what a laptop can spare.
+/// The estimates come within 10% of the bytes an allocator counts below them and half again
+/// above, and the process adds its case and its output, so a command let through stays well
+/// under 2 GiB.
+const MEMORY_BUDGET: f64 = 1.5 * 1024.0 * 1024.0 * 1024.0;
 
 /// What went wrong, and the exit status it maps to.
 enum Failure {
@@ -137,6 +145,18 @@ enum Method {
     Fd,
     /// `forward`: forward mode, dual numbers through the same forward code, exact.
     Forward,
+}
+
+impl Method {
+    /// The method as `--method` names it.
+    fn name(self) -> &'static str {
+        match self {
+            Method::Bptt => "bptt",
+            Method::Tape => "tape",
+            Method::Fd => "fd",
+            Method::Forward => "forward",
+        }
+    }
 }
 
 /// The parsed command line.
@@ -487,9 +507,9 @@ fn run_on_case(options: &Options) -> Result<(), Failure> {
     let in_file = |e: Error| Failure::Usage(format!("{path}: {e}"));
     let value = read_value("--case", path, "case file")?;
     match json::cell_kind(&value).map_err(in_file)? {
-        None | Some(Rnn::KIND) => run_in_layout::<Rnn>(options, path, &value),
-        Some(Lstm::KIND) => run_in_layout::<Lstm>(options, path, &value),
-        Some(Gru::KIND) => run_in_layout::<Gru>(options, path, &value),
+        None | Some(Rnn::KIND) => run_in_layout::<Rnn>(options, path, value),
+        Some(Lstm::KIND) => run_in_layout::<Lstm>(options, path, value),
+        Some(Gru::KIND) => run_in_layout::<Gru>(options, path, value),
         Some(other) => Err(in_file(Error::invalid(
             "cell",
             format!(
@@ -506,10 +526,12 @@ fn run_on_case(options: &Options) -> Result<(), Failure> {
 fn run_in_layout<C: Cell>(
     options: &Options,
     path: &str,
-    value: &serde_json::Value,
+    value: serde_json::Value,
 ) -> Result<(), Failure> {
     let (parsed, conv) =
-        json::case_in_layout::<C>(value).map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
+        json::case_in_layout::<C>(&value).map_err(|e| Failure::Usage(format!("{path}: {e}")))?;
+    // The file as JSON values takes several times the memory of the case read from it.
+    drop(value);
     run_command(options, warn_ignored(path, parsed), &conv)
 }
 
@@ -561,16 +583,24 @@ fn check_against<C: Cell>(
 }
 
 /// The steps a `check` covers: those `--steps` names (checked against the case's length), or
-/// every step if the case is small enough, or else a refusal that explains the choice.
+/// every step if the case is small enough, or else a refusal that explains the choice. Every
+/// choice is costed in time and memory; `--steps all` insists on the time, but memory that
+/// the machine may not have is refused whatever was asked, and no refusal suggests a command
+/// that would not fit.
 fn steps_to_check<C: Cell>(
     case: &Case<f64, C>,
     mode: Mode,
     steps: Option<&Steps>,
 ) -> Result<Vec<usize>, Failure> {
     let count = case.x.len();
-    let every = || (1..=count).collect::<Vec<usize>>();
-    match steps {
-        Some(Steps::All) => Ok(every()),
+    let fits = |mode: Mode, n: usize| {
+        cost::check_work(case, mode, n) <= CHECK_BUDGET
+            && cost::check_memory(case, mode, n) <= MEMORY_BUDGET
+    };
+    let directional = Mode::Directional { seed: 0 };
+    let sample = format!("--steps 1,{},{count}", count.div_ceil(2));
+    let chosen: Vec<usize> = match steps {
+        Some(Steps::All) | None => (1..=count).collect(),
         Some(Steps::Ranges(ranges)) => {
             if let Some(&(_, last)) = ranges
                 .iter()
@@ -584,18 +614,54 @@ fn steps_to_check<C: Cell>(
             let mut chosen: Vec<usize> = ranges.iter().flat_map(|&(a, b)| a..=b).collect();
             chosen.sort_unstable();
             chosen.dedup();
+            chosen
+        }
+    };
+    let what = match (steps, chosen.len()) {
+        (None, n) => format!("all {n} steps"),
+        (_, 0) => "the totals".to_string(),
+        (_, 1) => "1 step".to_string(),
+        (_, n) => format!("{n} steps"),
+    };
+    let bytes = cost::check_memory(case, mode, chosen.len());
+    if bytes > MEMORY_BUDGET {
+        // Memory grows with T (the forward passes the reruns start from) and with the steps
+        // kept; exhaustive mode adds stacked copies of the batch.
+        let advice = if mode == Mode::Exhaustive && fits(directional, chosen.len()) {
+            "add --mode directional".to_string()
+        } else if chosen.len() > 3 && fits(mode, 3) {
+            format!("check a sample with {sample}")
+        } else if chosen.len() > 3 && fits(directional, 3) {
+            format!("check a sample with --mode directional {sample}")
+        } else {
+            // Both costs grow about linearly with T for a fixed choice of steps.
+            let work = cost::check_work(case, mode, chosen.len());
+            let share = (MEMORY_BUDGET / bytes).min(CHECK_BUDGET / work);
+            let shorter = (count as f64 * share).floor().max(1.0);
+            format!(
+                "the case is too long to check in memory: check a shorter case of the same cell \
+                 (about {shorter:.0} steps fit), or compare your gradients with check --against"
+            )
+        };
+        return Err(usage(
+            format!(
+                "check: checking {what} would take about {} of memory, more than the {} \
+                 tapegrad uses (each finite difference reruns the sequence from forward passes \
+                 it keeps): {advice}",
+                gib(bytes),
+                gib(MEMORY_BUDGET)
+            ),
+            Some("check"),
+        ));
+    }
+    let work = cost::check_work(case, mode, chosen.len());
+    if work <= CHECK_BUDGET || matches!(steps, Some(Steps::All)) {
+        return Ok(chosen);
+    }
+    match steps {
+        Some(Steps::Ranges(_)) => {
             // A list of steps is a sample, not a licence: it costs what it costs.
-            let cost = check::cost(case, mode, chosen.len());
-            if cost <= CHECK_BUDGET {
-                return Ok(chosen);
-            }
-            let what = match chosen.len() {
-                0 => "the totals".to_string(),
-                1 => "1 step".to_string(),
-                n => format!("{n} steps"),
-            };
-            let directional = check::cost(case, Mode::Directional { seed: 0 }, chosen.len());
-            let advice = if matches!(mode, Mode::Exhaustive) && directional <= CHECK_BUDGET {
+            let advice = if mode == Mode::Exhaustive && fits(directional, chosen.len()) {
                 "add --mode directional (random directions instead of every entry)".to_string()
             } else {
                 "the case is too large to check this way: check the gradients of a shorter or \
@@ -605,34 +671,46 @@ fn steps_to_check<C: Cell>(
             };
             Err(usage(
                 format!(
-                    "check: checking {what} would take about {cost:.0e} multiply-adds, more than \
+                    "check: checking {what} would take about {work:.0e} multiply-adds, more than \
                      the {CHECK_BUDGET:.0e} tapegrad runs (each finite difference reruns the \
                      whole sequence): {advice}"
                 ),
                 Some("check"),
             ))
         }
-        None => {
-            let cost = check::cost(case, mode, count);
-            if cost <= CHECK_BUDGET {
-                return Ok(every());
-            }
-            let sample = format!("--steps 1,{},{count}", count.div_ceil(2));
-            let advice = if check::cost(case, mode, 3) <= CHECK_BUDGET {
+        _ => {
+            let totals_fit = fits(mode, 0);
+            let advice = if fits(mode, 3) {
                 format!(
                     "check a sample with {sample}, the totals only with --steps none, a cheaper \
                      --mode directional, or insist with --steps all"
                 )
-            } else {
+            } else if fits(directional, 3) {
                 // A wide model: every entry of every weight is perturbed in exhaustive mode.
                 format!(
                     "even a sample of steps costs that much in exhaustive mode, which perturbs \
-                     every entry of every weight: use --mode directional (nine evaluations' work per \
-                     quantity) with {sample}, or insist with --steps all"
+                     every entry of every weight: use --mode directional (nine evaluations' work \
+                     per quantity) with {sample}, or insist with --steps all"
                 )
+            } else if totals_fit || fits(directional, 0) {
+                let mode = if totals_fit {
+                    ""
+                } else {
+                    " --mode directional"
+                };
+                format!(
+                    "even a sample of steps costs that much: check the totals only with --steps \
+                     none{mode}, or compare your gradients with check --against, which runs no \
+                     finite differences"
+                )
+            } else {
+                "the case is too large to check this way: check the gradients of a shorter or \
+                 narrower case of the same cell, or compare yours with check --against, which \
+                 runs no finite differences"
+                    .to_string()
             };
             Err(Failure::Usage(format!(
-                "check: checking all {count} steps would take about {cost:.0e} multiply-adds, \
+                "check: checking {what} would take about {work:.0e} multiply-adds, \
                  more than the {CHECK_BUDGET:.0e} tapegrad runs unasked (each finite difference \
                  at a step reruns the sequence, so the cost grows as T²): {advice}"
             )))
@@ -640,11 +718,98 @@ fn steps_to_check<C: Cell>(
     }
 }
 
+/// The advice of a refusal for memory where the answer itself needs it.
+const SHORTER: &str = "run it on a shorter or narrower case of the same cell";
+
+/// How many sets of every step's gradients `check --against` holds at once: the student's, the
+/// reference, the round-off scales, and the exact and moved gradients and the spread of the
+/// runs that measure the case's conditioning.
+const REFEREE_GRADIENTS: f64 = 8.0;
+
+/// Roughly what `numbers` numbers take printed in a trace (`-0.12345678 ` and the labels).
+fn text_bytes(numbers: usize) -> f64 {
+    16.0 * numbers as f64
+}
+
+/// Roughly what `numbers` numbers take as JSON values before they are printed: each a value in
+/// an array of its row.
+fn json_bytes(numbers: usize) -> f64 {
+    100.0 * numbers as f64
+}
+
+/// The numbers a trace prints for one step: the forward pass's input, internal values and
+/// states (twice the internal values, for a cell's gates), or with `gradients` every quantity.
+fn numbers_per_step<C: Cell>(case: &Case<f64, C>, gradients: bool) -> usize {
+    let d = case.dims();
+    let internal: usize = C::INTERNALS
+        .iter()
+        .map(|v| v.cols.size(d.features, d.hidden))
+        .sum();
+    if gradients {
+        let params: usize = case.params.iter().map(|p| p.len()).sum();
+        d.batch * (C::STATES.len() * d.hidden + internal + d.features) + params
+    } else {
+        d.batch * (d.features + 2 * internal + C::STATES.len() * d.hidden)
+    }
+}
+
+/// `bytes` for a message: `3.2 GiB`, `512 MiB`.
+fn gib(bytes: f64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes >= 1024.0 * MIB {
+        format!("{:.1} GiB", bytes / (1024.0 * MIB))
+    } else {
+        format!("{:.0} MiB", (bytes / MIB).ceil())
+    }
+}
+
+/// Refuses `command` when `bytes` (its estimated peak memory) is more than the budget, with
+/// `advice`.
+fn refuse_if_large(command: &str, bytes: f64, advice: &str) -> Result<(), Failure> {
+    if bytes <= MEMORY_BUDGET {
+        return Ok(());
+    }
+    Err(usage(
+        format!(
+            "{command}: the case would take about {} of memory, more than the {} tapegrad \
+             uses: {advice}",
+            gib(bytes),
+            gib(MEMORY_BUDGET)
+        ),
+        Some(command.split(' ').next().unwrap_or(command)),
+    ))
+}
+
 /// Writes to standard output. A closed pipe (`tapegrad graph | head`) is not an error: the
 /// reader has what it wanted.
 fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("tapegrad: cannot write the output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// Writes `head` with `"steps": [step(1), …, step(count)]` in the user's layout `conv`, one
+/// step at a time ([`json::write_with_steps`]); a closed pipe ends the output quietly, as in
+/// [`emit`].
+fn print_json_steps(
+    conv: &json::Convention,
+    head: &serde_json::Value,
+    count: usize,
+    step: impl Fn(usize) -> serde_json::Value,
+) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = json::write_with_steps(&mut out, &conv.output_to_user(head), count, |t| {
+        // The layout turns a step the way it turns it inside a whole output.
+        let one = serde_json::json!({ "steps": [step(t)] });
+        let mut turned = conv.output_to_user(&one);
+        turned["steps"][0].take()
+    })
+    .and_then(|()| out.flush());
+    if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         eprintln!("tapegrad: cannot write the output: {e}");
@@ -707,7 +872,7 @@ fn refuse_if_costly<C: Cell>(
     share: f64,
     advice: &str,
 ) -> Result<(), Failure> {
-    let cost = check::cost(case, Mode::Exhaustive, case.x.len()) * share;
+    let cost = cost::check_work(case, Mode::Exhaustive, case.x.len()) * share;
     if cost <= GRADS_BUDGET {
         return Ok(());
     }
@@ -727,22 +892,50 @@ fn run_command<C: Cell>(
 ) -> Result<(), Failure> {
     match options.command {
         Command::Forward => {
+            // A trace is held whole before it is printed; JSON is printed a step at a time.
+            let printed = if options.json {
+                0.0
+            } else {
+                text_bytes(numbers_per_step(&case, false) * case.x.len())
+            };
+            refuse_if_large("forward", cost::forward_memory(&case) + printed, SHORTER)?;
             let fwd = case.forward()?;
             let loss = case.head.loss(fwd.states())?;
             if options.json {
-                print_json(&conv.output_to_user(&json::forward_json(&case, &fwd, loss)));
+                let head = json::forward_head_json::<C>(&fwd, loss);
+                print_json_steps(conv, &head, fwd.steps(), |t| {
+                    json::forward_step_json(&case, &fwd, t)
+                });
             } else {
                 emit(&trace::forward_trace(&case, &fwd, loss));
             }
             refuse_non_finite(first_non_finite(&case, &fwd, loss, &[]), options)
         }
         Command::Grads => {
+            // Every step's quantities are kept, and a trace is held whole before it is printed
+            // (JSON is printed a step at a time, but for the gradient of x, one array).
+            let steps = case.x.len();
+            let printed = if options.json {
+                json_bytes(case.dims().batch * case.dims().features * steps)
+            } else {
+                text_bytes(numbers_per_step(&case, true) * steps)
+            };
+            let computing = match options.method {
+                Method::Bptt => cost::gradients_memory(&case, false),
+                Method::Tape => cost::gradients_memory(&case, true),
+                Method::Fd | Method::Forward => cost::check_memory(&case, Mode::Exhaustive, steps),
+            };
+            refuse_if_large(
+                &format!("grads --method {}", options.method.name()),
+                computing + printed,
+                SHORTER,
+            )?;
             let (grads, method) = match options.method {
                 Method::Bptt => (case.bptt()?, "hand BPTT"),
                 Method::Tape => (case.tape_gradients()?, "tape"),
                 Method::Fd => {
                     // Two real evaluations per entry, of the exhaustive check's.
-                    let share = 2.0 / (check::FD_EVALUATIONS + check::FORWARD_EVALUATIONS);
+                    let share = 2.0 / (cost::FD_EVALUATIONS + cost::FORWARD_EVALUATIONS);
                     refuse_if_costly(
                         &case,
                         "fd",
@@ -755,14 +948,17 @@ fn run_command<C: Cell>(
                 }
                 Method::Forward => {
                     // One dual evaluation per entry, of the exhaustive check's.
-                    let per_probe = check::FD_EVALUATIONS + check::FORWARD_EVALUATIONS;
-                    let share = check::FORWARD_EVALUATIONS / per_probe;
+                    let per_probe = cost::FD_EVALUATIONS + cost::FORWARD_EVALUATIONS;
+                    let share = cost::FORWARD_EVALUATIONS / per_probe;
                     refuse_if_costly(&case, "forward", "forward mode", share, "")?;
                     (forward_gradients(&case)?, "forward mode")
                 }
             };
             if options.json {
-                print_json(&conv.output_to_user(&json::gradients_json::<C>(&grads)));
+                let head = json::gradients_head_json::<C>(&grads);
+                print_json_steps(conv, &head, grads.steps.len(), |t| {
+                    json::gradients_step_json::<C>(&grads, t)
+                });
             } else {
                 emit(&match options.method {
                     Method::Fd => trace::fd_trace(&case, &grads),
@@ -778,11 +974,16 @@ fn run_command<C: Cell>(
         }
         Command::Check => {
             if let Some(path) = &options.against {
+                // The reference, and the runs that measure the case's conditioning, each keep
+                // every step's gradients.
+                let referee = REFEREE_GRADIENTS * cost::gradients_memory(&case, false);
+                refuse_if_large("check --against", referee, SHORTER)?;
                 return check_against(&case, path, conv, options);
             }
             let mode = options.mode;
             let steps = steps_to_check(&case, mode, options.steps.as_ref())?;
-            let report = check_steps(&case, &case.bptt()?, mode, &steps)?;
+            let hand = case.bptt_keeping(Keep::Steps(&steps))?;
+            let report = check_steps(&case, &hand, mode, &steps)?;
             if options.json {
                 print_json(&json::report_json(&report));
             } else {
@@ -795,6 +996,13 @@ fn run_command<C: Cell>(
             }
         }
         Command::Graph => {
+            // The tape, and its listing and DOT text: a few lines per node.
+            let listing = 2.0 * cost::gradients_memory(&case, true);
+            refuse_if_large(
+                "graph",
+                cost::gradients_memory(&case, true) + listing,
+                SHORTER,
+            )?;
             emit(&printed::graph(&case)?);
             // As forward and grads do: what overflowed is printed, then named, with exit 2.
             let tape = case.tape_gradients()?;

@@ -717,3 +717,62 @@ fn a_utf16_file_is_named() {
         stderr(&out)
     );
 }
+
+/// A long case whose every command would need more memory than tapegrad uses is refused
+/// before anything runs, with the estimate, and the refusal's advice is a command that fits:
+/// the directional check of three steps of `T = 100 000, H = 512` (the advice tapegrad once
+/// gave) held every step's `dW_h` and died asking for 200 GiB.
+#[test]
+fn a_case_too_long_for_memory_is_refused_before_it_starts() {
+    let (steps, hidden) = (100_000, 128);
+    let case = serde_json::json!({
+        "x": [vec![[0.5]; steps]],
+        "w_x": [vec![0.01; hidden]],
+        "w_h": vec![vec![0.01; hidden]; hidden],
+        "b": vec![0.0; hidden],
+    });
+    let (_dir, path) = case_file("too_long", &case.to_string());
+    for args in [
+        vec![
+            "check",
+            "--mode",
+            "directional",
+            "--steps",
+            "1,50000,100000",
+        ],
+        vec!["check", "--steps", "none"],
+        vec!["grads"],
+        vec!["grads", "--json"],
+        vec!["check", "--against", &path],
+        vec!["graph"],
+    ] {
+        let mut full = args.clone();
+        full.extend(["--case", &path]);
+        let out = tapegrad(&full);
+        assert_eq!(out.status.code(), Some(2), "{full:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("GiB of memory, more than the 1.5 GiB"),
+            "{full:?}: {err}"
+        );
+        assert!(stdout(&out).is_empty(), "{full:?}");
+    }
+    // The check says how long a case of this width fits, and one that long runs.
+    let out = tapegrad(&[
+        "check",
+        "--mode",
+        "directional",
+        "--steps",
+        "1",
+        "--case",
+        &path,
+    ]);
+    let err = stderr(&out);
+    let fit: usize = err
+        .split("(about ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no length that fits in: {err}"));
+    assert!((1_000..steps).contains(&fit), "{err}");
+}

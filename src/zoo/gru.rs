@@ -6,7 +6,7 @@ use crate::case::{Case, Dims, HeadKind};
 use crate::cells::Gru;
 use crate::cells::gru::{Gates, affine_backward, block, gates};
 use crate::error::Result;
-use crate::gradients::Gradients;
+use crate::gradients::{Gradients, Keep};
 use crate::matrix::Matrix;
 
 /// A mistake in a hand-written GRU backward pass.
@@ -81,40 +81,47 @@ pub fn buggy_backward(case: &Case<f64, Gru>, bug: GruBug) -> Result<Gradients<f6
     let fwd = case.forward()?;
     let head = case.head.grads(fwd.states())?;
     let loss = case.head.loss(fwd.states())?;
-    Ok(bptt::backward_with(case, &fwd, head, loss, |t, d_state| {
-        let (a_x, a_h) = (fwd.internal(0, t), fwd.internal(1, t));
-        let (x, h_prev, dh) = (&case.x[t - 1], fwd.h(t - 1), &d_state[0]);
-        let Gates { r, z, n } = gates(a_x, a_h);
-        let (keep, carry) = match bug {
-            GruBug::UpdateGateSwapped => (z.clone(), z.map(|z| 1.0 - z)),
-            _ => (z.map(|z| 1.0 - z), z.clone()),
-        };
-        let dn = times(dh, &keep);
-        let dz = match bug {
-            GruBug::UpdateGateSwapped => times(dh, &n.sub(h_prev).expect(SHAPES)),
-            _ => times(dh, &h_prev.sub(&n).expect(SHAPES)),
-        };
-        let dp_n = times(&dn, &n.map(|n| 1.0 - n * n));
-        let dr = match bug {
-            GruBug::ResetAsIfBefore => {
-                let w_hn = w_h.transpose().row_block(2 * dh.cols(), dh.cols());
-                times(&dp_n.matmul(&w_hn).expect(SHAPES), h_prev)
+    Ok(bptt::backward_with(
+        case,
+        &fwd,
+        head,
+        loss,
+        Keep::Every,
+        |t, d_state| {
+            let (a_x, a_h) = (fwd.internal(0, t), fwd.internal(1, t));
+            let (x, h_prev, dh) = (&case.x[t - 1], fwd.h(t - 1), &d_state[0]);
+            let Gates { r, z, n } = gates(a_x, a_h);
+            let (keep, carry) = match bug {
+                GruBug::UpdateGateSwapped => (z.clone(), z.map(|z| 1.0 - z)),
+                _ => (z.map(|z| 1.0 - z), z.clone()),
+            };
+            let dn = times(dh, &keep);
+            let dz = match bug {
+                GruBug::UpdateGateSwapped => times(dh, &n.sub(h_prev).expect(SHAPES)),
+                _ => times(dh, &h_prev.sub(&n).expect(SHAPES)),
+            };
+            let dp_n = times(&dn, &n.map(|n| 1.0 - n * n));
+            let dr = match bug {
+                GruBug::ResetAsIfBefore => {
+                    let w_hn = w_h.transpose().row_block(2 * dh.cols(), dh.cols());
+                    times(&dp_n.matmul(&w_hn).expect(SHAPES), h_prev)
+                }
+                _ => times(&dp_n, &block(a_h, 2)),
+            };
+            let dp_r = times(&dr, &r.map(|r| r * (1.0 - r)));
+            let dp_z = times(&dz, &z.map(|z| z * (1.0 - z)));
+            let rows = dh.rows();
+            let da_h = Matrix::stack_cols(&[dp_r.clone(), dp_z.clone(), times(&r, &dp_n)], rows);
+            let da_x = Matrix::stack_cols(&[dp_r, dp_z, dp_n], rows);
+            let mut back = affine_backward(&p, x, h_prev, da_x, da_h);
+            if bug != GruBug::DirectPathForgotten {
+                back.to_prev[0]
+                    .add_assign(&times(dh, &carry))
+                    .expect(SHAPES);
             }
-            _ => times(&dp_n, &block(a_h, 2)),
-        };
-        let dp_r = times(&dr, &r.map(|r| r * (1.0 - r)));
-        let dp_z = times(&dz, &z.map(|z| z * (1.0 - z)));
-        let rows = dh.rows();
-        let da_h = Matrix::stack_cols(&[dp_r.clone(), dp_z.clone(), times(&r, &dp_n)], rows);
-        let da_x = Matrix::stack_cols(&[dp_r, dp_z, dp_n], rows);
-        let mut back = affine_backward(&p, x, h_prev, da_x, da_h);
-        if bug != GruBug::DirectPathForgotten {
-            back.to_prev[0]
-                .add_assign(&times(dh, &carry))
-                .expect(SHAPES);
-        }
-        back
-    }))
+            back
+        },
+    ))
 }
 
 /// `a ⊙ b`.

@@ -6,7 +6,7 @@ use crate::case::{Case, Dims, HeadKind};
 use crate::cells::lstm::{GateOrder, Gates, Lstm};
 use crate::cells::rnn::affine_backward;
 use crate::error::Result;
-use crate::gradients::Gradients;
+use crate::gradients::{Gradients, Keep};
 use crate::matrix::Matrix;
 
 /// A mistake in a hand-written LSTM backward pass.
@@ -98,51 +98,58 @@ pub fn buggy_backward(case: &Case<f64, Lstm>, bug: LstmBug) -> Result<Gradients<
     let head = case.head.grads(fwd.states())?;
     let loss = case.head.loss(fwd.states())?;
     let steps = fwd.steps();
-    Ok(bptt::backward_with(case, &fwd, head, loss, |t, d_state| {
-        let a = fwd.internal(0, t);
-        let Gates { i, f, o, g } = cell.gates(a);
-        let (c, c_prev) = (fwd.state(1, t), fwd.state(1, t - 1));
-        // The loop has completed dc_t with dh_t ⊙ o_t ⊙ (1 − tanh²(c_t)); the bugs in that
-        // line take it out again and put in their own.
-        let through_h = |d_tanh: &Matrix<f64>| times(&times(&d_state[0], &o), d_tanh);
-        let right = through_h(&c.map(|c| 1.0 - c.tanh() * c.tanh()));
-        match bug {
-            LstmBug::SquareOfCell => {
-                let wrong = through_h(&c.map(|c| 1.0 - c * c));
-                d_state[1] = d_state[1]
-                    .sub(&right)
-                    .expect(SHAPES)
-                    .add(&wrong)
-                    .expect(SHAPES);
+    Ok(bptt::backward_with(
+        case,
+        &fwd,
+        head,
+        loss,
+        Keep::Every,
+        |t, d_state| {
+            let a = fwd.internal(0, t);
+            let Gates { i, f, o, g } = cell.gates(a);
+            let (c, c_prev) = (fwd.state(1, t), fwd.state(1, t - 1));
+            // The loop has completed dc_t with dh_t ⊙ o_t ⊙ (1 − tanh²(c_t)); the bugs in that
+            // line take it out again and put in their own.
+            let through_h = |d_tanh: &Matrix<f64>| times(&times(&d_state[0], &o), d_tanh);
+            let right = through_h(&c.map(|c| 1.0 - c.tanh() * c.tanh()));
+            match bug {
+                LstmBug::SquareOfCell => {
+                    let wrong = through_h(&c.map(|c| 1.0 - c * c));
+                    d_state[1] = d_state[1]
+                        .sub(&right)
+                        .expect(SHAPES)
+                        .add(&wrong)
+                        .expect(SHAPES);
+                }
+                LstmBug::LastCellFromHForgotten if t == steps => {
+                    d_state[1] = d_state[1].sub(&right).expect(SHAPES);
+                }
+                _ => {}
             }
-            LstmBug::LastCellFromHForgotten if t == steps => {
-                d_state[1] = d_state[1].sub(&right).expect(SHAPES);
-            }
-            _ => {}
-        }
-        let (dh, dc) = (&d_state[0], &d_state[1]);
-        let sigma_prime = |s: &Matrix<f64>, k: usize| match bug {
-            LstmBug::SigmaPrimeOfPreactivation => cell.block(a, k).map(|a| a * (1.0 - a)),
-            _ => s.map(|s| s * (1.0 - s)),
-        };
-        let blocks = [
-            times(&times(dc, &g), &sigma_prime(&i, 0)),
-            times(&times(dc, c_prev), &sigma_prime(&f, 1)),
-            times(&times(dh, &c.map(f64::tanh)), &sigma_prime(&o, 2)),
-            times(&times(dc, &i), &g.map(|g| 1.0 - g * g)),
-        ];
-        let da = match bug {
-            LstmBug::GatesRestacked => Lstm::new(GateOrder::Ifgo).unblock(blocks),
-            _ => cell.unblock(blocks),
-        };
-        let mut back = affine_backward(&p, &case.x[t - 1], fwd.h(t - 1), da);
-        back.to_prev.push(match bug {
-            LstmBug::ForgetGateDropped => dc.clone(),
-            LstmBug::CellPathForgotten => Matrix::zeros(dc.rows(), dc.cols()),
-            _ => times(dc, &f),
-        });
-        back
-    }))
+            let (dh, dc) = (&d_state[0], &d_state[1]);
+            let sigma_prime = |s: &Matrix<f64>, k: usize| match bug {
+                LstmBug::SigmaPrimeOfPreactivation => cell.block(a, k).map(|a| a * (1.0 - a)),
+                _ => s.map(|s| s * (1.0 - s)),
+            };
+            let blocks = [
+                times(&times(dc, &g), &sigma_prime(&i, 0)),
+                times(&times(dc, c_prev), &sigma_prime(&f, 1)),
+                times(&times(dh, &c.map(f64::tanh)), &sigma_prime(&o, 2)),
+                times(&times(dc, &i), &g.map(|g| 1.0 - g * g)),
+            ];
+            let da = match bug {
+                LstmBug::GatesRestacked => Lstm::new(GateOrder::Ifgo).unblock(blocks),
+                _ => cell.unblock(blocks),
+            };
+            let mut back = affine_backward(&p, &case.x[t - 1], fwd.h(t - 1), da);
+            back.to_prev.push(match bug {
+                LstmBug::ForgetGateDropped => dc.clone(),
+                LstmBug::CellPathForgotten => Matrix::zeros(dc.rows(), dc.cols()),
+                _ => times(dc, &f),
+            });
+            back
+        },
+    ))
 }
 
 /// `a ⊙ b`.

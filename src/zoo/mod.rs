@@ -12,7 +12,7 @@ use crate::bptt;
 use crate::case::{Case, Dims, HeadKind};
 use crate::cells::{Rnn, rnn};
 use crate::error::Result;
-use crate::gradients::Gradients;
+use crate::gradients::{Gradients, Keep};
 use crate::matrix::Matrix;
 
 pub mod gru;
@@ -145,40 +145,47 @@ pub fn buggy_backward(case: &Case<f64>, bug: Bug) -> Result<Gradients<f64>> {
     // da_(t+1)·W_hᵀ, what flowed back from the step after t (zero at t = T).
     let mut from_next = Matrix::zeros(output_error.rows(), output_error.cols());
     let loss = case.head.loss(fwd.states())?;
-    Ok(bptt::backward_with(case, &fwd, head, loss, |t, d_state| {
-        let h_t = fwd.h(t);
-        let dh = &mut d_state[0];
-        if bug == Bug::ClippingInside && dh.norm() > CLIP {
-            *dh = dh.scale(CLIP / dh.norm());
-        }
-        let da = match bug {
-            Bug::ActivationTwice => dh
-                .hadamard(&h_t.map(|h| 1.0 - h.tanh() * h.tanh()))
-                .expect(SHAPES),
-            Bug::OutputErrorEveryStep => rnn::da(phi, &output_error, fwd.h(steps))
-                .add(&from_next)
-                .expect(SHAPES),
-            _ => rnn::da(phi, dh, h_t),
-        };
-        let h_in = match bug {
-            Bug::StateAfterInDwH => h_t,
-            Bug::NegativeIndexWrap if t == 1 => fwd.h(steps),
-            _ => fwd.h(t - 1),
-        };
-        let mut back = rnn::affine_backward(&p, &case.x[t - 1], h_in, da);
-        from_next = back.to_prev[0].clone();
-        // The loop adds ∂ℓ/∂h_(t-1) to what comes back; dh_0 is what comes back alone.
-        if t > 1 {
-            match bug {
-                Bug::ForgotDhNext => back.to_prev[0] = Matrix::zeros(dh.rows(), dh.cols()),
-                Bug::OutputErrorEveryStep => {
-                    back.to_prev[0] = output_error.add(&from_next).expect(SHAPES)
-                }
-                _ => {}
+    Ok(bptt::backward_with(
+        case,
+        &fwd,
+        head,
+        loss,
+        Keep::Every,
+        |t, d_state| {
+            let h_t = fwd.h(t);
+            let dh = &mut d_state[0];
+            if bug == Bug::ClippingInside && dh.norm() > CLIP {
+                *dh = dh.scale(CLIP / dh.norm());
             }
-        }
-        back
-    }))
+            let da = match bug {
+                Bug::ActivationTwice => dh
+                    .hadamard(&h_t.map(|h| 1.0 - h.tanh() * h.tanh()))
+                    .expect(SHAPES),
+                Bug::OutputErrorEveryStep => rnn::da(phi, &output_error, fwd.h(steps))
+                    .add(&from_next)
+                    .expect(SHAPES),
+                _ => rnn::da(phi, dh, h_t),
+            };
+            let h_in = match bug {
+                Bug::StateAfterInDwH => h_t,
+                Bug::NegativeIndexWrap if t == 1 => fwd.h(steps),
+                _ => fwd.h(t - 1),
+            };
+            let mut back = rnn::affine_backward(&p, &case.x[t - 1], h_in, da);
+            from_next = back.to_prev[0].clone();
+            // The loop adds ∂ℓ/∂h_(t-1) to what comes back; dh_0 is what comes back alone.
+            if t > 1 {
+                match bug {
+                    Bug::ForgotDhNext => back.to_prev[0] = Matrix::zeros(dh.rows(), dh.cols()),
+                    Bug::OutputErrorEveryStep => {
+                        back.to_prev[0] = output_error.add(&from_next).expect(SHAPES)
+                    }
+                    _ => {}
+                }
+            }
+            back
+        },
+    ))
 }
 
 const SHAPES: &str = "invariant: the case's shapes were checked when it was built";

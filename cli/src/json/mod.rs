@@ -31,7 +31,10 @@ pub use keys::misspelling_of;
 pub use layout::Convention;
 pub(crate) use lex::MARK;
 pub use lex::parse_json;
-pub use output::{diagnosis_json, forward_json, gradients_json, non_finite_json, report_json};
+pub use output::{
+    diagnosis_json, forward_head_json, forward_json, forward_step_json, gradients_head_json,
+    gradients_json, gradients_step_json, non_finite_json, report_json, write_with_steps,
+};
 
 /// What a file held, checked, and the keys in it that the tool does not read.
 #[derive(Clone, Debug)]

@@ -33,6 +33,13 @@ pub(crate) fn total_is_row<C: Cell>(key: &str) -> bool {
 /// each per-step quantity}, …]}` (for the RNN, `w_x, w_h, b` and `dh, da, dx, dw_x, dw_h,
 /// db`). Rows that numpy stores 1-D (`b`, `db`) are written 1-D.
 pub fn gradients_json<C: Cell>(g: &Gradients<f64>) -> Value {
+    with_steps(gradients_head_json::<C>(g), g.steps.len(), |t| {
+        gradients_step_json::<C>(g, t)
+    })
+}
+
+/// [`gradients_json`] without its `"steps"`.
+pub fn gradients_head_json<C: Cell>(g: &Gradients<f64>) -> Value {
     let mut grads = Map::new();
     for (key, m) in &g.totals {
         grads.insert((*key).into(), to_json(m, total_is_row::<C>(key)));
@@ -41,47 +48,89 @@ pub fn gradients_json<C: Cell>(g: &Gradients<f64>) -> Value {
         .filter_map(|t| g.get(t, DX).cloned())
         .collect();
     grads.insert("x".into(), batch_major(&dx));
+    json!({"loss": g.loss, "grads": grads})
+}
+
+/// Step t's entry of [`gradients_json`]'s `"steps"`.
+pub fn gradients_step_json<C: Cell>(g: &Gradients<f64>, t: usize) -> Value {
     let row_quantity = |name: &str| C::PARAMS.iter().any(|p| p.grad == name && p.is_row());
-    let steps: Vec<Value> = g
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut step = Map::new();
-            step.insert("t".into(), json!(i + 1));
-            for (name, m) in s {
-                step.insert((*name).into(), to_json(m, row_quantity(name)));
-            }
-            Value::Object(step)
-        })
-        .collect();
-    json!({"loss": g.loss, "grads": grads, "steps": steps})
+    let mut step = Map::new();
+    step.insert("t".into(), json!(t));
+    for (name, m) in g.step(t) {
+        step.insert((*name).into(), to_json(m, row_quantity(name)));
+    }
+    Value::Object(step)
 }
 
 /// `forward --json`: `{"loss", "h0", "steps": [{"t", "x", each internal value, each state},
 /// …]}` (for the RNN `"a"` and `"h"`).
 pub fn forward_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, loss: f64) -> Value {
-    let steps: Vec<Value> = (1..=fwd.steps())
-        .map(|t| {
-            let mut step = Map::new();
-            step.insert("t".into(), json!(t));
-            step.insert("x".into(), json!(case.x[t - 1].to_rows()));
-            for (i, v) in C::INTERNALS.iter().enumerate() {
-                step.insert(v.key.into(), json!(fwd.internal(i, t).to_rows()));
-            }
-            for (s, state) in C::STATES.iter().enumerate() {
-                step.insert(state.key.into(), json!(fwd.state(s, t).to_rows()));
-            }
-            Value::Object(step)
-        })
-        .collect();
+    with_steps(forward_head_json::<C>(fwd, loss), fwd.steps(), |t| {
+        forward_step_json(case, fwd, t)
+    })
+}
+
+/// [`forward_json`] without its `"steps"`.
+pub fn forward_head_json<C: Cell>(fwd: &Forward<f64>, loss: f64) -> Value {
     let mut out = Map::new();
     out.insert("loss".into(), json!(loss));
     for (s, state) in C::STATES.iter().enumerate() {
         out.insert(state.initial.into(), json!(fwd.state(s, 0).to_rows()));
     }
-    out.insert("steps".into(), Value::Array(steps));
     Value::Object(out)
+}
+
+/// Step t's entry of [`forward_json`]'s `"steps"`.
+pub fn forward_step_json<C: Cell>(case: &Case<f64, C>, fwd: &Forward<f64>, t: usize) -> Value {
+    let mut step = Map::new();
+    step.insert("t".into(), json!(t));
+    step.insert("x".into(), json!(case.x[t - 1].to_rows()));
+    for (i, v) in C::INTERNALS.iter().enumerate() {
+        step.insert(v.key.into(), json!(fwd.internal(i, t).to_rows()));
+    }
+    for (s, state) in C::STATES.iter().enumerate() {
+        step.insert(state.key.into(), json!(fwd.state(s, t).to_rows()));
+    }
+    Value::Object(step)
+}
+
+/// `head` with `"steps": [step(1), …, step(count)]` added.
+fn with_steps(mut head: Value, count: usize, step: impl Fn(usize) -> Value) -> Value {
+    head["steps"] = Value::Array((1..=count).map(step).collect());
+    head
+}
+
+/// Writes `head` (an object whose keys all sort before `"steps"`) with `"steps": [step(1), …,
+/// step(count)]` added, exactly as `serde_json::to_string_pretty` prints the whole followed by
+/// a newline, but one step at a time: the output of a long sequence, which as one JSON value
+/// takes a hundred bytes a number, is never held whole.
+pub fn write_with_steps(
+    out: &mut impl std::io::Write,
+    head: &Value,
+    count: usize,
+    step: impl Fn(usize) -> Value,
+) -> std::io::Result<()> {
+    let pretty = |v: &Value| {
+        serde_json::to_string_pretty(v).expect("invariant: a serde_json::Value always serializes")
+    };
+    let head = pretty(head);
+    // `{…\n}`: reopen the object after its last key ("{}" when it has none).
+    let open = head.strip_suffix('}').unwrap_or(&head).trim_end();
+    let comma = if open.len() > 1 { "," } else { "" };
+    if count == 0 {
+        return writeln!(out, "{open}{comma}\n  \"steps\": []\n}}");
+    }
+    write!(out, "{open}{comma}\n  \"steps\": [")?;
+    for t in 1..=count {
+        let text = pretty(&step(t));
+        let sep = if t == 1 { "" } else { "," };
+        writeln!(out, "{sep}")?;
+        for (i, line) in text.lines().enumerate() {
+            let newline = if i == 0 { "" } else { "\n" };
+            write!(out, "{newline}    {line}")?;
+        }
+    }
+    writeln!(out, "\n  ]\n}}")
 }
 
 /// One quantity's comparisons as JSON: each pair's relative error; what finite differences
@@ -192,4 +241,57 @@ pub fn diagnosis_json(d: &Diagnosis) -> Value {
         "loss": d.loss.map(|(given, tape)| json!({"given": given, "tape": tape})),
         "findings": findings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tapegrad::case::Case;
+    use tapegrad::cells::Lstm;
+
+    /// Streamed output is the whole value's pretty text, for forward and gradients, and for a
+    /// head without keys.
+    #[test]
+    fn streamed_steps_print_what_the_whole_value_prints() {
+        let case = Case::<f64>::canonical();
+        let fwd = case.forward().unwrap();
+        let loss = case.loss().unwrap();
+        let whole = forward_json(&case, &fwd, loss);
+        let mut streamed = Vec::new();
+        let head = forward_head_json::<tapegrad::cells::Rnn>(&fwd, loss);
+        write_with_steps(&mut streamed, &head, fwd.steps(), |t| {
+            forward_step_json(&case, &fwd, t)
+        })
+        .unwrap();
+        let expected = serde_json::to_string_pretty(&whole).unwrap() + "\n";
+        assert_eq!(String::from_utf8(streamed).unwrap(), expected);
+
+        let lstm = Case::<f64, Lstm>::random(
+            3,
+            tapegrad::case::Dims {
+                batch: 2,
+                steps: 3,
+                features: 2,
+                hidden: 2,
+            },
+            tapegrad::case::HeadKind::SumLast,
+            Lstm::default(),
+        );
+        let g = lstm.bptt().unwrap();
+        let mut streamed = Vec::new();
+        write_with_steps(&mut streamed, &gradients_head_json::<Lstm>(&g), 3, |t| {
+            gradients_step_json::<Lstm>(&g, t)
+        })
+        .unwrap();
+        let whole = serde_json::to_string_pretty(&gradients_json::<Lstm>(&g)).unwrap() + "\n";
+        assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+
+        for count in [0, 2] {
+            let mut streamed = Vec::new();
+            write_with_steps(&mut streamed, &json!({}), count, |t| json!({"t": t})).unwrap();
+            let whole = with_steps(json!({}), count, |t| json!({"t": t}));
+            let expected = serde_json::to_string_pretty(&whole).unwrap() + "\n";
+            assert_eq!(String::from_utf8(streamed).unwrap(), expected);
+        }
+    }
 }
