@@ -93,6 +93,24 @@ fn vanishing_and_exploding_charts() {
     );
 }
 
+/// The example draws the six cases of chapter 7's table: each chart's title gives the ratio
+/// the chapter's table prints for the same activation and `ρ`.
+#[test]
+fn the_vanishing_example_shows_the_ratios_of_chapter_7() {
+    let charts = vanishing_and_exploding::orthogonal_sweep().unwrap();
+    let table = tapegrad::tutorial::shown("07", "rho");
+    for row in table.lines().skip(1) {
+        let words: Vec<&str> = row.split_whitespace().collect();
+        let (activation, rho, ratio) = (words[0], words[1], words[3]);
+        let title = format!("{activation}, ρ = {rho}: ‖dh_1‖ / ‖dh_30‖ = ");
+        let shown = charts
+            .lines()
+            .find_map(|l| l.strip_prefix(&title))
+            .unwrap_or_else(|| panic!("no chart {title:?} in:\n{charts}"));
+        assert_eq!(shown.trim(), ratio, "{activation}, ρ = {rho}");
+    }
+}
+
 #[test]
 fn charts_of_fixed_data() {
     let losses = [0.7, 0.5, 0.41, 0.3, 0.2, 0.18, 0.09, 0.05, f64::NAN];

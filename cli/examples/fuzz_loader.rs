@@ -1,14 +1,20 @@
-//! A fuzzer for the case and gradient loaders, without nightly Rust: a seeded
-//! generator mutates valid files into the kinds of broken ones students write, and feeds them
-//! to `json::parse_case` and `json::parse_given`. Every case that loads then goes through the
-//! whole pipeline: forward pass, hand BPTT, tape, a check, and every text and JSON rendering.
+//! A fuzzer for the case and gradient loaders and the command line, without nightly Rust: a
+//! seeded generator mutates valid files into the kinds of broken ones students write, and feeds
+//! them to the readers the command line uses: a case file's cell (`json::cell_kind`) and layout
+//! (`json::case_in_layout`, for the RNN, the LSTM and the GRU), gradient files
+//! (`json::parse_given`), and the bytes of `.npz` archives (`npz::parse_npz`). Every case that
+//! loads then goes through the whole pipeline: forward pass, hand BPTT, tape, a check, and every
+//! text and JSON rendering. A share of the time goes to command lines: mutated arguments run
+//! through the `tapegrad` binary itself (when it has been built), which must exit 0, 1 or 2 and
+//! explain an exit 2 in a line that starts `tapegrad: `.
 //!
 //! It looks for three things: a panic (caught with `catch_unwind`), an error message that is
 //! empty, spans lines or names nothing (`FIELD: why`), and a check that passes although
 //! something it computed is NaN or infinite. A stack overflow would abort the run itself.
 //!
 //! ```sh
-//! cargo run --release --example fuzz_loader -- --seconds 600 --seed 1
+//! cargo build --release -p tapegrad-cli   # the binary the command lines run through
+//! cargo run --release -p tapegrad-cli --example fuzz_loader -- --seconds 600 --seed 1
 //! ```
 //!
 //! `tests/bad_input.rs` runs the same generator for a few thousand inputs on every test run.
@@ -17,16 +23,21 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tapegrad::Cell;
 use tapegrad::case::Case;
-use tapegrad::cells::Rnn;
+use tapegrad::cells::{Gru, Lstm, Rnn};
 use tapegrad::check::{Mode, check_case, check_steps};
 use tapegrad::diagnose::diagnose;
 use tapegrad::gradients::Gradients;
 use tapegrad::trace::{self, CheckStyle};
 use tapegrad_cli::json::{
-    diagnosis_json, forward_json, gradients_json, parse_case, parse_given, report_json,
+    case_in_layout, cell_kind, diagnosis_json, forward_json, gradients_json, parse_case,
+    parse_given, parse_json, report_json,
 };
+use tapegrad_cli::npz::parse_npz;
 
 /// What a fuzzing run saw.
 #[derive(Debug, Default)]
@@ -39,6 +50,12 @@ pub struct Tally {
     pub grads_loaded: usize,
     /// Files refused with a message.
     pub refused: usize,
+    /// `.npz` archives tried, and of those, archives that loaded as a case.
+    pub archives: usize,
+    pub archives_loaded: usize,
+    /// Command lines run through the binary, and of those, runs that exited 0 or 1.
+    pub runs: usize,
+    pub runs_ran: usize,
     /// Checks run on cases that loaded.
     pub checks: usize,
     /// Of those, checks that did not pass (a NaN or overflow, or honest disagreement).
@@ -106,7 +123,83 @@ pub fn case_seeds() -> Vec<Value> {
         "activation": "identity",
         "loss": {"kind": "mse_last", "target": [[1.0]]},
     });
-    vec![canonical, softmax, mse_all, mse_last]
+    let sample = |text: &str| -> Value {
+        serde_json::from_str(text).expect("the sample cases are valid JSON")
+    };
+    let options = json!({
+        "x": [[[0.5, 0.1], [-0.5, 0.2], [0.3, 0.3]], [[1.0, 0.0], [0.0, 1.0], [0.2, 0.1]]],
+        "w_x": [[0.3, -0.2], [0.1, 0.4]],
+        "w_h": [[0.5, 0.1], [-0.1, 0.5]],
+        "b": [0.0, 0.1],
+        "loss": {"kind": "softmax_ce_all", "w_out": [[0.2, -0.1, 0.3], [0.1, 0.2, -0.3]],
+                 "b_out": [0.0, 0.1, 0.0], "labels": [[0, 2, 1], [1, 1, 0]],
+                 "mask": [[true, true, false], [true, false, true]], "reduction": "sum"},
+    });
+    let upstream = json!({
+        "x": [[[0.5], [-0.5]]],
+        "w_x": [[0.3, -0.2]],
+        "w_h": [[0.5, 0.1], [-0.1, 0.5]],
+        "b": [0.0, 0.1],
+        "layout": "time_major",
+        "loss": {"kind": "upstream", "dh": [[[0.1, 0.2]], [[0.3, -0.4]]]},
+    });
+    vec![
+        canonical,
+        softmax,
+        mse_all,
+        mse_last,
+        options,
+        upstream,
+        sample(include_str!("../../cases/lstm_softmax_ce.case.json")),
+        sample(include_str!("../../cases/lstm_cs231n.case.json")),
+        sample(include_str!(
+            "../../cases/gru_reset_before_softmax_ce.case.json"
+        )),
+        sample(include_str!("../../cases/gru_mse_all.case.json")),
+        sample(include_str!(
+            "../../cases/cs231n_temporal_softmax.case.json"
+        )),
+        sample(include_str!("../../cases/time_major_mse_all.case.json")),
+        sample(include_str!("../../cases/coursera_rnn_backward.case.json")),
+    ]
+}
+
+/// The `.npz` archives mutations start from: cases and gradients as numpy writes them, in
+/// both layouts and in Fortran order.
+pub fn archive_seeds() -> Vec<&'static [u8]> {
+    vec![
+        include_bytes!("../../cases/cs231n_rnn_backward.case.npz"),
+        include_bytes!("../../cases/cs231n_rnn_backward.fortran.case.npz"),
+        include_bytes!("../../cases/time_major_mse_all.case.npz"),
+        include_bytes!("../../cases/cs231n_temporal_softmax.case.npz"),
+        include_bytes!("../../cases/cs231n_rnn_backward.grads_float32.npz"),
+    ]
+}
+
+/// A mutated archive: bytes flipped, cut, repeated or inserted.
+fn mutate_bytes(rng: &mut ChaCha8Rng, seed: &[u8]) -> Vec<u8> {
+    let mut bytes = seed.to_vec();
+    for _ in 0..rng.random_range(1..=4) {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = rng.random_range(0..bytes.len());
+        match rng.random_range(0..5) {
+            0 => bytes[at] ^= 1 << rng.random_range(0..8),
+            1 => bytes[at] = *pick(rng, &[0, 0xff, 0x7f, 0x80, b'<', b'f', b'8', b'(']),
+            2 => bytes.truncate(at),
+            3 => {
+                let end = (at + rng.random_range(1..64)).min(bytes.len());
+                let piece = bytes[at..end].to_vec();
+                bytes.splice(at..at, piece);
+            }
+            _ => {
+                let end = (at + rng.random_range(1..64)).min(bytes.len());
+                bytes.drain(at..end);
+            }
+        }
+    }
+    bytes
 }
 
 /// Gradient files that agree with the first two case seeds (`grads --json` of each).
@@ -382,7 +475,7 @@ fn finite(g: &Gradients<f64>) -> bool {
 }
 
 /// Everything the command line does with a case that loaded. Returns a problem, if any.
-fn pipeline(case: &Case<f64>, tally: &mut Tally) -> Option<String> {
+fn pipeline<C: Cell>(case: &Case<f64, C>, tally: &mut Tally) -> Option<String> {
     let fwd = case.forward().ok()?;
     let loss = match case.head.loss(fwd.states()) {
         Ok(loss) => loss,
@@ -398,7 +491,7 @@ fn pipeline(case: &Case<f64>, tally: &mut Tally) -> Option<String> {
     );
     let _ = (
         trace::backward_trace(case, &hand, "hand"),
-        gradients_json::<Rnn>(&tape),
+        gradients_json::<C>(&tape),
     );
     // Exhaustive mode when small, else a sample of steps in directional mode: either way a
     // few milliseconds.
@@ -443,15 +536,12 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
     tally.inputs += 1;
     let started = Instant::now();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match grads_for {
-        None => match parse_case::<Rnn>(text) {
+        None => match parse_json(text, "case file") {
             Err(e) => {
                 tally.refused += 1;
                 message_problem(&e.to_string())
             }
-            Ok(parsed) => {
-                tally.cases_loaded += 1;
-                pipeline(&parsed.value, tally)
-            }
+            Ok(value) => load_case(&value, tally),
         },
         Some(case) => match parse_given(text, case) {
             Err(e) => {
@@ -483,12 +573,71 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
     }
 }
 
-/// Runs the generator from `seed` while `go_on(inputs so far)` says so: three case files for
-/// every gradient file.
+/// A case file's value read as the command line reads it (its `"cell"`, then its layout), and
+/// run through the pipeline if it loads.
+fn load_case(value: &Value, tally: &mut Tally) -> Option<String> {
+    fn as_cell<C: Cell>(value: &Value, tally: &mut Tally) -> Option<String> {
+        match case_in_layout::<C>(value) {
+            Err(e) => {
+                tally.refused += 1;
+                message_problem(&e.to_string())
+            }
+            Ok((parsed, _)) => {
+                tally.cases_loaded += 1;
+                pipeline(&parsed.value, tally)
+            }
+        }
+    }
+    match cell_kind(value) {
+        Ok(None | Some("rnn")) => as_cell::<Rnn>(value, tally),
+        Ok(Some("lstm")) => as_cell::<Lstm>(value, tally),
+        Ok(Some("gru")) => as_cell::<Gru>(value, tally),
+        Ok(Some(_)) => {
+            tally.refused += 1;
+            None
+        }
+        Err(e) => {
+            tally.refused += 1;
+            message_problem(&e.to_string())
+        }
+    }
+}
+
+/// Tries one mutated `.npz` archive: read as the command line reads one, then as a case.
+pub fn try_archive(bytes: &[u8], tally: &mut Tally) {
+    tally.archives += 1;
+    let started = Instant::now();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match parse_npz(bytes, "case file") {
+        Err(e) => {
+            tally.refused += 1;
+            message_problem(&e.to_string())
+        }
+        Ok(value) => {
+            tally.archives_loaded += 1;
+            load_case(&value, tally)
+        }
+    }));
+    let problem = match outcome {
+        Ok(problem) => problem,
+        Err(payload) => Some(format!("panic: {}", panic_text(payload.as_ref()))),
+    };
+    let problem = problem.or_else(|| {
+        (started.elapsed() > Duration::from_secs(10))
+            .then(|| format!("slow: {:.1} s", started.elapsed().as_secs_f64()))
+    });
+    if let Some(problem) = problem {
+        let shown: String = bytes.iter().take(100).map(|b| format!("{b:02x}")).collect();
+        tally.problems.push((format!("archive: {problem}"), shown));
+    }
+}
+
+/// Runs the generator from `seed` while `go_on(inputs so far)` says so: for every eight
+/// inputs, five case files, two gradient files and one `.npz` archive.
 pub fn fuzz(seed: u64, mut go_on: impl FnMut(usize) -> bool) -> Tally {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let cases = case_seeds();
-    let loaded: Vec<Case<f64>> = cases
+    // The gradient seeds belong to the first two cases, both RNNs.
+    let loaded: Vec<Case<f64>> = cases[..2]
         .iter()
         .map(|doc| {
             parse_case(&doc.to_string())
@@ -497,9 +646,15 @@ pub fn fuzz(seed: u64, mut go_on: impl FnMut(usize) -> bool) -> Tally {
         })
         .collect();
     let grads = grads_seeds();
+    let archives = archive_seeds();
     let mut tally = Tally::default();
-    while go_on(tally.inputs) {
-        if rng.random_range(0..4) == 0 {
+    while go_on(tally.inputs + tally.archives) {
+        let which = rng.random_range(0..8);
+        if which == 0 {
+            let seed: &[u8] = archives[rng.random_range(0..archives.len())];
+            let bytes = mutate_bytes(&mut rng, seed);
+            try_archive(&bytes, &mut tally);
+        } else if which <= 2 {
             let (case, doc) = pick(&mut rng, &grads);
             let text = mutate(&mut rng, doc);
             try_input(&text, Some(&loaded[*case]), &mut tally);
@@ -510,6 +665,223 @@ pub fn fuzz(seed: u64, mut go_on: impl FnMut(usize) -> bool) -> Tally {
         }
     }
     tally
+}
+
+/// The words command lines are made of: commands (and near-misses), options (in both
+/// spellings, short and misspelled), and values (`FILE:name` for one of the files written by
+/// [`argument_files`]).
+const WORDS: [&str; 62] = [
+    "forward",
+    "grads",
+    "check",
+    "graph",
+    "help",
+    "version",
+    "chek",
+    "--version",
+    "--help",
+    "",
+    "--case",
+    "--json",
+    "--method",
+    "--mode",
+    "--steps",
+    "--seed",
+    "--against",
+    "--agains",
+    "-c",
+    "--case=FILE:case",
+    "--steps=1",
+    "--mode=directional",
+    "--json=yes",
+    "--report",
+    "--detail",
+    "FILE:case",
+    "FILE:lstm",
+    "FILE:npz",
+    "FILE:grads",
+    "FILE:broken",
+    "FILE:medium",
+    "FILE:missing",
+    "FILE:directory",
+    "/dev/null",
+    "1",
+    "-1",
+    "0",
+    "1,2",
+    "1-3",
+    "3-1",
+    "none",
+    "2,,3",
+    "99999999999999999999",
+    "1e3",
+    "exhaustive",
+    "directional",
+    "bptt",
+    "tape",
+    "fd",
+    "forward",
+    "é",
+    "--",
+    "-",
+    "--steps",
+    "none",
+    "5",
+    "--seed",
+    "18446744073709551616",
+    "--mode",
+    "Exhaustive",
+    "\u{1b}[0m",
+    "--case",
+];
+
+/// Files command lines name, written once into `dir`: valid cases of two cells (one as
+/// `.npz`), a gradient file, a broken file, a medium-length case whose full check is refused,
+/// a directory.
+fn argument_files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("the fuzzer's directory is writable");
+        path
+    };
+    let medium = json!({
+        "x": [(0..400).map(|t| [(t as f64 * 0.1).sin()]).collect::<Vec<_>>()],
+        "w_x": [[0.5, -0.3, 0.2]],
+        "w_h": [[0.5, 0.1, 0.0], [-0.1, 0.5, 0.2], [0.0, 0.3, 0.4]],
+        "b": [0.0, 0.1, -0.1],
+    });
+    let directory = dir.join("a_directory.json");
+    std::fs::create_dir_all(&directory).expect("the fuzzer's directory is writable");
+    vec![
+        (
+            "case",
+            write(
+                "case.json",
+                include_bytes!("../../cases/canonical.case.json"),
+            ),
+        ),
+        (
+            "lstm",
+            write(
+                "lstm.json",
+                include_bytes!("../../cases/lstm_softmax_ce.case.json"),
+            ),
+        ),
+        (
+            "npz",
+            write(
+                "case.npz",
+                include_bytes!("../../cases/cs231n_rnn_backward.case.npz"),
+            ),
+        ),
+        (
+            "grads",
+            write(
+                "grads.json",
+                include_bytes!("../../cases/canonical.grads.json"),
+            ),
+        ),
+        (
+            "broken",
+            write("broken.json", b"{\"x\": [[[1, 2]]], \"w_x\": ["),
+        ),
+        (
+            "medium",
+            write("medium.json", medium.to_string().as_bytes()),
+        ),
+        ("missing", dir.join("no_such_file.json")),
+        ("directory", directory),
+    ]
+}
+
+/// Runs mutated command lines through the binary at `binary` while `go_on(runs so far)` says
+/// so. Each must end within 20 s with exit status 0, 1 or 2, and an exit 2 must say why on
+/// standard error, every line of it starting `tapegrad: ` or `(see tapegrad help`.
+pub fn fuzz_arguments(seed: u64, binary: &Path, mut go_on: impl FnMut(usize) -> bool) -> Tally {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let dir = std::env::temp_dir().join(format!("tapegrad-fuzz-{}-{seed}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the fuzzer's directory can be made");
+    let files = argument_files(&dir);
+    let err_path = dir.join("stderr.txt");
+    let mut tally = Tally::default();
+    while go_on(tally.runs) {
+        let count = rng.random_range(0..7);
+        let mut words: Vec<String> = (0..count)
+            .map(|_| pick(&mut rng, &WORDS).to_string())
+            .collect();
+        if rng.random_bool(0.8) {
+            let command = *pick(&mut rng, &["forward", "grads", "check", "graph"]);
+            words.insert(0, command.to_string());
+        }
+        let args: Vec<String> = words
+            .iter()
+            .map(|w| {
+                files.iter().fold(w.clone(), |w, (name, path)| {
+                    w.replace(&format!("FILE:{name}"), &path.to_string_lossy())
+                })
+            })
+            .collect();
+        tally.runs += 1;
+        let shown = format!("tapegrad {}", args.join(" "));
+        let problem = run_once(binary, &args, &err_path);
+        match problem {
+            Ok(true) => tally.runs_ran += 1,
+            Ok(false) => tally.refused += 1,
+            Err(problem) => tally.problems.push((problem, shown)),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    tally
+}
+
+/// Runs the binary once: whether it ran (exit 0 or 1) or refused (exit 2, explained), or what
+/// was wrong.
+fn run_once(binary: &Path, args: &[String], err_path: &Path) -> Result<bool, String> {
+    let err_file = std::fs::File::create(err_path).map_err(|e| format!("stderr file: {e}"))?;
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("no answer within 20 s".into());
+            }
+        }
+    };
+    let err = std::fs::read_to_string(err_path).unwrap_or_default();
+    if err.contains("panicked") {
+        return Err(format!("panic: {}", err.lines().next().unwrap_or("")));
+    }
+    let explained = err
+        .lines()
+        .all(|l| l.starts_with("tapegrad: ") || l.starts_with("(see tapegrad help"));
+    match status.code() {
+        Some(0 | 1) if explained => Ok(true),
+        Some(2) if explained && !err.trim().is_empty() => Ok(false),
+        Some(code @ (0..=2)) => Err(format!("exit {code} with standard error {err:?}")),
+        Some(code) => Err(format!("exit {code}: {err:?}")),
+        None => Err(format!("killed by a signal: {err:?}")),
+    }
+}
+
+/// The `tapegrad` binary beside this program's directory (`target/release/examples/..`), or
+/// the one Cargo built for the tests.
+pub fn binary() -> Option<PathBuf> {
+    if let Some(built) = option_env!("CARGO_BIN_EXE_tapegrad") {
+        return Some(PathBuf::from(built));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let beside = exe.parent()?.parent()?.join("tapegrad");
+    beside.is_file().then_some(beside)
 }
 
 fn main() {
@@ -523,11 +895,33 @@ fn main() {
     let (seconds, seed) = (option("--seconds", 60), option("--seed", 1));
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
-    let tally = fuzz(seed, |_| Instant::now() < deadline);
+    // Two thirds of the time for the readers and the pipeline, a third for command lines.
+    let files_until = start + Duration::from_secs(seconds * 2 / 3);
+    let mut tally = fuzz(seed, |_| Instant::now() < files_until);
+    match binary() {
+        Some(binary) => {
+            let runs = fuzz_arguments(seed, &binary, |_| Instant::now() < deadline);
+            println!(
+                "fuzz_loader: {} command lines through {} ({} ran, {} refused with a message)",
+                runs.runs,
+                binary.display(),
+                runs.runs_ran,
+                runs.refused
+            );
+            tally.problems.extend(runs.problems);
+        }
+        None => println!(
+            "fuzz_loader: no tapegrad binary beside this program, so no command lines were \
+             tried: build it first with cargo build --release -p tapegrad-cli"
+        ),
+    }
     println!(
-        "fuzz_loader: {} inputs in {:.0} s (seed {seed}): {} case files loaded, {} gradient \
-         files loaded, {} refused with a message; {} checks run, {} of them not passed; {} problems",
+        "fuzz_loader: {} inputs and {} .npz archives ({} loaded) in {:.0} s (seed {seed}): {} \
+         case files loaded, {} gradient files loaded, {} refused with a message; {} checks run, \
+         {} of them not passed; {} problems",
         tally.inputs,
+        tally.archives,
+        tally.archives_loaded,
         start.elapsed().as_secs_f64(),
         tally.cases_loaded,
         tally.grads_loaded,

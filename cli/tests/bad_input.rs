@@ -1002,7 +1002,8 @@ fn fuzzed_files_never_panic_and_always_explain() {
     let start = Instant::now();
     let tally = fuzz_loader::fuzz(7, |inputs| inputs < INPUTS);
     assert!(tally.problems.is_empty(), "{:?}", tally.problems.first());
-    assert_eq!(tally.inputs, INPUTS);
+    assert_eq!(tally.inputs + tally.archives, INPUTS);
+    assert!(tally.archives > INPUTS / 20, "{tally:?}");
     // Both sides of the loaders were reached: files refused, and files that loaded and ran.
     assert!(tally.refused > INPUTS / 2, "{tally:?}");
     assert!(
@@ -1015,6 +1016,16 @@ fn fuzzed_files_never_panic_and_always_explain() {
 
 /// How many inputs the quick fuzz test tries.
 const INPUTS: usize = 3000;
+
+/// A few hundred mutated command lines through the binary: each ends with exit 0, 1 or 2, and
+/// an exit 2 says why in lines that start `tapegrad: `.
+#[test]
+fn fuzzed_command_lines_never_panic_and_always_explain() {
+    let binary = fuzz_loader::binary().expect("Cargo builds the binary for the tests");
+    let tally = fuzz_loader::fuzz_arguments(3, &binary, |runs| runs < 300);
+    assert!(tally.problems.is_empty(), "{:?}", tally.problems.first());
+    assert!(tally.runs_ran > 20 && tally.refused > 100, "{tally:?}");
+}
 
 /// A gated cell's shape messages name the cell whose multiples of hidden they ask for, and a
 /// GRU with its reset before the product refuses a bias it has no room for, by entry.
