@@ -618,10 +618,15 @@ pub fn diagnosis(d: &Diagnosis) -> String {
         let _ = write!(out, " {q:>8}");
     }
     out.push('\n');
+    // The findings by step, so that a long sequence's grid takes one pass over them.
+    let mut by_step: Vec<Vec<&crate::diagnose::Finding>> = vec![Vec::new(); steps + 1];
+    for f in &d.findings {
+        by_step[f.t].push(f);
+    }
     for t in (1..=steps).rev() {
         let _ = write!(out, "{t:>4}");
         for q in &d.quantities {
-            let f = d.findings.iter().find(|f| f.t == t && f.name == *q);
+            let f = by_step[t].iter().find(|f| f.name == *q).copied();
             let _ = write!(out, " {:>8}", cell(f));
         }
         out.push('\n');

@@ -645,10 +645,11 @@ fn steps_to_check<C: Cell>(
         };
         return Err(usage(
             format!(
-                "check: checking {what} would take about {} of memory, more than the {} \
-                 tapegrad uses (each finite difference reruns the sequence from forward passes \
-                 it keeps): {advice}",
+                "check: checking {what} would take about {} of memory (and {:.0e} \
+                 multiply-adds), more than the {} tapegrad uses (each finite difference reruns \
+                 the sequence from forward passes it keeps): {advice}",
                 gib(bytes),
+                cost::check_work(case, mode, chosen.len()),
                 gib(MEMORY_BUDGET)
             ),
             Some("check"),
@@ -671,9 +672,10 @@ fn steps_to_check<C: Cell>(
             };
             Err(usage(
                 format!(
-                    "check: checking {what} would take about {work:.0e} multiply-adds, more than \
-                     the {CHECK_BUDGET:.0e} tapegrad runs (each finite difference reruns the \
-                     whole sequence): {advice}"
+                    "check: checking {what} would take about {work:.0e} multiply-adds (and {} \
+                     of memory), more than the {CHECK_BUDGET:.0e} tapegrad runs (each finite \
+                     difference reruns the whole sequence): {advice}",
+                    gib(bytes)
                 ),
                 Some("check"),
             ))
@@ -710,9 +712,10 @@ fn steps_to_check<C: Cell>(
                     .to_string()
             };
             Err(Failure::Usage(format!(
-                "check: checking {what} would take about {work:.0e} multiply-adds, \
-                 more than the {CHECK_BUDGET:.0e} tapegrad runs unasked (each finite difference \
-                 at a step reruns the sequence, so the cost grows as T²): {advice}"
+                "check: checking {what} would take about {work:.0e} multiply-adds (and {} of \
+                 memory), more than the {CHECK_BUDGET:.0e} tapegrad runs unasked (each finite \
+                 difference at a step reruns the sequence, so the cost grows as T²): {advice}",
+                gib(bytes)
             )))
         }
     }

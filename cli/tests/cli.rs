@@ -751,10 +751,8 @@ fn a_case_too_long_for_memory_is_refused_before_it_starts() {
         let out = tapegrad(&full);
         assert_eq!(out.status.code(), Some(2), "{full:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(
-            err.contains("GiB of memory, more than the 1.5 GiB"),
-            "{full:?}: {err}"
-        );
+        assert!(err.contains("GiB of memory"), "{full:?}: {err}");
+        assert!(err.contains("more than the 1.5 GiB"), "{full:?}: {err}");
         assert!(stdout(&out).is_empty(), "{full:?}");
     }
     // The check says how long a case of this width fits, and one that long runs.
