@@ -60,6 +60,7 @@ pub mod fast;
 pub mod fd;
 pub mod forward;
 pub mod gradients;
+pub mod graph;
 pub mod hvp;
 pub mod init;
 pub mod kernel;

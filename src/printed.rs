@@ -65,13 +65,11 @@ pub fn tape<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<String> {
     Ok(trace::tape_listing(&tape, Some(&grads)))
 }
 
-/// The tape as a Graphviz graph, as `tapegrad graph` prints it (`| dot -Tsvg > graph.svg`),
-/// each node with its value and, after the backward sweep, its gradient.
+/// The unrolled network as a Graphviz graph, as `tapegrad graph` prints it (`| dot -Tsvg >
+/// graph.svg`): every node up to [`crate::graph::OPS_STEPS`] steps, one box per step beyond
+/// ([`crate::graph::unrolled`]).
 pub fn graph<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<String> {
-    let tape = Tape::new();
-    let (_, head) = case.record(&tape)?;
-    let grads = head.loss.backward();
-    Ok(trace::dot(&tape, Some(&grads)))
+    crate::graph::unrolled(case, crate::graph::Detail::for_steps(case.x.len()))
 }
 
 /// The check table at every step, as `tapegrad check --steps all` prints it: hand BPTT

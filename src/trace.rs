@@ -67,7 +67,7 @@ pub fn labelled<T: Scalar>(label: &str, m: &Matrix<T>) -> String {
 }
 
 /// The loss as an equation in words: `L = Σ h_3`, `L = mean_i −log softmax(…)`, ….
-fn loss_equation<T: Scalar>(head: &Head<T>, steps: usize) -> String {
+pub(crate) fn loss_equation<T: Scalar>(head: &Head<T>, steps: usize) -> String {
     let over_batch = |reduction: &Reduction| match reduction {
         Reduction::Mean => "mean_i",
         Reduction::Sum => "Σ_i",

@@ -15,6 +15,7 @@ use tapegrad::diagnose::referee;
 use tapegrad::error::Error;
 use tapegrad::forward::forward_gradients;
 use tapegrad::gradients::Keep;
+use tapegrad::graph::{self, Detail};
 use tapegrad::printed;
 use tapegrad::trace;
 use tapegrad_cli::{json, npz};
@@ -41,8 +42,10 @@ usage:
   tapegrad check   [--case FILE] --against GRADS [--json]
       your own gradients (a file in the grads --json format, any key may be missing)
       against the tape: the step and the equation where they first go wrong
-  tapegrad graph   [--case FILE]
-      the tape as a Graphviz picture: tapegrad graph | dot -Tsvg > graph.svg
+  tapegrad graph   [--case FILE] [--detail ops|steps]
+      the tape as a Graphviz picture of the unrolled network, one column per
+      step: tapegrad graph | dot -Tsvg > graph.svg; --detail steps folds each
+      step into one box (the default beyond 8 steps)
   tapegrad help [COMMAND]
       this text
   tapegrad --version
@@ -169,6 +172,8 @@ struct Options {
     method: Method,
     mode: Mode,
     json: bool,
+    /// `--detail`; `None` when not given.
+    detail: Option<Detail>,
     /// `--steps`: the steps to check, as ranges `(first, last)`; `None` when not given.
     steps: Option<Steps>,
     /// The command `help COMMAND` (or `COMMAND --help`) is asked about.
@@ -176,8 +181,9 @@ struct Options {
 }
 
 /// Every option of every command, for "did you mean".
-const OPTIONS: [&str; 8] = [
+const OPTIONS: [&str; 9] = [
     "--case",
+    "--detail",
     "--against",
     "--method",
     "--mode",
@@ -278,6 +284,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         method: Method::Bptt,
         mode: Mode::Exhaustive,
         json: false,
+        detail: None,
         steps: None,
         topic: None,
     };
@@ -311,7 +318,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         return Ok(options);
     }
     let mut command = command;
-    let (mut method, mut mode, mut seed) = (None, None, 0);
+    let (mut method, mut mode, mut detail, mut seed) = (None, None, None, 0);
     let mut given: Vec<String> = Vec::new();
     let topic = command.map(|_| word.as_str());
     while let Some(arg) = rest.next() {
@@ -336,6 +343,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
             "--case" => options.case = Some(value("--case")?),
             "--against" => options.against = Some(value("--against")?),
             "--method" => method = Some(value("--method")?),
+            "--detail" => detail = Some(value("--detail")?),
             "--mode" => mode = Some(value("--mode")?),
             "--seed" => {
                 let text = value("--seed")?;
@@ -398,7 +406,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         Command::Grads => &["--case", "--method", "--json"],
         Command::Check if options.against.is_some() => &["--case", "--against", "--json"],
         Command::Check => &["--case", "--mode", "--seed", "--steps", "--json"],
-        Command::Graph => &["--case"],
+        Command::Graph => &["--case", "--detail"],
         Command::Help | Command::Version => return Ok(options),
     };
     if let Some(extra) = given.iter().find(|g| !allowed.contains(&g.as_str())) {
@@ -424,6 +432,17 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
             return Err(usage(
                 format!("--method: expected bptt, tape, forward or fd, found {other:?}"),
                 Some("grads"),
+            ));
+        }
+    };
+    options.detail = match detail.as_deref() {
+        None => None,
+        Some("ops") => Some(Detail::Ops),
+        Some("steps") => Some(Detail::Steps),
+        Some(other) => {
+            return Err(usage(
+                format!("--detail: expected ops or steps, found {other:?}"),
+                Some("graph"),
             ));
         }
     };
@@ -999,14 +1018,15 @@ fn run_command<C: Cell>(
             }
         }
         Command::Graph => {
-            // The tape, and its listing and DOT text: a few lines per node.
+            // The tape, and its DOT text: a few lines per node.
             let listing = 2.0 * cost::gradients_memory(&case, true);
             refuse_if_large(
                 "graph",
                 cost::gradients_memory(&case, true) + listing,
                 SHORTER,
             )?;
-            emit(&printed::graph(&case)?);
+            let detail = options.detail.unwrap_or(Detail::for_steps(case.x.len()));
+            emit(&graph::unrolled(&case, detail)?);
             // As forward and grads do: what overflowed is printed, then named, with exit 2.
             let tape = case.tape_gradients()?;
             refuse_non_finite(
