@@ -18,12 +18,14 @@
 //! and shows `‖dh_t‖` for `ρ = 0.5, 1, 1.5` with the identity and tanh. Part 2 crosses `1/γ` for
 //! tanh and sigmoid with a random symmetric `W_h`, and draws what clipping does.
 //!
-//! `cargo run --release --example 06-vanishing-and-exploding`
+//! `cargo run --release --example 06-vanishing-and-exploding` (with `-- --figures`, it writes
+//! chapter 7's figure, `docs/07-gradient-norms.svg`, instead)
 
 use std::fmt::Write;
 use tapegrad::activation::Activation;
 use tapegrad::case::Case;
 use tapegrad::cells::Rnn;
+use tapegrad::chart::{LineChart, Series};
 use tapegrad::error::Result;
 use tapegrad::fd::rng;
 use tapegrad::gradients::Gradients;
@@ -90,6 +92,61 @@ pub fn orthogonal_sweep() -> Result<String> {
     );
     Ok(out)
 }
+
+/// The figure of chapter 7: `‖dh_t‖` against `t` for tanh with `W_h = ρ·Q`, `ρ = 0.5, 1, 1.5`
+/// (chapter 7's streams), on one log axis, each beside its bound `(γ·ρ)^(T−t)·‖dh_T‖` (dashed;
+/// `γ = 1` for tanh): below `1/γ` every run vanishes at least that fast; above it the bound
+/// allows growth that saturation takes away.
+pub fn gradient_norm_figure() -> Result<String> {
+    let (steps, hidden, features) = (30, 8, 4);
+    let q = orthogonal(hidden, &mut rng(5));
+    let w_x = init::normal(&mut rng(6), features, hidden, 0.5);
+    let x: Vec<Matrix<f64>> = (0..steps)
+        .map(|t| init::normal(&mut rng(100 + t as u64), 1, features, 1.0))
+        .collect();
+    let mut series = Vec::new();
+    for (k, rho) in [0.5, 1.0, 1.5].into_iter().enumerate() {
+        let params = vec![w_x.clone(), q.scale(rho), Matrix::zeros(1, hidden)];
+        let case = Case::new(
+            Rnn::new(Activation::Tanh),
+            params,
+            x.clone(),
+            vec![],
+            Head::SumLast,
+        )?;
+        let g = case.bptt()?;
+        let last = g.dh(steps).norm();
+        let points = (0..=steps).map(|t| (t as f64, g.dh(t).norm())).collect();
+        series.push(Series {
+            name: format!("ρ = {rho}"),
+            points,
+            dashed: false,
+            colour: k,
+        });
+        let bound = (0..=steps)
+            .map(|t| (t as f64, rho.powi((steps - t) as i32) * last))
+            .collect();
+        series.push(Series {
+            name: format!("ρ = {rho} bound"),
+            points: bound,
+            dashed: true,
+            colour: k,
+        });
+    }
+    Ok(LineChart {
+        title: format!(
+            "‖dh_t‖, tanh, W_h = ρ·Q, T = {steps}; dashed: the bound (γρ)^(T−t)·‖dh_T‖, γ = 1"
+        ),
+        x_label: "t".into(),
+        y_label: "‖dh_t‖".into(),
+        log_y: true,
+        series,
+    }
+    .svg())
+}
+
+/// Where [`gradient_norm_figure`] is committed, for chapter 7 to show.
+pub const GRADIENT_NORM_FIGURE: &str = "docs/07-gradient-norms.svg";
 
 /// Hidden units.
 pub const HIDDEN: usize = 8;
@@ -292,6 +349,13 @@ pub fn run(steps: usize) -> Result<Writeup> {
 }
 
 fn main() -> Result<()> {
+    // `-- --figures` writes chapter 7's figure (run from the repository's root).
+    if std::env::args().any(|a| a == "--figures") {
+        std::fs::write(GRADIENT_NORM_FIGURE, gradient_norm_figure()?)
+            .map_err(|e| tapegrad::Error::invalid(GRADIENT_NORM_FIGURE, e.to_string()))?;
+        println!("wrote {GRADIENT_NORM_FIGURE}");
+        return Ok(());
+    }
     println!("{}", orthogonal_sweep()?);
     print!("{}", run(20)?);
     Ok(())

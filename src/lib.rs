@@ -49,6 +49,7 @@ pub mod bptt;
 pub mod case;
 pub mod cell;
 pub mod cells;
+pub mod chart;
 pub mod check;
 pub mod classifier;
 pub mod cost;

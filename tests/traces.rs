@@ -83,6 +83,54 @@ fn a_failing_check_table() {
         "check_table_failing",
         trace::check_table(&report, CheckStyle::Verdicts)
     );
+    // The same report as a heat map: an F at each of the three steps' dw_h, nowhere else (the
+    // totals were summed before the records were changed).
+    let map = tapegrad::chart::check_heat_map(&report);
+    assert_eq!(map.matches(">F</text>").count(), 3);
+    // The snapshot keeps the verdicts and puts fixed numbers in place of the errors (which
+    // finite differences and libm decide in their last digits): one decade more per cell.
+    let mut fixed = report.clone();
+    let cells = fixed
+        .steps
+        .iter_mut()
+        .flatten()
+        .map(|(_, c)| c)
+        .chain(fixed.totals.iter_mut().map(|(_, c)| c));
+    for (k, c) in cells.enumerate() {
+        let rel = 10f64.powi(-16 + (k % 14) as i32);
+        for pair in [
+            &mut c.hand_tape,
+            &mut c.hand_forward,
+            &mut c.tape_forward,
+            &mut c.hand_fd,
+            &mut c.tape_fd,
+        ] {
+            pair.rel = rel;
+        }
+    }
+    insta::assert_snapshot!(
+        "check_heat_map_failing",
+        tapegrad::chart::check_heat_map(&fixed)
+    );
+}
+
+/// Chapter 7's committed figure is what the example draws now.
+#[test]
+fn the_committed_gradient_norm_figure_is_up_to_date() {
+    let path = format!(
+        "{}/{}",
+        env!("CARGO_MANIFEST_DIR"),
+        vanishing_and_exploding::GRADIENT_NORM_FIGURE
+    );
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let drawn = vanishing_and_exploding::gradient_norm_figure().unwrap();
+    assert!(
+        committed == drawn,
+        "{path} is out of date: cargo run --example 06-vanishing-and-exploding -- --figures"
+    );
+    assert!(drawn.starts_with("<svg ") && drawn.ends_with("</svg>\n"));
+    // Six lines: three runs, each with its bound.
+    assert_eq!(drawn.matches("<polyline").count(), 6);
 }
 
 #[test]
