@@ -147,7 +147,13 @@ impl LineChart {
                 y + 4.0
             );
         }
-        let x_ticks = 5;
+        // Five intervals, or one per step of a short whole-numbered axis.
+        let whole = x_lo.fract() == 0.0 && x_hi.fract() == 0.0;
+        let x_ticks = if whole && x_hi - x_lo < 5.0 {
+            (x_hi - x_lo) as usize
+        } else {
+            5
+        };
         for i in 0..=x_ticks {
             let x = x_lo + (x_hi - x_lo) * i as f64 / x_ticks as f64;
             let _ = writeln!(

@@ -69,6 +69,7 @@ pub mod loss;
 pub mod matrix;
 pub mod ops;
 pub mod printed;
+pub mod report_page;
 pub mod scalar;
 pub mod sequence;
 pub mod sites;

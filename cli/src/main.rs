@@ -33,12 +33,13 @@ usage:
       every gradient, per step and in total (default method: bptt; forward:
       exact forward mode, dual numbers through the same forward code)
   tapegrad check   [--case FILE] [--mode exhaustive|directional] [--seed N]
-                   [--steps all|none|LIST] [--json]
+                   [--steps all|none|LIST] [--json] [--report FILE.html]
       hand BPTT vs tape vs finite differences, at every time step and in total;
       --steps 1,50,100 (or 1-10,100) checks those steps only, --steps none the
       totals only: each checked step costs a rerun of the sequence per finite
       difference, so checking every step grows as T² and a long case asks for
-      a sample (or --steps all)
+      a sample (or --steps all); --report writes one self-contained HTML page
+      (the table, a heat map, the gradients through time, the graph)
   tapegrad check   [--case FILE] --against GRADS [--json]
       your own gradients (a file in the grads --json format, any key may be missing)
       against the tape: the step and the equation where they first go wrong
@@ -174,6 +175,8 @@ struct Options {
     json: bool,
     /// `--detail`; `None` when not given.
     detail: Option<Detail>,
+    /// `--report`: where to write the HTML page.
+    report: Option<String>,
     /// `--steps`: the steps to check, as ranges `(first, last)`; `None` when not given.
     steps: Option<Steps>,
     /// The command `help COMMAND` (or `COMMAND --help`) is asked about.
@@ -181,8 +184,9 @@ struct Options {
 }
 
 /// Every option of every command, for "did you mean".
-const OPTIONS: [&str; 9] = [
+const OPTIONS: [&str; 10] = [
     "--case",
+    "--report",
     "--detail",
     "--against",
     "--method",
@@ -285,6 +289,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         mode: Mode::Exhaustive,
         json: false,
         detail: None,
+        report: None,
         steps: None,
         topic: None,
     };
@@ -342,6 +347,7 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         match arg.as_str() {
             "--case" => options.case = Some(value("--case")?),
             "--against" => options.against = Some(value("--against")?),
+            "--report" => options.report = Some(value("--report")?),
             "--method" => method = Some(value("--method")?),
             "--detail" => detail = Some(value("--detail")?),
             "--mode" => mode = Some(value("--mode")?),
@@ -405,7 +411,9 @@ fn parse_args(args: &[String]) -> Result<Options, Failure> {
         Command::Forward => &["--case", "--json"],
         Command::Grads => &["--case", "--method", "--json"],
         Command::Check if options.against.is_some() => &["--case", "--against", "--json"],
-        Command::Check => &["--case", "--mode", "--seed", "--steps", "--json"],
+        Command::Check => &[
+            "--case", "--mode", "--seed", "--steps", "--json", "--report",
+        ],
         Command::Graph => &["--case", "--detail"],
         Command::Help | Command::Version => return Ok(options),
     };
@@ -740,6 +748,55 @@ fn steps_to_check<C: Cell>(
     }
 }
 
+/// Writes the HTML page of `report` to `path`, with the unrolled graph when Graphviz's `dot`
+/// can draw it.
+fn write_report_page<C: Cell>(
+    path: &str,
+    case_file: Option<&str>,
+    case: &Case<f64, C>,
+    report: &tapegrad::check::Report,
+) -> Result<(), Failure> {
+    let graph = if 3.0 * cost::gradients_memory(case, true) > MEMORY_BUDGET {
+        Err("the case is too large to draw".to_string())
+    } else {
+        let dot = graph::unrolled(case, Detail::for_steps(case.x.len()))?;
+        render_with_dot(&dot)
+    };
+    let title = case_file.unwrap_or("the canonical example");
+    let page = tapegrad::report_page::page(title, case, report, graph)?;
+    std::fs::write(path, page)
+        .map_err(|e| usage(format!("--report: cannot write {path}: {e}"), Some("check")))?;
+    eprintln!("tapegrad: wrote {path}");
+    Ok(())
+}
+
+/// `dot` rendered as inline SVG by Graphviz, or why it could not be.
+fn render_with_dot(dot: &str) -> Result<String, String> {
+    use std::process::{Command, Stdio};
+    let missing = "Graphviz's dot was not found: install the graphviz package to include the \
+                   graph (tapegrad graph prints it for dot)";
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|_| missing.to_string())?;
+    if let Some(mut input) = child.stdin.take() {
+        // A dot that exits early closes its input: its status says what went wrong.
+        let _ = input.write_all(dot.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| format!("dot: {e}"))?;
+    let svg = String::from_utf8_lossy(&out.stdout);
+    match svg.find("<svg") {
+        Some(start) if out.status.success() => Ok(svg[start..].to_string()),
+        _ => Err(format!(
+            "dot could not draw it: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
 /// The advice of a refusal for memory where the answer itself needs it.
 const SHORTER: &str = "run it on a shorter or narrower case of the same cell";
 
@@ -1004,8 +1061,16 @@ fn run_command<C: Cell>(
             }
             let mode = options.mode;
             let steps = steps_to_check(&case, mode, options.steps.as_ref())?;
+            if options.report.is_some() {
+                // The page's chart of the state gradients keeps every step's.
+                let chart = cost::gradients_memory(&case, false);
+                refuse_if_large("check --report", chart, SHORTER)?;
+            }
             let hand = case.bptt_keeping(Keep::Steps(&steps))?;
             let report = check_steps(&case, &hand, mode, &steps)?;
+            if let Some(path) = &options.report {
+                write_report_page(path, options.case.as_deref(), &case, &report)?;
+            }
             if options.json {
                 print_json(&json::report_json(&report));
             } else {
