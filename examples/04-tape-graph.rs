@@ -6,6 +6,7 @@
 //! every gradient, then as a Graphviz picture.
 //!
 //! `cargo run --release --example 04-tape-graph | sed -n '/^digraph/,$p' | dot -Tsvg > tape.svg`
+//! (with `-- --figures`, it writes chapter 3's figure of the unrolled graph instead)
 
 use tapegrad::Result;
 use tapegrad::case::Case;
@@ -26,7 +27,47 @@ pub fn tape_graph() -> Result<String> {
     Ok(out)
 }
 
+/// Where chapter 3's figure is committed: the unrolled graph of the canonical example as DOT
+/// ([`unrolled_graph`]), and beside it (`.svg`) as Graphviz drew it.
+pub const UNROLLED_FIGURE: &str = "docs/03-unrolled-graph";
+
+/// The canonical example's unrolled graph, as `tapegrad graph` prints it.
+pub fn unrolled_graph() -> Result<String> {
+    tapegrad::graph::unrolled(&Case::<f64>::canonical(), tapegrad::graph::Detail::Ops)
+}
+
+/// Draws `dot` as SVG with Graphviz, if it is installed.
+pub fn render(dot: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(dot.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn main() -> Result<()> {
+    // `-- --figures` writes chapter 3's figure (from the repository's root; needs Graphviz).
+    if std::env::args().any(|a| a == "--figures") {
+        let dot = unrolled_graph()?;
+        let svg = render(&dot).ok_or_else(|| {
+            tapegrad::Error::invalid("dot", "Graphviz's dot is needed: apt install graphviz")
+        })?;
+        for (ext, text) in [("dot", &dot), ("svg", &svg)] {
+            let path = format!("{UNROLLED_FIGURE}.{ext}");
+            std::fs::write(&path, text)
+                .map_err(|e| tapegrad::Error::invalid(path.clone(), e.to_string()))?;
+            println!("wrote {path}");
+        }
+        return Ok(());
+    }
     print!("{}", tape_graph()?);
     Ok(())
 }
