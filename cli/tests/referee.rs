@@ -272,12 +272,14 @@ fn graph_draws_the_gated_cells() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{cell}");
         let dot = String::from_utf8(out.stdout).unwrap();
-        assert!(dot.starts_with("digraph tape {"), "{cell}");
+        assert!(dot.starts_with("digraph unrolled {"), "{cell}");
         for name in names {
             assert!(
-                dot.contains(&format!(" {name}\\n")),
+                dot.contains(&format!("[label=\"{name} = ")),
                 "{cell}: no node {name}"
             );
         }
+        // The last step's nodes are in its box.
+        assert!(dot.contains("subgraph cluster_step_3 {"), "{cell}");
     }
 }
