@@ -36,18 +36,34 @@ use tapegrad::spectral::{largest_singular_value, orthogonal};
 use tapegrad::trace::{self, Writeup, log_bar_chart, number};
 use tapegrad::train::{clip_global_norm, gradient_list};
 
-/// Part 1: `‖dh_t‖` against `t` for `W_h = ρ·Q` (`Q` orthogonal, so `ρ` is both the spectral radius and
-/// the largest singular value) with `ρ ∈ {0.5, 1.0, 1.5}`, for tanh and identity activations:
-/// the picture of vanishing and exploding gradients.
-pub fn orthogonal_sweep() -> Result<String> {
+/// Chapter 7's cases: `rho_case(φ, ρ)` is 30 steps of an 8-unit RNN with activation `φ`,
+/// `W_h = ρ·Q` and `L = Σ h_30`, from the chapter's streams (`Q` from seed 5, `W_x` from seed
+/// 6, `x_t` from seed 100 + t − 1), so that the charts show the chapter table's numbers.
+pub fn rho_cases() -> impl Fn(Activation, f64) -> Result<Case<f64, Rnn>> {
     let (steps, hidden, features) = (30, 8, 4);
-    // The streams of chapter 7's table, so that the charts show its numbers: Q from seed 5,
-    // W_x from seed 6, x_t from seed 100 + t − 1.
     let q = orthogonal(hidden, &mut rng(5));
     let w_x = init::normal(&mut rng(6), features, hidden, 0.5);
     let x: Vec<Matrix<f64>> = (0..steps)
         .map(|t| init::normal(&mut rng(100 + t as u64), 1, features, 1.0))
         .collect();
+    move |activation, rho| {
+        let params = vec![w_x.clone(), q.scale(rho), Matrix::zeros(1, hidden)];
+        Case::new(
+            Rnn::new(activation),
+            params,
+            x.clone(),
+            vec![],
+            Head::SumLast,
+        )
+    }
+}
+
+/// Part 1: `‖dh_t‖` against `t` for `W_h = ρ·Q` (`Q` orthogonal, so `ρ` is both the spectral radius and
+/// the largest singular value) with `ρ ∈ {0.5, 1.0, 1.5}`, for tanh and identity activations:
+/// the picture of vanishing and exploding gradients.
+pub fn orthogonal_sweep() -> Result<String> {
+    let (steps, hidden, features) = (30, 8, 4);
+    let rho_case = rho_cases();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -61,15 +77,7 @@ pub fn orthogonal_sweep() -> Result<String> {
     );
     for activation in [Activation::Identity, Activation::Tanh] {
         for rho in [0.5, 1.0, 1.5] {
-            let params = vec![w_x.clone(), q.scale(rho), Matrix::zeros(1, hidden)];
-            let case = Case::new(
-                Rnn::new(activation),
-                params,
-                x.clone(),
-                vec![],
-                Head::SumLast,
-            )?;
-            let g = case.bptt()?;
+            let g = rho_case(activation, rho)?.bptt()?;
             // Every third step, and the first: ten bars a chart.
             let rows: Vec<(String, f64)> = (1..=steps)
                 .rev()
@@ -98,23 +106,11 @@ pub fn orthogonal_sweep() -> Result<String> {
 /// `γ = 1` for tanh): below `1/γ` every run vanishes at least that fast; above it the bound
 /// allows growth that saturation takes away.
 pub fn gradient_norm_figure() -> Result<String> {
-    let (steps, hidden, features) = (30, 8, 4);
-    let q = orthogonal(hidden, &mut rng(5));
-    let w_x = init::normal(&mut rng(6), features, hidden, 0.5);
-    let x: Vec<Matrix<f64>> = (0..steps)
-        .map(|t| init::normal(&mut rng(100 + t as u64), 1, features, 1.0))
-        .collect();
+    let steps = 30;
+    let rho_case = rho_cases();
     let mut series = Vec::new();
     for (k, rho) in [0.5, 1.0, 1.5].into_iter().enumerate() {
-        let params = vec![w_x.clone(), q.scale(rho), Matrix::zeros(1, hidden)];
-        let case = Case::new(
-            Rnn::new(Activation::Tanh),
-            params,
-            x.clone(),
-            vec![],
-            Head::SumLast,
-        )?;
-        let g = case.bptt()?;
+        let g = rho_case(Activation::Tanh, rho)?.bptt()?;
         let last = g.dh(steps).norm();
         let points = (0..=steps).map(|t| (t as f64, g.dh(t).norm())).collect();
         series.push(Series {

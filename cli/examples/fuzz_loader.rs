@@ -530,6 +530,19 @@ fn pipeline<C: Cell>(case: &Case<f64, C>, tally: &mut Tally) -> Option<String> {
     None
 }
 
+/// What went wrong in one input's run started at `started`: the problem it found, a panic, or
+/// more than 10 s spent.
+fn problem_of(outcome: std::thread::Result<Option<String>>, started: Instant) -> Option<String> {
+    let problem = match outcome {
+        Ok(problem) => problem,
+        Err(payload) => Some(format!("panic: {}", panic_text(payload.as_ref()))),
+    };
+    problem.or_else(|| {
+        (started.elapsed() > Duration::from_secs(10))
+            .then(|| format!("slow: {:.1} s", started.elapsed().as_secs_f64()))
+    })
+}
+
 /// Tries one case file (`grads = None`) or one gradient file for `case`, counting what
 /// happened in `tally`.
 pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
@@ -560,14 +573,7 @@ pub fn try_input(text: &str, grads_for: Option<&Case<f64>>, tally: &mut Tally) {
             }
         },
     }));
-    let problem = match outcome {
-        Ok(problem) => problem,
-        Err(payload) => Some(format!("panic: {}", panic_text(payload.as_ref()))),
-    };
-    let problem = problem.or_else(|| {
-        (started.elapsed() > Duration::from_secs(10))
-            .then(|| format!("slow: {:.1} s", started.elapsed().as_secs_f64()))
-    });
+    let problem = problem_of(outcome, started);
     if let Some(problem) = problem {
         tally.problems.push((problem, text.to_string()));
     }
@@ -617,14 +623,7 @@ pub fn try_archive(bytes: &[u8], tally: &mut Tally) {
             load_case(&value, tally)
         }
     }));
-    let problem = match outcome {
-        Ok(problem) => problem,
-        Err(payload) => Some(format!("panic: {}", panic_text(payload.as_ref()))),
-    };
-    let problem = problem.or_else(|| {
-        (started.elapsed() > Duration::from_secs(10))
-            .then(|| format!("slow: {:.1} s", started.elapsed().as_secs_f64()))
-    });
+    let problem = problem_of(outcome, started);
     if let Some(problem) = problem {
         let shown: String = bytes.iter().take(100).map(|b| format!("{b:02x}")).collect();
         tally.problems.push((format!("archive: {problem}"), shown));
