@@ -36,30 +36,15 @@ pub fn unrolled_graph() -> Result<String> {
     tapegrad::graph::unrolled(&Case::<f64>::canonical(), tapegrad::graph::Detail::Ops)
 }
 
-/// Draws `dot` as SVG with Graphviz, if it is installed.
-pub fn render(dot: &str) -> Option<String> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("dot")
-        .arg("-Tsvg")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(dot.as_bytes()).ok()?;
-    let out = child.wait_with_output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 fn main() -> Result<()> {
     // `-- --figures` writes chapter 3's figure (from the repository's root; needs Graphviz).
     if std::env::args().any(|a| a == "--figures") {
         let dot = unrolled_graph()?;
-        let svg = render(&dot).ok_or_else(|| {
-            tapegrad::Error::invalid("dot", "Graphviz's dot is needed: apt install graphviz")
-        })?;
+        let svg = tapegrad::graph::draw(&dot)?
+            .ok_or_else(|| {
+                tapegrad::Error::invalid("dot", "Graphviz is needed: apt install graphviz")
+            })?
+            .svg;
         for (ext, text) in [("dot", &dot), ("svg", &svg)] {
             let path = format!("{UNROLLED_FIGURE}.{ext}");
             std::fs::write(&path, text)

@@ -16,7 +16,7 @@
 //!
 //! Part 1 takes `W_h = ρ·Q` with `Q` orthogonal, so that `ρ` is every singular value at once,
 //! and shows `‖dh_t‖` for `ρ = 0.5, 1, 1.5` with the identity and tanh. Part 2 crosses `1/γ` for
-//! tanh and sigmoid with a random symmetric `W_h`, and draws what clipping does.
+//! tanh and sigmoid with a random symmetric `W_h`, and draws what clipping the update does to\n//! each step's part of it (it does not touch `dh_t`: the backward pass has run).
 //!
 //! `cargo run --release --example 06-vanishing-and-exploding` (with `-- --figures`, it writes
 //! chapter 7's figure, `docs/07-gradient-norms.svg`, instead)
@@ -198,10 +198,22 @@ pub fn probe(
 }
 
 /// `(t, ‖dh_t‖)` for `t = T … 1`, scaled by `factor`.
-fn dh_rows(g: &Gradients<f64>, factor: f64) -> Vec<(String, f64)> {
+fn dh_rows(g: &Gradients<f64>) -> Vec<(String, f64)> {
     (1..=g.steps.len())
         .rev()
-        .map(|t| (format!("   t={t:<2}"), factor * g.dh(t).norm()))
+        .map(|t| (format!("   t={t:<2}"), g.dh(t).norm()))
+        .collect()
+}
+
+/// The rows of a bar chart of `factor·‖q[t]‖`, step `t`'s contribution to a total, from `t = T`
+/// down.
+fn contribution_rows(g: &Gradients<f64>, q: &str, factor: f64) -> Vec<(String, f64)> {
+    (1..=g.steps.len())
+        .rev()
+        .map(|t| {
+            let norm = g.get(t, q).map_or(f64::NAN, |m| m.norm());
+            (format!("   t={t:<2}"), factor * norm)
+        })
         .collect()
 }
 
@@ -213,7 +225,7 @@ fn ratio(g: &Gradients<f64>) -> f64 {
     g.dh(1).norm() / g.dh(g.steps.len()).norm()
 }
 
-/// Part 2: `‖dh_t‖` below and above `σ_max(W_h) = 1/γ`, with and without clipping, over
+/// Part 2: `‖dh_t‖` below and above `σ_max(W_h) = 1/γ`, and each step's part of the clipped update, over
 /// sequences of `steps` steps.
 pub fn run(steps: usize) -> Result<Writeup> {
     let mut out = String::new();
@@ -259,11 +271,7 @@ pub fn run(steps: usize) -> Result<Writeup> {
             gamma * sigma,
             if above { "above" } else { "below" }
         );
-        let _ = write!(
-            out,
-            "{}",
-            log_bar_chart("   ‖dh_t‖ without clipping", &dh_rows(&g, 1.0))
-        );
+        let _ = write!(out, "{}", log_bar_chart("   ‖dh_t‖", &dh_rows(&g)));
         let _ = writeln!(
             out,
             "   ‖dh_1‖/‖dh_{steps}‖ = {}; (γ·σ_max)^{} = {}",
@@ -277,24 +285,32 @@ pub fn run(steps: usize) -> Result<Writeup> {
             .collect();
         let norm = clip_global_norm(&mut grads, CLIP);
         let factor = if norm > CLIP { CLIP / norm } else { 1.0 };
+        // Clipping acts on the update, after the backward pass: dh_t is not touched (clipping
+        // it inside the loop is one of chapter 8's bugs). What it scales is each step's
+        // contribution to the update, dW_h[t], all by the same factor.
         if above {
             let title = format!(
-                "   ‖dh_t‖ with clipping: ‖g‖ = {} > θ, so every step is scaled by θ/‖g‖ = {}",
+                "   clipping the update: ‖g‖ = {} > θ, so g ← g·{}; step t's part of it, ‖dW_h[t]‖·{}:",
                 number(norm),
+                number(factor),
                 number(factor)
             );
-            let _ = write!(out, "{}", log_bar_chart(&title, &dh_rows(&g, factor)));
+            let _ = write!(
+                out,
+                "{}",
+                log_bar_chart(&title, &contribution_rows(&g, "dw_h", factor))
+            );
         } else {
             let _ = writeln!(
                 out,
-                "   with clipping: ‖g‖ = {}, every step scaled by {}: the decay is the same",
+                "   clipping the update: ‖g‖ = {}, g ← g·{}; every step's dW_h[t] by the same factor",
                 number(norm),
                 number(factor)
             );
         }
         let _ = writeln!(out);
         summary.push(g.dh(1).norm());
-        summary.push(factor * g.dh(1).norm());
+        summary.push(factor);
     }
 
     let _ = writeln!(out, "Above 1/γ the gradient can explode; it need not:");
@@ -322,21 +338,21 @@ pub fn run(steps: usize) -> Result<Writeup> {
     );
     let _ = writeln!(
         out,
-        "Clipping multiplies every step's gradient by the same θ/‖g‖: an exploding update gets"
+        "Clipping multiplies the update, and so every step's part of it, by the same θ/‖g‖: an"
     );
     let _ = writeln!(
         out,
-        "length θ, while ‖dh_1‖/‖dh_T‖, and so any vanishing, stays as it was."
+        "exploding update gets length θ, while the steps' proportions, and so any vanishing, stay."
     );
     let keys = [
         "tanh_below_dh1",
-        "tanh_below_clipped_dh1",
+        "tanh_below_clip_factor",
         "tanh_above_dh1",
-        "tanh_above_clipped_dh1",
+        "tanh_above_clip_factor",
         "sigmoid_below_dh1",
-        "sigmoid_below_clipped_dh1",
+        "sigmoid_below_clip_factor",
         "sigmoid_above_dh1",
-        "sigmoid_above_clipped_dh1",
+        "sigmoid_above_clip_factor",
     ];
     Ok(Writeup {
         text: out,

@@ -48,8 +48,38 @@ const PALETTE: [&str; 6] = [
 /// The plot's area inside the picture, in pixels: left, top, width, height.
 const PLOT: (f64, f64, f64, f64) = (70.0, 40.0, 460.0, 260.0);
 
-/// Width and height of a line chart.
+/// Width and height of a line chart, the width at least: a long legend widens it.
 const SIZE: (f64, f64) = (720.0, 350.0);
+
+/// The width of a character of the 11 px monospace font, in pixels (about 0.6 em).
+const CHARACTER: f64 = 6.7;
+
+/// Where the `x` axis from `lo` to `hi` is labelled. An axis of whole numbers (steps, epochs)
+/// gets whole labels: its ends and the multiples of 1, 2 or 5 × 10ᵏ between them, about five
+/// intervals; any other axis five equal intervals.
+fn x_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if lo.fract() != 0.0 || hi.fract() != 0.0 {
+        return (0..=5).map(|i| lo + (hi - lo) * i as f64 / 5.0).collect();
+    }
+    let decade = 10f64.powf(((hi - lo) / 5.0).log10().floor());
+    let every = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|&e| (hi - lo) / e <= 5.0)
+        .unwrap_or(10.0 * decade)
+        .max(1.0);
+    let mut ticks = vec![lo];
+    let mut x = (lo / every).floor() * every + every;
+    // A label closer than half an interval to the axis's end would run into it.
+    while x < hi - every / 2.0 {
+        if x > lo + every / 2.0 {
+            ticks.push(x);
+        }
+        x += every;
+    }
+    ticks.push(hi);
+    ticks
+}
 
 /// A tick's label: a whole number as one (`12`), anything else in three digits (`0.25`,
 /// `1.50e-03`).
@@ -110,7 +140,10 @@ impl LineChart {
         let py = |y: f64| top + height - (to_axis(y) - y_lo) / (y_hi - y_lo) * height;
         let py_axis = |a: f64| top + height - (a - y_lo) / (y_hi - y_lo) * height;
 
-        let mut out = open(SIZE.0, SIZE.1);
+        // Wide enough for the longest name in the legend.
+        let longest = self.series.iter().map(|s| s.name.chars().count()).max();
+        let legend = 30.0 + CHARACTER * longest.unwrap_or(0) as f64 + 16.0;
+        let mut out = open(SIZE.0.max(left + width + 16.0 + legend), SIZE.1);
         let _ = writeln!(
             out,
             "<text x=\"{:.1}\" y=\"22\" font-size=\"13\">{}</text>",
@@ -147,15 +180,7 @@ impl LineChart {
                 y + 4.0
             );
         }
-        // Five intervals, or one per step of a short whole-numbered axis.
-        let whole = x_lo.fract() == 0.0 && x_hi.fract() == 0.0;
-        let x_ticks = if whole && x_hi - x_lo < 5.0 {
-            (x_hi - x_lo) as usize
-        } else {
-            5
-        };
-        for i in 0..=x_ticks {
-            let x = x_lo + (x_hi - x_lo) * i as f64 / x_ticks as f64;
+        for x in x_ticks(x_lo, x_hi) {
             let _ = writeln!(
                 out,
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
@@ -241,7 +266,7 @@ fn error_colour(rel: f64) -> String {
 /// top, as the backward pass walks), one column per quantity, then a row of totals. Each cell
 /// is coloured by the largest relative error of its comparisons (hand, tape, forward mode and
 /// finite differences against each other), and marked `F` where its verdict is `FAIL` and `?`
-/// where finite differences were inconclusive.
+/// where finite differences were inconclusive; its tooltip (`<title>`) gives the error itself.
 pub fn check_heat_map(report: &Report) -> String {
     let checked: Vec<usize> = report.checked_steps();
     let quantities: Vec<&str> = report
@@ -276,19 +301,22 @@ pub fn check_heat_map(report: &Report) -> String {
             |m, r| if r.is_nan() { f64::INFINITY } else { m.max(r) },
         )
     };
-    let square = |out: &mut String, x: f64, y: f64, c: &crate::check::Comparisons| {
-        let mark = match c.verdict() {
-            Verdict::Fail => "F",
-            Verdict::Inconclusive => "?",
-            Verdict::Ok => "",
+    let square = |out: &mut String, x: f64, y: f64, name: &str, c: &crate::check::Comparisons| {
+        let (mark, verdict) = match c.verdict() {
+            Verdict::Fail => ("F", "FAIL"),
+            Verdict::Inconclusive => ("?", "inconclusive"),
+            Verdict::Ok => ("", "ok"),
         };
+        // The title is the tooltip a browser shows over the square: the number behind its colour.
         let _ = writeln!(
             out,
             "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\" \
-             stroke=\"white\"/>",
+             stroke=\"white\"><title>{}: {:.1e} ({verdict})</title></rect>",
             cell,
             cell,
-            error_colour(worst(c))
+            error_colour(worst(c)),
+            escape(name),
+            worst(c)
         );
         if !mark.is_empty() {
             let _ = writeln!(
@@ -316,8 +344,9 @@ pub fn check_heat_map(report: &Report) -> String {
             label_width - 6.0,
             y + cell / 2.0 + 4.0
         );
-        for (j, (_, c)) in report.steps[t - 1].iter().enumerate() {
-            square(&mut out, label_width + cell * j as f64, y, c);
+        for (j, (q, c)) in report.steps[t - 1].iter().enumerate() {
+            let name = format!("{q} at t={t}");
+            square(&mut out, label_width + cell * j as f64, y, &name, c);
         }
     }
     let y = top + cell * checked.len() as f64;
@@ -329,7 +358,7 @@ pub fn check_heat_map(report: &Report) -> String {
     );
     for (j, (total, c)) in report.totals.iter().enumerate() {
         let x = label_width + cell * j as f64;
-        square(&mut out, x, y, c);
+        square(&mut out, x, y, total.key, c);
         let _ = writeln!(
             out,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"9\">{}</text>",

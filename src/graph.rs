@@ -15,7 +15,8 @@
 //! The picture reads the tape's nodes through the [`Recording`] that made them, so it works for
 //! every cell: a node belongs to step t if it was recorded between `x_t` and `x_(t+1)`. With
 //! [`Detail::Steps`] each step folds into one box (its equations and the norms of what it
-//! passes back), which keeps a 40-step sequence legible.
+//! passes back), in rows of [`STEPS_PER_ROW`] like lines of text, which keeps a 40-step sequence
+//! legible.
 
 use crate::case::Case;
 use crate::cell::Cell;
@@ -39,6 +40,10 @@ pub enum Detail {
 /// The most steps [`Detail::for_steps`] draws node by node: beyond that, a node per operation
 /// no longer reads as a picture.
 pub const OPS_STEPS: usize = 8;
+
+/// How many step boxes [`Detail::Steps`] puts on one row before it starts the next, so that a
+/// long sequence reads like lines of text rather than one strip.
+pub const STEPS_PER_ROW: usize = 8;
 
 impl Detail {
     /// What `tapegrad graph` draws for a case of `steps` steps unless told: every node up to
@@ -437,39 +442,117 @@ fn steps_picture<T: Scalar, C: Cell>(
     let mut top = weights.clone();
     top.push("equations".into());
     row(&mut out, top, "min");
-    row(
-        &mut out,
-        (1..=steps).map(|t| format!("x{t}")).collect(),
-        "same",
-    );
-    // The inputs' row below the weights', each input over its step.
-    let _ = writeln!(out, "  w0 -> x1 [style=invis];");
-    row(
-        &mut out,
-        (1..=steps).map(|t| format!("s{t}")).collect(),
-        "same",
-    );
-    row(
-        &mut out,
-        (0..=steps).map(|t| format!("h{t}")).collect(),
-        "same",
-    );
+    // Rows of STEPS_PER_ROW steps, one under the other, like lines of text: inputs, steps,
+    // states; the state leaving a row's last step enters the next row's first.
+    let rows: Vec<Vec<usize>> = (1..=steps)
+        .collect::<Vec<_>>()
+        .chunks(STEPS_PER_ROW)
+        .map(<[usize]>::to_vec)
+        .collect();
+    for (r, row_steps) in rows.iter().enumerate() {
+        let (first, last) = (row_steps[0], row_steps[row_steps.len() - 1]);
+        row(
+            &mut out,
+            row_steps.iter().map(|t| format!("x{t}")).collect(),
+            "same",
+        );
+        // Each row's inputs under what comes before it: the weights, or the row above, whose
+        // first state holds the row to the left margin.
+        if r == 0 {
+            let _ = writeln!(out, "  w0 -> x1 [style=invis];");
+        } else {
+            let above = if r == 1 { 0 } else { rows[r - 1][0] };
+            let _ = writeln!(out, "  h{above} -> x{first} [style=invis, weight=10];");
+        }
+        row(
+            &mut out,
+            row_steps.iter().map(|t| format!("s{t}")).collect(),
+            "same",
+        );
+        let from = if r == 0 { 0 } else { first };
+        row(
+            &mut out,
+            (from..=last).map(|t| format!("h{t}")).collect(),
+            "same",
+        );
+    }
     for t in 1..=steps {
-        for w in &weights {
-            let _ = writeln!(out, "  {w} -> s{t} [color=\"#9bb4e0\"];");
+        // Beyond one row the weights' edges would cross every row above: the step boxes name
+        // their copies instead.
+        if rows.len() == 1 {
+            for w in &weights {
+                let _ = writeln!(out, "  {w} -> s{t} [color=\"#9bb4e0\"];");
+            }
         }
         let _ = writeln!(out, "  x{t} -> s{t};");
         let _ = writeln!(out, "  h{} -> s{t} [constraint=false];", t - 1);
         let _ = writeln!(out, "  s{t} -> h{t};");
     }
-    let read: Vec<usize> = if case.head.reads_every_state() {
-        (1..=steps).collect()
+    if !case.head.reads_every_state() {
+        let _ = writeln!(out, "  h{steps} -> loss;");
+    } else if rows.len() == 1 {
+        for t in 1..=steps {
+            let _ = writeln!(out, "  h{t} -> loss;");
+        }
     } else {
-        vec![steps]
-    };
-    for t in read {
-        let _ = writeln!(out, "  h{t} -> loss;");
+        // An edge from every state would cross every row below it: one edge, and its label.
+        let _ = writeln!(
+            out,
+            "  h{steps} -> loss [label=\" and every h_t\", fontsize=9];"
+        );
     }
     out.push_str("}\n");
     out
+}
+
+/// What Graphviz drew from a picture: the SVG that `dot -Tsvg` printed, and what it said on
+/// stderr (its warnings: empty when the layout was clean).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawing {
+    /// The SVG document, XML prolog and all.
+    pub svg: String,
+    /// Graphviz's warnings.
+    pub warnings: String,
+}
+
+impl Drawing {
+    /// The `<svg>` element alone, without the prolog: what an HTML page embeds.
+    pub fn svg_element(&self) -> &str {
+        self.svg.find("<svg").map_or("", |start| &self.svg[start..])
+    }
+}
+
+/// Draws `dot` with Graphviz (`dot -Tsvg`), where it is installed: the one place tapegrad runs
+/// another program, so that the command line, the tutorial's figure and the tests draw alike.
+/// `None` when Graphviz is not installed; an error says why it could not draw.
+pub fn draw(dot: &str) -> Result<Option<Drawing>> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let why = |why: String| crate::Error::invalid("dot", why);
+    let Ok(mut child) = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        return Ok(None);
+    };
+    if let Some(mut input) = child.stdin.take() {
+        // A dot that exits early closes its input: its status says what went wrong.
+        let _ = input.write_all(dot.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| why(e.to_string()))?;
+    let drawing = Drawing {
+        svg: String::from_utf8_lossy(&out.stdout).into_owned(),
+        warnings: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    if out.status.success() && drawing.svg.contains("<svg") {
+        Ok(Some(drawing))
+    } else {
+        Err(why(format!(
+            "Graphviz could not draw it: {}",
+            drawing.warnings.trim()
+        )))
+    }
 }

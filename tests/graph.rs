@@ -3,7 +3,6 @@
 //! line in time order, every copy of a weight fed by the weight), and a rendering by
 //! Graphviz's `dot` where it is installed.
 
-use std::process::{Command, Stdio};
 use tapegrad::Cell;
 use tapegrad::case::{Case, Dims, HeadKind};
 use tapegrad::cells::{Gru, Lstm, Rnn};
@@ -94,8 +93,22 @@ fn the_folded_picture_has_a_box_per_step() {
         );
         assert!(dot.contains(&format!("  h{} -> s{t} [constraint=false];", t - 1)));
     }
-    // The head reads every state.
-    assert_eq!(dot.matches(" -> loss;").count(), 40);
+    // Five rows of eight, like lines of text: each row's inputs on one rank, under the first
+    // state of the row above.
+    for first in [1, 9, 17, 25, 33] {
+        let inputs: Vec<String> = (first..first + 8).map(|t| format!("x{t}")).collect();
+        assert!(dot.contains(&format!("  {{ rank=same; {}; }}", inputs.join("; "))));
+    }
+    assert!(dot.contains("  h0 -> x9 [style=invis, weight=10];"));
+    assert!(dot.contains("  h25 -> x33 [style=invis, weight=10];"));
+    // The head reads every state, but one edge says so: forty would cross every row below.
+    assert_eq!(dot.matches(" -> loss").count(), 1);
+    assert!(dot.contains("  h40 -> loss [label=\" and every h_t\""));
+    // Nor do the weights' edges cross the rows: only a picture of one row draws them.
+    assert!(!dot.contains("w0 -> s"));
+    let one_row = unrolled(&small::<Gru>(6, 8), Detail::Steps).unwrap();
+    assert!(one_row.contains("  w0 -> s8 [color="));
+    assert_eq!(one_row.matches(" -> loss;").count(), 8);
     assert_eq!(Detail::for_steps(8), Detail::Ops);
     assert_eq!(Detail::for_steps(9), Detail::Steps);
 }
@@ -103,35 +116,23 @@ fn the_folded_picture_has_a_box_per_step() {
 /// Graphviz lays the pictures out without a warning, where it is installed.
 #[test]
 fn graphviz_renders_the_pictures() {
-    let rendered = |dot: &str| -> Option<(bool, String)> {
-        let mut child = Command::new("dot")
-            .arg("-Tsvg")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .ok()?;
-        use std::io::Write;
-        child.stdin.take()?.write_all(dot.as_bytes()).ok()?;
-        let out = child.wait_with_output().ok()?;
-        let svg = String::from_utf8_lossy(&out.stdout).to_string();
-        let clean = out.status.success() && out.stderr.is_empty() && svg.contains("</svg>");
-        Some((clean, String::from_utf8_lossy(&out.stderr).to_string()))
-    };
     let pictures = [
         unrolled(&Case::<f64>::canonical(), Detail::Ops).unwrap(),
         unrolled(&small::<Lstm>(4, 3), Detail::Ops).unwrap(),
         unrolled(&small::<Gru>(5, 40), Detail::Steps).unwrap(),
     ];
     for dot in &pictures {
-        match rendered(dot) {
+        match tapegrad::graph::draw(dot).unwrap() {
             None => {
                 eprintln!(
                     "graphviz_renders_the_pictures: skipped, no `dot` (apt install graphviz)"
                 );
                 return;
             }
-            Some((clean, stderr)) => assert!(clean, "dot: {stderr}"),
+            Some(drawing) => {
+                assert!(drawing.warnings.is_empty(), "dot: {}", drawing.warnings);
+                assert!(drawing.svg.contains("</svg>"));
+            }
         }
     }
 }

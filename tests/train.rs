@@ -629,3 +629,24 @@ fn a_classifier_takes_any_cell() {
     );
     assert!(gru.accuracy(&x, &y).unwrap() > 0.5);
 }
+
+/// Chapter 6's committed figure is what the example draws now: three loss curves of 30 epochs.
+#[test]
+fn the_committed_loss_figure_is_up_to_date() {
+    let path = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), classifier::LOSS_FIGURE);
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let drawn = classifier::loss_figure().unwrap();
+    assert!(
+        committed == drawn,
+        "{path} is out of date: cargo run --example 07-classifier -- --figures"
+    );
+    // Three runs of 30 epochs: three lines of 30 points each.
+    let lines: Vec<&str> = drawn
+        .lines()
+        .filter(|l| l.starts_with("<polyline"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for line in lines {
+        assert_eq!(line.matches(',').count(), 30, "{line}");
+    }
+}

@@ -760,7 +760,15 @@ fn write_report_page<C: Cell>(
         Err("the case is too large to draw".to_string())
     } else {
         let dot = graph::unrolled(case, Detail::for_steps(case.x.len()))?;
-        render_with_dot(&dot)
+        match graph::draw(&dot) {
+            Ok(Some(drawing)) => Ok(drawing.svg_element().to_string()),
+            Ok(None) => Err(
+                "Graphviz's dot was not found: install the graphviz package to \
+                             include the graph (tapegrad graph prints it for dot)"
+                    .to_string(),
+            ),
+            Err(e) => Err(e.to_string()),
+        }
     };
     let title = case_file.unwrap_or("the canonical example");
     let page = tapegrad::report_page::page(title, case, report, graph)?;
@@ -768,33 +776,6 @@ fn write_report_page<C: Cell>(
         .map_err(|e| usage(format!("--report: cannot write {path}: {e}"), Some("check")))?;
     eprintln!("tapegrad: wrote {path}");
     Ok(())
-}
-
-/// `dot` rendered as inline SVG by Graphviz, or why it could not be.
-fn render_with_dot(dot: &str) -> Result<String, String> {
-    use std::process::{Command, Stdio};
-    let missing = "Graphviz's dot was not found: install the graphviz package to include the \
-                   graph (tapegrad graph prints it for dot)";
-    let mut child = Command::new("dot")
-        .arg("-Tsvg")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|_| missing.to_string())?;
-    if let Some(mut input) = child.stdin.take() {
-        // A dot that exits early closes its input: its status says what went wrong.
-        let _ = input.write_all(dot.as_bytes());
-    }
-    let out = child.wait_with_output().map_err(|e| format!("dot: {e}"))?;
-    let svg = String::from_utf8_lossy(&out.stdout);
-    match svg.find("<svg") {
-        Some(start) if out.status.success() => Ok(svg[start..].to_string()),
-        _ => Err(format!(
-            "dot could not draw it: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-    }
 }
 
 /// The advice of a refusal for memory where the answer itself needs it.
