@@ -16,6 +16,14 @@
 //! forward `2·B·(F+H)·H` per step, backward twice that. `act%` is the share of the `bptt` time
 //! that the forward activations take (tanh over `T` blocks of `B×H`, timed alone); `libm` is what
 //! the same tanh costs with the standard `f64::tanh`/`f32::tanh` instead.
+//!
+//! The bench measures its own reference first: the single-thread peak of the product kernel
+//! every path runs on (the best of square products of side 256, 512 and 1024), and prints each path's share of it, which
+//! compares across machines where microseconds do not. Last, it times the per-step check of
+//! every step in both modes on the cases `benches/peers.py` times `torch.autograd.gradcheck` on.
+//! `--json` prints `gemm_peak_gflops`, `results` (one row per path, size and dtype), `memory`,
+//! `check` and `checks` (`{case, mode, seconds, runs, passed}`), which the peers script reads to
+//! write the README's table.
 
 use std::time::Instant;
 use tapegrad::Scalar;
@@ -26,20 +34,39 @@ use tapegrad::cells::{Gru, Lstm, Rnn};
 use tapegrad::check::{Mode, check_case};
 use tapegrad::fast::{self, Bptt};
 use tapegrad::fd::Verdict;
+use tapegrad::matrix::Matrix;
 
-/// The five sizes `(B, T, F, H)` and the fastest Python peer's median µs for each in f64
-/// (numpy or JAX), measured once on the project's earlier Skylake-X machines: on any other
-/// machine only the ratios within one run compare.
-const SIZES: [((usize, usize, usize, usize), f64); 5] = [
-    ((1, 3, 2, 4), 11.0),
-    ((8, 16, 8, 16), 83.0),
-    ((32, 32, 16, 64), 679.0),
-    ((32, 64, 32, 128), 3911.0),
-    ((64, 128, 64, 256), 62415.0),
+/// The five sizes `(B, T, F, H)`, from the canonical example's to the largest.
+const SIZES: [(usize, usize, usize, usize); 5] = [
+    (1, 3, 2, 4),
+    (8, 16, 8, 16),
+    (32, 32, 16, 64),
+    (32, 64, 32, 128),
+    (64, 128, 64, 256),
 ];
 
-/// numpy's f32 time at the largest size, on the same earlier machine (the only f32 peer figure).
-const NUMPY_F32_LARGEST_US: f64 = 26471.0;
+/// The sides of the square products the kernel's peak is measured on: a BLAS's peak is quoted
+/// on the one of these it runs fastest.
+const PEAK_SIDES: [usize; 3] = [256, 512, 1024];
+
+/// The single-thread peak of the product kernel every path here runs on: the best over
+/// [`PEAK_SIDES`] of the median GFLOP/s of `C = A·B` for square `n × n` matrices (`2n³`
+/// flops). Each path's share of it says how close to the machine a training step runs, on any
+/// machine.
+fn gemm_peak<T: Scalar>() -> f64 {
+    PEAK_SIDES
+        .iter()
+        .map(|&n| {
+            let entry = |k: usize, m: usize| T::from_f64((k % m) as f64 / m as f64);
+            let a = Matrix::<T>::from_fn(n, n, |i, j| entry(i * 7 + j * 3, 17));
+            let b = Matrix::<T>::from_fn(n, n, |i, j| entry(i * 5 + j, 13));
+            let us = median_us(|| {
+                std::hint::black_box(a.matmul(&b).expect("square matrices fit"));
+            });
+            2.0 * (n * n * n) as f64 / us / 1e3
+        })
+        .fold(0.0, f64::max)
+}
 
 /// Median wall time of `f` in microseconds.
 fn median_us(mut f: impl FnMut()) -> f64 {
@@ -84,13 +111,11 @@ struct Row {
     dims: Dims,
     median_us: f64,
     gflops: f64,
-    /// The fastest peer's time for this size and dtype, if there is one.
-    peer_us: Option<f64>,
     /// Forward tanh time, fast and standard (bptt rows only).
     activation: Option<(f64, f64)>,
 }
 
-fn run<T: Scalar>(dims: Dims, peer_us: Option<f64>, rows: &mut Vec<Row>) {
+fn run<T: Scalar>(dims: Dims, rows: &mut Vec<Row>) {
     let case = Case::<T>::random(1, dims, HeadKind::SumLast, Rnn::new(Activation::Tanh));
     let flops =
         6.0 * (dims.batch * dims.steps * (dims.features + dims.hidden) * dims.hidden) as f64;
@@ -125,7 +150,6 @@ fn run<T: Scalar>(dims: Dims, peer_us: Option<f64>, rows: &mut Vec<Row>) {
             dims,
             median_us: us,
             gflops: flops / us / 1e3,
-            peer_us,
             activation: (path == "bptt").then_some((fast_tanh, libm_tanh)),
         });
     }
@@ -160,7 +184,6 @@ fn run_cell<T: Scalar, C: Cell>(
             dims,
             median_us: us,
             gflops: flops / us / 1e3,
-            peer_us: None,
             activation: None,
         });
     }
@@ -171,61 +194,28 @@ fn main() {
     let json = args.iter().any(|a| a == "--json");
     let quick = args.iter().any(|a| a == "--quick");
     let sizes = if quick { &SIZES[..4] } else { &SIZES[..] };
-    let dims_of = |(batch, steps, features, hidden)| Dims {
-        batch,
-        steps,
-        features,
-        hidden,
+    let peak = Peak {
+        f64: gemm_peak::<f64>(),
+        f32: gemm_peak::<f32>(),
     };
-    let largest = SIZES[4].0;
     let mut rows = Vec::new();
-    for &(size, peer) in sizes {
-        run::<f64>(dims_of(size), Some(peer), &mut rows);
-        let peer32 = (size == largest).then_some(NUMPY_F32_LARGEST_US);
-        run::<f32>(dims_of(size), peer32, &mut rows);
+    for &size in sizes {
+        run::<f64>(dims_of(size), &mut rows);
+        run::<f32>(dims_of(size), &mut rows);
     }
     // The gated cells by the generic paths, at the four smaller sizes.
     let mut gated = Vec::new();
-    for &(size, _) in &sizes[..sizes.len().min(4)] {
+    for &size in &sizes[..sizes.len().min(4)] {
         let dims = dims_of(size);
-        run_cell::<f64, _>(
-            &["lstm bptt", "lstm tape"],
-            Lstm::default(),
-            4,
-            dims,
-            &mut gated,
-        );
-        run_cell::<f32, _>(
-            &["lstm bptt", "lstm tape"],
-            Lstm::default(),
-            4,
-            dims,
-            &mut gated,
-        );
-        run_cell::<f64, _>(
-            &["gru bptt", "gru tape"],
-            Gru::default(),
-            3,
-            dims,
-            &mut gated,
-        );
-        run_cell::<f32, _>(
-            &["gru bptt", "gru tape"],
-            Gru::default(),
-            3,
-            dims,
-            &mut gated,
-        );
+        run_cell::<f64, _>(&LSTM_PATHS, Lstm::default(), 4, dims, &mut gated);
+        run_cell::<f32, _>(&LSTM_PATHS, Lstm::default(), 4, dims, &mut gated);
+        run_cell::<f64, _>(&GRU_PATHS, Gru::default(), 3, dims, &mut gated);
+        run_cell::<f32, _>(&GRU_PATHS, Gru::default(), 3, dims, &mut gated);
     }
     let memory: Vec<(Dims, fast::StepMemory)> = sizes
         .iter()
-        .map(|&(size, _)| {
-            let case = Case::<f64>::random(
-                1,
-                dims_of(size),
-                HeadKind::SumLast,
-                Rnn::new(Activation::Tanh),
-            );
+        .map(|&size| {
+            let case = rnn_case(size);
             (case.dims(), fast::step_memory(&case).expect("valid case"))
         })
         .collect();
@@ -234,14 +224,9 @@ fn main() {
     let canonical_us = median_us(|| {
         std::hint::black_box(check_case(&canonical, Mode::Exhaustive).expect("valid case"));
     });
-    let big = Case::<f64>::random(
-        1,
-        dims_of((32, 64, 32, 128)),
-        HeadKind::SumLast,
-        Rnn::new(Activation::Tanh),
-    );
     let t = Instant::now();
-    let report = check_case(&big, Mode::Directional { seed: 0 }).expect("valid case");
+    let report = check_case(&rnn_case((32, 64, 32, 128)), Mode::Directional { seed: 0 })
+        .expect("valid case");
     let directional_s = t.elapsed().as_secs_f64();
     // How hard finite differences worked: loss evaluations per quantity (4 when every
     // estimate stops at its first two steps).
@@ -264,16 +249,126 @@ fn main() {
         quantities,
         exhausted: report.precise_exhausted,
     };
+    let checks = time_checks(quick);
     if json {
-        print_json(&rows, &memory, &check, &gated);
+        print_json(&rows, &memory, &check, &gated, &peak, &checks);
     } else {
-        print_table(&rows, &memory, &check);
-        print_gated(&gated);
+        print_table(&rows, &memory, &check, &peak);
+        print_gated(&gated, &peak);
+        print_checks(&checks);
+    }
+}
+
+/// The names of the gated cells' two paths.
+const LSTM_PATHS: [&str; 2] = ["lstm bptt", "lstm tape"];
+const GRU_PATHS: [&str; 2] = ["gru bptt", "gru tape"];
+
+fn dims_of((batch, steps, features, hidden): (usize, usize, usize, usize)) -> Dims {
+    Dims {
+        batch,
+        steps,
+        features,
+        hidden,
+    }
+}
+
+/// The benchmark's case at `size`: a seeded random tanh RNN with loss `Σ h_T`, the case the
+/// peers script builds too (`benches/peers.py`, which writes it as a case file).
+fn rnn_case(size: (usize, usize, usize, usize)) -> Case<f64> {
+    Case::<f64>::random(
+        1,
+        dims_of(size),
+        HeadKind::SumLast,
+        Rnn::new(Activation::Tanh),
+    )
+}
+
+/// The kernel's single-thread peak in each dtype, GFLOP/s.
+struct Peak {
+    f64: f64,
+    f32: f64,
+}
+
+impl Peak {
+    /// `gflops` as a percentage of the peak of `dtype`.
+    fn share(&self, dtype: &str, gflops: f64) -> f64 {
+        let peak = if dtype == "f32" { self.f32 } else { self.f64 };
+        100.0 * gflops / peak
+    }
+}
+
+/// One timed check: the case's size, the mode, and the median seconds of `runs` runs.
+struct TimedCheck {
+    size: (usize, usize, usize, usize),
+    mode: &'static str,
+    seconds: f64,
+    runs: usize,
+    passed: bool,
+}
+
+/// The per-step check (every step, every oracle) on the sizes `torch.autograd.gradcheck` is
+/// timed on by the peers script, in both modes; the exhaustive check of `16,32,16,32` (about
+/// 20 s) only in the full run.
+fn time_checks(quick: bool) -> Vec<TimedCheck> {
+    let mut plan = vec![
+        ((8, 16, 8, 16), "exhaustive", 3),
+        ((8, 16, 8, 16), "directional", 5),
+        ((16, 32, 16, 32), "directional", 5),
+        ((32, 64, 32, 128), "directional", 3),
+    ];
+    if !quick {
+        plan.insert(2, ((16, 32, 16, 32), "exhaustive", 1));
+    }
+    plan.into_iter()
+        .map(|(size, mode, runs)| {
+            let case = rnn_case(size);
+            let mode_of = if mode == "exhaustive" {
+                Mode::Exhaustive
+            } else {
+                Mode::Directional { seed: 0 }
+            };
+            let mut seconds = Vec::new();
+            let mut passed = true;
+            for _ in 0..runs {
+                let t = Instant::now();
+                passed &= check_case(&case, mode_of).expect("valid case").passed();
+                seconds.push(t.elapsed().as_secs_f64());
+            }
+            seconds.sort_by(f64::total_cmp);
+            TimedCheck {
+                size,
+                mode,
+                seconds: seconds[runs / 2],
+                runs,
+                passed,
+            }
+        })
+        .collect()
+}
+
+fn print_checks(checks: &[TimedCheck]) {
+    println!(
+        "\nThe per-step check of every step (hand BPTT, tape, forward mode, finite differences),"
+    );
+    println!("on the peers script's cases (tanh RNN, loss Σ h_T); median seconds, one thread:");
+    println!(
+        "{:<18} {:<12} {:>10} {:>5} {:>7}",
+        "B,T,F,H", "mode", "seconds", "runs", "verdict"
+    );
+    for c in checks {
+        println!(
+            "{:<18} {:<12} {:>10.3} {:>5} {:>7}",
+            size_label(dims_of(c.size)),
+            c.mode,
+            c.seconds,
+            c.runs,
+            if c.passed { "PASS" } else { "FAIL" }
+        );
     }
 }
 
 /// The gated cells' table: median µs and GFLOP/s of each generic path.
-fn print_gated(rows: &[Row]) {
+fn print_gated(rows: &[Row], peak: &Peak) {
     println!();
     println!("One training step of an LSTM and a GRU (loss Σ h_T) by the generic paths: hand BPTT");
     println!(
@@ -281,17 +376,18 @@ fn print_gated(rows: &[Row]) {
     );
     println!("Median µs; GFLOP/s counts 6·B·T·(F+H)·k·H, k = 4 (LSTM) or 3 (GRU); one thread.");
     println!(
-        "{:<18} {:<10} {:<5} {:>12} {:>8}",
-        "B,T,F,H", "path", "dtype", "µs", "GFLOP/s"
+        "{:<18} {:<10} {:<5} {:>12} {:>8} {:>6}",
+        "B,T,F,H", "path", "dtype", "µs", "GFLOP/s", "%peak"
     );
     for r in rows {
         println!(
-            "{:<18} {:<10} {:<5} {:>12.1} {:>8.2}",
+            "{:<18} {:<10} {:<5} {:>12.1} {:>8.2} {:>6.1}",
             size_label(r.dims),
             r.path,
             r.dtype,
             r.median_us,
-            r.gflops
+            r.gflops,
+            peak.share(r.dtype, r.gflops)
         );
     }
 }
@@ -313,50 +409,45 @@ struct Check {
     exhausted: bool,
 }
 
-fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check) {
+fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check, peak: &Peak) {
+    println!(
+        "The product kernel's single-thread peak (C = A·B, square, best of n = {PEAK_SIDES:?}): \
+         {:.1} GFLOP/s f64, {:.1} f32.\n",
+        peak.f64, peak.f32
+    );
     println!(
         "One training step of a tanh RNN (loss Σ h_T): forward + backward, returning dx, dW_x,"
     );
-    println!("dW_h, db. Median µs; GFLOP/s counts 6·B·T·(F+H)·H; one thread.");
+    println!("dW_h, db. Median µs; GFLOP/s counts 6·B·T·(F+H)·H; one thread. %pk: share of the");
+    println!("kernel's peak in the same dtype. act%: forward tanh's share of bptt's time.\n");
     println!(
-        "peer: fastest Python peer's µs, measured on an earlier machine (f64; f32 only at the \
-         largest size);"
-    );
-    println!("×peer: how many times faster than it. act%: forward tanh's share of bptt's time.\n");
-    println!(
-        "{:<15} {:>5} {:>10} {:>7} {:>10} {:>7} {:>6} {:>8} {:>6} {:>6} {:>5} {:>9}",
+        "{:<15} {:>5} {:>10} {:>7} {:>5} {:>10} {:>7} {:>5} {:>6} {:>5} {:>9}",
         "B,T,F,H",
         "dtype",
         "bptt µs",
         "GF/s",
+        "%pk",
         "tape µs",
         "GF/s",
+        "%pk",
         "t/b",
-        "peer",
-        "×bptt",
-        "×tape",
         "act%",
         "libm µs"
     );
     for pair in rows.chunks(2) {
         let (b, t) = (&pair[0], &pair[1]);
         let (fast_tanh, libm_tanh) = b.activation.unwrap_or((f64::NAN, f64::NAN));
-        let peer = |us: f64| {
-            b.peer_us
-                .map_or("-".to_string(), |p| format!("{:.1}", p / us))
-        };
         println!(
-            "{:<15} {:>5} {:>10.1} {:>7.1} {:>10.1} {:>7.1} {:>6.2} {:>8} {:>6} {:>6} {:>5.1} {:>9.1}",
+            "{:<15} {:>5} {:>10.1} {:>7.1} {:>5.1} {:>10.1} {:>7.1} {:>5.1} {:>6.2} {:>5.1} {:>9.1}",
             size_label(b.dims),
             b.dtype,
             b.median_us,
             b.gflops,
+            peak.share(b.dtype, b.gflops),
             t.median_us,
             t.gflops,
+            peak.share(t.dtype, t.gflops),
             t.median_us / b.median_us,
-            b.peer_us.map_or("-".to_string(), |p| format!("{p:.0}")),
-            peer(b.median_us),
-            peer(t.median_us),
             100.0 * fast_tanh / b.median_us,
             libm_tanh
         );
@@ -399,7 +490,14 @@ fn print_table(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check)
     );
 }
 
-fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check, gated: &[Row]) {
+fn print_json(
+    rows: &[Row],
+    memory: &[(Dims, fast::StepMemory)],
+    check: &Check,
+    gated: &[Row],
+    peak: &Peak,
+    checks: &[TimedCheck],
+) {
     let dims_json = |d: Dims| {
         format!(
             "\"B\": {}, \"T\": {}, \"F\": {}, \"H\": {}",
@@ -414,12 +512,13 @@ fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check, 
                 format!(", \"activation_us\": {fast:.2}, \"libm_activation_us\": {libm:.2}")
             });
             format!(
-                "{{\"path\": \"{}\", \"dtype\": \"{}\", {}, \"median_us\": {:.2}, \"gflops\": {:.3}{activation}}}",
+                "{{\"path\": \"{}\", \"dtype\": \"{}\", {}, \"median_us\": {:.2}, \"gflops\": {:.3}, \"peak_share\": {:.4}{activation}}}",
                 r.path,
                 r.dtype,
                 dims_json(r.dims),
                 r.median_us,
-                r.gflops
+                r.gflops,
+                peak.share(r.dtype, r.gflops) / 100.0
             )
         })
         .collect();
@@ -435,8 +534,23 @@ fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check, 
             )
         })
         .collect();
+    let checks: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{{\"case\": \"{}\", \"mode\": \"{}\", \"seconds\": {:.4}, \"runs\": {}, \"passed\": {}}}",
+                size_label(dims_of(c.size)),
+                c.mode,
+                c.seconds,
+                c.runs,
+                c.passed
+            )
+        })
+        .collect();
     println!(
-        "{{\"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {:.1}, \"directional_32_64_32_128_s\": {:.3}, \"directional_passed\": {}, \"fd_evaluations_per_quantity\": {:.2}, \"fd_confirmed\": {}, \"quantities\": {}, \"double_double_exhausted\": {}}}}}",
+        "{{\"gemm_peak_gflops\": {{\"f64\": {:.3}, \"f32\": {:.3}}}, \"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {:.1}, \"directional_32_64_32_128_s\": {:.3}, \"directional_passed\": {}, \"fd_evaluations_per_quantity\": {:.2}, \"fd_confirmed\": {}, \"quantities\": {}, \"double_double_exhausted\": {}}}, \"checks\": [{}]}}",
+        peak.f64,
+        peak.f32,
         results.join(", "),
         memory.join(", "),
         check.canonical_us,
@@ -445,6 +559,7 @@ fn print_json(rows: &[Row], memory: &[(Dims, fast::StepMemory)], check: &Check, 
         check.evaluations_per_quantity,
         check.confirmed,
         check.quantities,
-        check.exhausted
+        check.exhausted,
+        checks.join(", ")
     );
 }

@@ -1,0 +1,213 @@
+"""The README's performance section, from one run of the bench and of the peers script.
+
+    cargo run --release --example bench -- --json > bench.json
+    python3 benches/peers.py --out peers.json
+    python3 benches/peers.py --table bench.json peers.json
+
+Every figure it prints is read from those two files; every goal is judged from them.
+"""
+
+import json
+
+LARGEST = (64, 128, 64, 256)
+
+
+def label(size):
+    return ",".join(str(v) for v in size)
+
+
+def size_of(row):
+    return (row["B"], row["T"], row["F"], row["H"])
+
+
+def dtype_of(name):
+    return {"f64": "float64", "f32": "float32"}.get(name, name)
+
+
+def times(x):
+    return f"{x:.2f}×" if x is not None else "-"
+
+
+def micro(x):
+    if x is None:
+        return "-"
+    return f"{x:.1f}" if x < 1000 else f"{x:,.0f}"
+
+
+class Goals:
+    def __init__(self):
+        self.lines = []
+
+    def judge(self, text, met, measured):
+        mark = "**met**" if met else ("**not met**" if met is not None else "not measured")
+        self.lines.append(f"- {text}: {mark} ({measured})")
+
+
+def main(bench_file, peers_file):
+    with open(bench_file) as fh:
+        bench = json.load(fh)
+    with open(peers_file) as fh:
+        peers = json.load(fh)
+    m = peers["machine"]
+    own = bench["gemm_peak_gflops"]
+    blas = {k: v["gflops"] for k, v in peers.get("numpy_gemm_peak_gflops", {}).items()}
+    peak = {d: max(own[d], blas.get(dtype_of(d), 0.0)) for d in ("f64", "f32")}
+
+    def rows(path, dtype):
+        return {size_of(r): r for r in bench["results"] if r["path"] == path and r["dtype"] == dtype}
+
+    def peer(name, dtype, cell=None):
+        return {
+            size_of(r): r
+            for r in peers.get(name, [])
+            if r["dtype"] == dtype_of(dtype) and r.get("cell", cell) == cell
+        }
+
+    out = []
+    out.append(f"Measured on {m['cpu']} ({m['cores']} cores), one thread pinned to one core, "
+               f"numpy {m.get('numpy')}, JAX {m.get('jax')}, torch {m.get('torch')}; medians of "
+               "repeated runs, and ratios within the one run.\n")
+    out.append("Single-thread GEMM peak, square 1024 product, GFLOP/s: tapegrad's kernel "
+               f"{own['f64']:.1f} (f64) and {own['f32']:.1f} (f32); numpy's BLAS "
+               f"{blas.get('float64', float('nan')):.1f} and {blas.get('float32', float('nan')):.1f}. "
+               "`%peak` below is a share of the higher of the two.\n")
+    goals = Goals()
+
+    # The tanh RNN's training step.
+    out.append("One training step of a tanh RNN (loss Σ h_T, every gradient), median µs:\n")
+    out.append("| B,T,F,H | dtype | bptt | tape | %peak (bptt) | numpy | ×numpy | JAX jit | ×JAX | torch nn.RNN |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    worst_numpy_small, worst_numpy_large, worst_jax = [], [], []
+    tape_over_hand = []
+    for dtype in ("f64", "f32"):
+        bptt, tape = rows("bptt", dtype), rows("tape", dtype)
+        numpy, jax, torch = peer("numpy", dtype), peer("jax", dtype), peer("torch", dtype, "rnn")
+        for size in sorted(bptt, key=lambda s: s[0] * s[1] * s[3]):
+            b, t = bptt[size]["median_us"], tape[size]["median_us"]
+            fastest = min(b, t)
+            n = numpy.get(size, {}).get("median_us")
+            j = jax.get(size, {}).get("median_us")
+            th = torch.get(size, {}).get("median_us")
+            share = 100.0 * bptt[size]["gflops"] / peak[dtype]
+            out.append(f"| {label(size)} | {dtype} | {micro(b)} | {micro(t)} | {share:.0f}% | {micro(n)} | "
+                       f"{times(n / max(b, t) if n else None)} | {micro(j)} | {times(j / max(b, t) if j else None)} | {micro(th)} |")
+            if n:
+                (worst_numpy_large if size == LARGEST else worst_numpy_small).append((n / max(b, t), size, dtype))
+            if j:
+                worst_jax.append((j / max(b, t), size, dtype))
+            if size[0] * size[1] * size[3] >= 32 * 32 * 64:
+                tape_over_hand.append((t / b, size, dtype))
+    out.append("")
+    out.append("`×numpy` and `×JAX` divide the peer's time by the slower of tapegrad's two paths.\n")
+
+    largest = [(100.0 * rows(p, d)[LARGEST]["gflops"] / peak[d], p, d) for p in ("bptt", "tape") for d in ("f64", "f32") if LARGEST in rows(p, d)]
+    if largest:
+        low = min(largest)
+        goals.judge("training step at ≥ 90% of the single-thread GEMM peak at the largest size",
+                    low[0] >= 90.0, f"lowest {low[0]:.0f}%, {low[1]} {low[2]}")
+    else:
+        goals.judge("training step at ≥ 90% of the GEMM peak at the largest size", None, "largest size not run")
+
+    def judge_min(text, found, bound):
+        if not found:
+            goals.judge(text, None, "peer not run")
+            return
+        low = min(found)
+        goals.judge(text, low[0] >= bound, f"lowest {low[0]:.2f}× at {label(low[1])} {low[2]}")
+
+    judge_min("≥ 1.5× numpy's hoisted BPTT at the four smaller sizes, both dtypes", worst_numpy_small, 1.5)
+    judge_min("≥ 1.2× numpy at the largest size, both dtypes", worst_numpy_large, 1.2)
+    judge_min("faster than JAX jit at every size", worst_jax, 1.0 + 1e-9)
+    tiny = (1, 3, 2, 4)
+    hand_tiny = rows("bptt", "f64").get(tiny, {}).get("median_us")
+    tape_tiny = max((rows("tape", d).get(tiny, {}).get("median_us", 0.0) for d in ("f64", "f32")), default=None)
+    hand_tiny = max((rows("bptt", d).get(tiny, {}).get("median_us", 0.0) for d in ("f64", "f32")), default=hand_tiny)
+    goals.judge("the tiny case ≤ 1 µs by hand and ≤ 2 µs on the tape",
+                hand_tiny is not None and hand_tiny <= 1.0 and tape_tiny <= 2.0,
+                f"hand {hand_tiny:.2f} µs, tape {tape_tiny:.2f} µs, slower dtype")
+    if tape_over_hand:
+        high = max(tape_over_hand)
+        goals.judge("the tape ≤ 1.1× the hand path at the three largest sizes", high[0] <= 1.1,
+                    f"highest {high[0]:.2f}× at {label(high[1])} {high[2]}")
+
+    # The check.
+    out.append("The per-step check against `torch.autograd.gradcheck` on the same case files (float64;"
+               " inputs x, W_x, W_h, b, h_0), seconds:\n")
+    out.append("| B,T,F,H | tapegrad check, exhaustive (every step) | gradcheck | ratio | tapegrad check, directional | gradcheck fast_mode | ratio |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    cli = {(c["case"], c["mode"]): c["seconds"] for c in peers.get("tapegrad_check", [])}
+    torch_check = {(c["case"], c["fast_mode"]): c["seconds"] for c in peers.get("gradcheck", [])}
+    exhaustive_ratios, directional_ratios = [], []
+    for case in sorted({c for c, _ in torch_check} | {c for c, _ in cli}):
+        e, d = cli.get((case, "exhaustive")), cli.get((case, "directional"))
+        full, fast = torch_check.get((case, False)), torch_check.get((case, True))
+        re = full / e if e and full else None
+        rd = fast / d if d and fast else None
+        if re:
+            exhaustive_ratios.append((re, case))
+        if rd:
+            directional_ratios.append((rd, case))
+        fmt = lambda x: f"{x:.3f}" if x is not None else "-"
+        out.append(f"| {case} | {fmt(e)} | {fmt(full)} | {times(re)} | {fmt(d)} | {fmt(fast)} | {times(rd)} |")
+    out.append("")
+    out.append("tapegrad's figures are the wall time of `tapegrad check --steps all` on the file, the process's start "
+               "included; ratios are torch's time over tapegrad's.\n")
+    if exhaustive_ratios:
+        low = min(exhaustive_ratios)
+        goals.judge("the exhaustive per-step check ≥ 5× faster than torch's full gradcheck", low[0] >= 5.0,
+                    f"lowest {low[0]:.2f}× at {low[1]}")
+    if directional_ratios:
+        low = min(directional_ratios)
+        goals.judge("the directional check at least as fast as gradcheck's fast_mode", low[0] >= 1.0,
+                    f"lowest {low[0]:.2f}× at {low[1]}")
+    big = [c for c in bench.get("checks", []) if c["case"] == "32,64,32,128" and c["mode"] == "directional"]
+    if big:
+        goals.judge("the directional check of 32,64,32,128 under 0.5 s", big[0]["seconds"] < 0.5,
+                    f"{big[0]['seconds']:.3f} s in the bench")
+
+    # The gated cells.
+    out.append("One training step of an LSTM and a GRU by tapegrad's generic paths and by torch, median µs:\n")
+    out.append("| B,T,F,H | dtype | LSTM bptt | LSTM tape | nn.LSTM | ×torch | %peak | GRU bptt | GRU tape | nn.GRU | ×torch | %peak |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    gated_small, gated_large = [], []
+    for dtype in ("f64", "f32"):
+        cells = {}
+        for cell in ("lstm", "gru"):
+            cells[cell] = (rows(f"{cell} bptt", dtype), rows(f"{cell} tape", dtype), peer("torch", dtype, cell))
+        for size in sorted(cells["lstm"][0], key=lambda s: s[0] * s[1] * s[3]):
+            line = f"| {label(size)} | {dtype} |"
+            for cell in ("lstm", "gru"):
+                b, t, th = cells[cell]
+                hb, ht = b[size]["median_us"], t.get(size, {}).get("median_us")
+                tt = th.get(size, {}).get("median_us")
+                ratio = tt / max(hb, ht or hb) if tt else None
+                share = 100.0 * b[size]["gflops"] / peak[dtype]
+                line += f" {micro(hb)} | {micro(ht)} | {micro(tt)} | {times(ratio)} | {share:.0f}% |"
+                if size[0] * size[1] * size[3] >= 32 * 64 * 128:
+                    gated_large.append((share, size, f"{cell} {dtype}"))
+                elif ratio:
+                    gated_small.append((ratio, size, f"{cell} {dtype}"))
+            out.append(line)
+    out.append("")
+    if gated_small:
+        low = min(gated_small)
+        goals.judge("LSTM and GRU ≥ 2× faster than torch at the three smaller sizes", low[0] >= 2.0,
+                    f"lowest {low[0]:.2f}× at {label(low[1])} {low[2]}")
+    if gated_large:
+        low = min(gated_large)
+        goals.judge("LSTM and GRU at ≥ 85% of the GEMM peak at the two larger sizes", low[0] >= 85.0,
+                    f"lowest {low[0]:.0f}% at {label(low[1])} {low[2]}")
+
+    # Memory.
+    ratios = [(r["fused_tape_bytes_per_step"] / r["activation_bytes_per_step"], size_of(r)) for r in bench["memory"]]
+    if ratios:
+        high = max(ratios)
+        goals.judge("tape memory per step ≤ 1.25× the activations BPTT keeps, at every size", high[0] <= 1.25,
+                    f"highest {high[0]:.2f}× at {label(high[1])}")
+
+    out.append("Goals:\n")
+    out.extend(goals.lines)
+    if peers.get("skipped"):
+        out.append("")
+        out.append("Not run: " + "; ".join(f"{k} ({v})" for k, v in peers["skipped"].items()) + ".")
+    print("\n".join(out))
