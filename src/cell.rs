@@ -221,7 +221,9 @@ pub type Agreed<'a> = &'a dyn Fn(usize, &str) -> Option<bool>;
 /// a step, so the steps may assume them. A step treats the rows of the batch independently
 /// (row `i` of every output reads row `i` of the inputs and the parameters alone), as every
 /// recurrent cell does: forward mode ([`crate::forward`]) stacks copies of the batch on it.
-pub trait Cell: Clone + fmt::Debug + PartialEq {
+/// A cell is `Send + Sync`, plain data, because a check runs its parts on threads
+/// ([`crate::check::PARTS`]).
+pub trait Cell: Clone + fmt::Debug + PartialEq + Send + Sync {
     /// The value of `"cell"` in a case file: `"rnn"`.
     const KIND: &'static str;
     /// The parameters, in the order every list of them follows. The first is the input's weight,

@@ -9,7 +9,7 @@
 //! finite differences, the relative error and verdicts, are in [`crate::fd`].
 
 use crate::case::Case;
-use crate::cell::{Cell, Quantity, quantities};
+use crate::cell::{Cell, quantities};
 use crate::double_double::DoubleDouble;
 use crate::dual::Dual;
 use crate::error::{Error, Result, shape_str};
@@ -372,6 +372,49 @@ fn check_fits<T: Scalar>(hand: &Gradients<T>, tape: &Gradients<T>) -> Result<()>
     Ok(())
 }
 
+/// The parts a check's work is split into. Each runs on its own thread where the machine has
+/// the cores, one after another where it has not; the split is fixed, so that the report is
+/// the same on any machine. Two: the machines this crate is measured on have two cores.
+pub const PARTS: usize = 2;
+
+/// How far apart the seeds of the parts' direction streams are: part `k` draws from the stream
+/// of `seed + k·PART_SEED_STRIDE`.
+const PART_SEED_STRIDE: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Runs `part(0) … part(parts − 1)`, on as many threads as the machine offers (at most
+/// `parts`), and returns their results in order: what they return does not depend on how many
+/// ran at once.
+fn in_parallel<R: Send>(parts: usize, part: &(dyn Fn(usize) -> R + Sync)) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cores < 2 || parts < 2 {
+        return (0..parts).map(part).collect();
+    }
+    std::thread::scope(|scope| {
+        // The first part runs here, the others on threads of their own.
+        let others: Vec<_> = (1..parts).map(|k| scope.spawn(move || part(k))).collect();
+        let mut results = vec![part(0)];
+        for handle in others {
+            // A panic in a part is a broken invariant of the check: it goes on as one.
+            results.push(
+                handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        results
+    })
+}
+
+/// One place the check probes: where it perturbs, the value there, the hand and tape
+/// gradients, and each entry's scale of round-off (none known: zeros).
+struct Place<'a, T> {
+    at: At,
+    point: &'a Matrix<T>,
+    by_hand: &'a Matrix<T>,
+    by_tape: &'a Matrix<T>,
+    scale: Option<&'a Matrix<T>>,
+}
+
 /// The check of [`check_gradients`] on the chosen steps only (`t = 1..=T`, in any order,
 /// repeats ignored), and on the totals, which cover every step at once.
 ///
@@ -381,6 +424,10 @@ fn check_fits<T: Scalar>(hand: &Gradients<T>, tape: &Gradients<T>) -> Result<()>
 /// differ from those of a full check with the same seed. `hand` needs the quantities of the
 /// chosen steps only ([`Case::bptt_keeping`]), and the check keeps no others: its memory is the
 /// forward passes it reruns from, not `T` copies of the weights.
+///
+/// The work is split into [`PARTS`] parts (alternate steps, alternate totals), run at once on
+/// a machine with the cores: each draws its directions from its own stream and spends its
+/// share of double-double's work, so the report is the same however many ran at once.
 pub fn check_steps<T: Scalar, C: Cell>(
     case: &Case<T, C>,
     hand: &Gradients<T>,
@@ -406,19 +453,11 @@ pub fn check_steps<T: Scalar, C: Cell>(
     let ctx = Context::new(case, &fwd);
     let tolerances = Tolerances::for_type::<T>();
     let noise = roundoff(tape.loss);
-    let mut directions = match mode {
-        Mode::Directional { seed } => Some(rng(seed)),
-        Mode::Exhaustive => None,
-    };
-    // Exhaustive mode's directions over the entries that f64 cannot decide.
-    let mut undecided_directions = rng(UNDECIDED_SEED);
-
-    // Pass 1: every estimate.
+    // Pass 1: every estimate, the work split into PARTS parts (below).
     // Finite differences that the case's rounding leaves undecided are taken again in
     // double-double, from the same case.
     let precise_case: Case<DoubleDouble, C> = case.cast();
     let precise_fwd = precise_case.forward()?;
-    let precise = Precise::new::<T>(&precise_case, &precise_fwd)?;
     // Forward mode: the same sites, in dual numbers.
     let dual_case: Case<Dual<T>, C> = case.cast();
     let dual_fwd = dual_case.forward()?;
@@ -434,8 +473,61 @@ pub fn check_steps<T: Scalar, C: Cell>(
     });
     // Each entry's scale of round-off: how far exact methods may differ.
     let scales = case.roundoff_scales_keeping(keep)?;
-    let mut probe =
-        |at: At, point: &Matrix<T>, by_hand: &Matrix<T>, by_tape: &Matrix<T>, scale: Vec<T>| {
+    // Every site to probe, in the report's order: each chosen step's quantities, then the
+    // totals the tape has.
+    let qs = quantities::<C>();
+    let mut sites: Vec<Place<'_, T>> = Vec::new();
+    for t in (1..=count).filter(|&t| chosen[t - 1]) {
+        for q in &qs {
+            sites.push(Place {
+                at: At::Step(t, q.site),
+                point: site_value(case, &fwd, q.site, t),
+                by_hand: hand.get(t, q.name).expect("invariant: check_fits found it"),
+                by_tape: tape.get(t, q.name).expect("invariant: the tape has it"),
+                scale: Some(scales.get(t, q.name).expect("invariant: bptt has it")),
+            });
+        }
+    }
+    let mut missing = Vec::new();
+    let mut checked_totals = Vec::new();
+    for total in totals(case) {
+        let Some(by_tape) = tape.total(total.key) else {
+            continue;
+        };
+        // Gradients that lack a total of the case (a head's parameters) cannot pass its check.
+        missing.push(Matrix::filled(by_tape.rows(), by_tape.cols(), T::nan()));
+        checked_totals.push((total, by_tape));
+    }
+    for (k, (total, by_tape)) in checked_totals.iter().enumerate() {
+        sites.push(Place {
+            at: At::Total(total.of),
+            point: total_value(case, total.of),
+            by_hand: hand.total(total.key).unwrap_or(&missing[k]),
+            by_tape,
+            scale: scales.total(total.key),
+        });
+    }
+    // The parts: each draws its own directions from its own stream and may spend its share of
+    // double-double's work, so that the report does not depend on how many cores ran them.
+    let part_of = |site: &Place<'_, T>, k: usize| match site.at {
+        // Alternate steps: a step's reruns cost in proportion to the steps after it.
+        At::Step(t, _) => t % PARTS,
+        At::Total(_) => k % PARTS,
+    };
+    let run_part = |part: usize| -> Result<(Vec<Probe<T>>, bool)> {
+        let precise = Precise::new::<T>(&precise_case, &precise_fwd, PRECISE_WORK / PARTS as f64)?;
+        let part_seed = |seed: u64| seed.wrapping_add(part as u64 * PART_SEED_STRIDE);
+        let mut directions = match mode {
+            Mode::Directional { seed } => Some(rng(part_seed(seed))),
+            Mode::Exhaustive => None,
+        };
+        // Exhaustive mode's directions over the entries that f64 cannot decide.
+        let mut undecided_directions = rng(part_seed(UNDECIDED_SEED));
+        let mut probe = |at: At,
+                         point: &Matrix<T>,
+                         by_hand: &Matrix<T>,
+                         by_tape: &Matrix<T>,
+                         scale: Vec<T>| {
             let dual_point = point_at(&dual_ctx, at);
             let hand_tape = Comparison::of_exact(
                 by_hand.as_slice(),
@@ -514,46 +606,61 @@ pub fn check_steps<T: Scalar, C: Cell>(
                 }
             }
         };
-    let qs = quantities::<C>();
-    let mut step_probes = Vec::with_capacity(count);
-    for t in 1..=count {
-        if !chosen[t - 1] {
-            step_probes.push(Vec::new());
-            continue;
-        }
-        let row: Vec<(&'static str, Probe<T>)> = qs
+        let probes = sites
             .iter()
-            .map(|q: &Quantity| {
-                let point = site_value(case, &fwd, q.site, t);
-                let by_hand = hand.get(t, q.name).expect("invariant: check_fits found it");
-                let by_tape = tape.get(t, q.name).expect("invariant: the tape has it");
-                let scale = scales.get(t, q.name).expect("invariant: bptt has it");
-                let scale = scale.as_slice().to_vec();
-                (
-                    q.name,
-                    probe(At::Step(t, q.site), point, by_hand, by_tape, scale),
-                )
+            .enumerate()
+            .filter(|(k, site)| part_of(site, *k) == part)
+            .map(|(_, site)| {
+                let scale = site.scale.map_or_else(
+                    || vec![T::zero(); site.by_tape.len()],
+                    |m| m.as_slice().to_vec(),
+                );
+                probe(site.at, site.point, site.by_hand, site.by_tape, scale)
             })
             .collect();
+        let exhausted = precise.as_ref().is_some_and(|p| p.exhausted.get());
+        Ok((probes, exhausted))
+    };
+    let results: Vec<Result<(Vec<Probe<T>>, bool)>> = in_parallel(PARTS, &run_part);
+    let mut parts = Vec::with_capacity(PARTS);
+    for result in results {
+        parts.push(result?);
+    }
+    let precise_exhausted = parts.iter().any(|(_, exhausted)| *exhausted);
+    // Back into the report's order.
+    let mut taken: Vec<std::vec::IntoIter<Probe<T>>> =
+        parts.into_iter().map(|(p, _)| p.into_iter()).collect();
+    let mut in_order = sites.iter().enumerate().map(|(k, site)| {
+        taken[part_of(site, k)]
+            .next()
+            .expect("invariant: each part probed its own sites")
+    });
+    let mut step_probes: Vec<Vec<(&'static str, Probe<T>)>> = Vec::with_capacity(count);
+    for t in 1..=count {
+        let row = if chosen[t - 1] {
+            qs.iter()
+                .map(|q| {
+                    (
+                        q.name,
+                        in_order.next().expect("invariant: one probe a site"),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         step_probes.push(row);
     }
-    let mut total_probes = Vec::new();
-    for total in totals(case) {
-        let Some(by_tape) = tape.total(total.key) else {
-            continue;
-        };
-        // Gradients that lack a total of the case (a head's parameters) cannot pass its check.
-        let missing = Matrix::filled(by_tape.rows(), by_tape.cols(), T::nan());
-        let by_hand = hand.total(total.key).unwrap_or(&missing);
-        let point = total_value(case, total.of);
-        let scale = scales
-            .total(total.key)
-            .map_or_else(|| vec![T::zero(); by_tape.len()], |m| m.as_slice().to_vec());
-        let p = probe(At::Total(total.of), point, by_hand, by_tape, scale);
-        total_probes.push((total, p));
-    }
+    let total_probes: Vec<(Total, Probe<T>)> = checked_totals
+        .iter()
+        .map(|(total, _)| {
+            (
+                *total,
+                in_order.next().expect("invariant: one probe a site"),
+            )
+        })
+        .collect();
 
-    let precise_exhausted = precise.as_ref().is_some_and(|p| p.exhausted.get());
     // Pass 2: the verdicts.
     let judge = |p: &Probe<T>| {
         let size = p
@@ -715,7 +822,7 @@ pub fn fd_gradients<T: Scalar, C: Cell>(case: &Case<T, C>) -> Result<Gradients<T
     let ctx = Context::new(case, &fwd);
     let precise_case: Case<DoubleDouble, C> = case.cast();
     let precise_fwd = precise_case.forward()?;
-    let precise = Precise::new::<T>(&precise_case, &precise_fwd)?;
+    let precise = Precise::new::<T>(&precise_case, &precise_fwd, PRECISE_WORK)?;
     let loss = case.head.loss(fwd.states())?;
     let noise = roundoff(loss);
     let tol = Tolerances::for_type::<T>().fd;
@@ -759,7 +866,9 @@ struct Precise<'a, C> {
     /// Multiply-adds of one step: `B` times the parameters' entries, and a `tanh` per state
     /// entry, which costs about as much as [`TANH_WORK`] of them in double-double.
     step_work: f64,
-    /// Multiply-adds spent so far, at most [`PRECISE_WORK`].
+    /// Multiply-adds it may spend: [`PRECISE_WORK`], or a part's share of it.
+    budget: f64,
+    /// Multiply-adds spent so far, at most `budget`.
     spent: std::cell::Cell<f64>,
     /// Whether an estimate was left undecided because the work would exceed it.
     exhausted: std::cell::Cell<bool>,
@@ -784,6 +893,7 @@ impl<'a, C: Cell> Precise<'a, C> {
     fn new<T: Scalar>(
         case: &'a Case<DoubleDouble, C>,
         fwd: &'a Forward<DoubleDouble>,
+        budget: f64,
     ) -> Result<Option<Self>> {
         if T::epsilon().as_f64() <= <DoubleDouble as num_traits::Float>::epsilon().value {
             return Ok(None);
@@ -796,20 +906,21 @@ impl<'a, C: Cell> Precise<'a, C> {
             noise: roundoff(loss),
             steps: case.x.len(),
             step_work: (d.batch * entries) as f64 + TANH_WORK * (d.batch * d.hidden) as f64,
+            budget,
             spent: std::cell::Cell::new(0.0),
             exhausted: std::cell::Cell::new(false),
         }))
     }
 
     /// Whether double-double is worth trying at `at` for `evaluations` of the loss (at least
-    /// four; more when the estimate walks): within [`PRECISE_WORK`], and able to resolve a
+    /// four; more when the estimate walks): within its budget, and able to resolve a
     /// quantity of `size` to `tol` of it at all (a gradient that vanished below even its
     /// rounding, a subnormal one of 1e-300, is not worth thousands of its slower steps).
     fn worth(&self, at: At, evaluations: usize, size: f64, tol: f64) -> bool {
         let resolvable = tol * size >= Ladder::for_type::<DoubleDouble>().finest_bound(self.noise);
         let work = self.work(at, evaluations);
         let affordable =
-            work <= PRECISE_SHARE * PRECISE_WORK && self.spent.get() + work <= PRECISE_WORK;
+            work <= PRECISE_SHARE * PRECISE_WORK && self.spent.get() + work <= self.budget;
         if resolvable && !affordable {
             self.exhausted.set(true);
         }
@@ -940,7 +1051,9 @@ mod tests {
         let case = Case::<f64>::canonical();
         let precise_case: Case<DoubleDouble, _> = case.cast();
         let fwd = precise_case.forward().unwrap();
-        let precise = Precise::new::<f64>(&precise_case, &fwd).unwrap().unwrap();
+        let precise = Precise::new::<f64>(&precise_case, &fwd, PRECISE_WORK)
+            .unwrap()
+            .unwrap();
         let at = At::Step(1, Site::State(0));
         // Four evaluations rerun steps 1 to 3 of B·(W_x, W_h, b) entries and a tanh per state.
         assert_eq!(precise.work(at, 4), 4.0 * 3.0 * (1.0 * 28.0 + 30.0 * 4.0));
@@ -963,7 +1076,7 @@ mod tests {
         assert!(precise.worth(at, too_many / 2, 1.0, 1e-6));
         // f64 is not asked to sharpen double-double.
         assert!(
-            Precise::new::<DoubleDouble>(&precise_case, &fwd)
+            Precise::new::<DoubleDouble>(&precise_case, &fwd, PRECISE_WORK)
                 .unwrap()
                 .is_none()
         );

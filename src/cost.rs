@@ -12,7 +12,7 @@
 use crate::bound::Bound;
 use crate::case::Case;
 use crate::cell::{Cell, Site, quantities};
-use crate::check::Mode;
+use crate::check::{Mode, PARTS};
 use crate::double_double::DoubleDouble;
 use crate::dual::Dual;
 use crate::forward::Lanes;
@@ -166,9 +166,11 @@ pub fn check_memory<C: Cell>(case: &Case<f64, C>, mode: Mode, steps: usize) -> f
                 // The copies, and a fifth more for the steps each stacked rerun makes along the
                 // way, or (in a short sequence) at least four stacked steps: the state a rerun
                 // starts from, the values it computes, and the seeded copies of a weight's step.
+                // The check's parts rerun at once, each with its own.
                 count => {
                     let copies = (count * Lanes::copy_bytes(&dual)) as f64;
-                    copies + (0.25 * copies).max(4.0 * copies / case.x.len() as f64)
+                    let rerun = (0.25 * copies).max(4.0 * copies / case.x.len() as f64);
+                    copies + PARTS as f64 * rerun
                 }
             }
         }
@@ -186,8 +188,16 @@ pub fn check_memory<C: Cell>(case: &Case<f64, C>, mode: Mode, steps: usize) -> f
     };
     let (entries, matrices) = step_quantities(case);
     let kept = 4.0 * bytes(entries, size_of::<f64>(), matrices) * steps as f64;
-    tape.max(reruns + lanes + head) + kept
+    // Each part beyond the first runs on a thread of its own, whose products get their own
+    // packing buffers.
+    let threads = (PARTS - 1) as f64 * GEMM_WORKSPACE;
+    tape.max(reruns + lanes + head + threads) + kept
 }
+
+/// The packing buffers the product kernel allocates on each thread that multiplies: 0.52 MB,
+/// measured with a counting allocator (a thread's first product of two 8×8 to 64×64 matrices
+/// peaked at 525 960 to 557 320 bytes, and a later one at the matrices' own size).
+const GEMM_WORKSPACE: f64 = 525_000.0;
 
 /// Roughly the peak memory, in bytes, of every gradient of `case` with every step's quantities
 /// kept, beyond the case itself: by hand BPTT ([`Case::bptt`]), the forward pass and the
