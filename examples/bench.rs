@@ -22,8 +22,9 @@
 //! compares across machines where microseconds do not. Last, it times the per-step check of
 //! every step in both modes on the cases `benches/peers.py` times `torch.autograd.gradcheck` on.
 //! `--json` prints `gemm_peak_gflops`, `results` (one row per path, size and dtype), `memory`,
-//! `check` and `checks` (`{case, mode, seconds, runs, passed}`), which the peers script reads to
-//! write the README's table.
+//! `check`, `check_cores` and `checks` (`{case, mode, seconds, runs, passed}`), which the peers
+//! script reads to write the README's table. The training steps run on one thread; the check
+//! runs its two parts at once where it has two cores (`taskset -c 0` gives it one).
 
 use std::time::Instant;
 use tapegrad::Scalar;
@@ -250,12 +251,14 @@ fn main() {
         exhausted: report.precise_exhausted,
     };
     let checks = time_checks(quick);
+    // The check splits its work in two and runs the parts at once on as many cores as it may.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if json {
-        print_json(&rows, &memory, &check, &gated, &peak, &checks);
+        print_json(&rows, &memory, &check, &gated, &peak, (&checks, cores));
     } else {
         print_table(&rows, &memory, &check, &peak);
         print_gated(&gated, &peak);
-        print_checks(&checks);
+        print_checks(&checks, cores);
     }
 }
 
@@ -307,8 +310,8 @@ struct TimedCheck {
 }
 
 /// The per-step check (every step, every oracle) on the sizes `torch.autograd.gradcheck` is
-/// timed on by the peers script, in both modes; the exhaustive check of `16,32,16,32` (about
-/// 20 s) only in the full run.
+/// timed on by the peers script, in both modes, on the cores this process may use; the
+/// exhaustive check of `16,32,16,32` (about a minute) only in the full run.
 fn time_checks(quick: bool) -> Vec<TimedCheck> {
     let mut plan = vec![
         ((8, 16, 8, 16), "exhaustive", 3),
@@ -346,11 +349,13 @@ fn time_checks(quick: bool) -> Vec<TimedCheck> {
         .collect()
 }
 
-fn print_checks(checks: &[TimedCheck]) {
+fn print_checks(checks: &[TimedCheck], cores: usize) {
     println!(
         "\nThe per-step check of every step (hand BPTT, tape, forward mode, finite differences),"
     );
-    println!("on the peers script's cases (tanh RNN, loss Σ h_T); median seconds, one thread:");
+    println!(
+        "on the peers script's cases (tanh RNN, loss Σ h_T); median seconds, on {cores} core(s):"
+    );
     println!(
         "{:<18} {:<12} {:>10} {:>5} {:>7}",
         "B,T,F,H", "mode", "seconds", "runs", "verdict"
@@ -496,7 +501,7 @@ fn print_json(
     check: &Check,
     gated: &[Row],
     peak: &Peak,
-    checks: &[TimedCheck],
+    (checks, cores): (&[TimedCheck], usize),
 ) {
     let dims_json = |d: Dims| {
         format!(
@@ -548,7 +553,7 @@ fn print_json(
         })
         .collect();
     println!(
-        "{{\"gemm_peak_gflops\": {{\"f64\": {:.3}, \"f32\": {:.3}}}, \"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {:.1}, \"directional_32_64_32_128_s\": {:.3}, \"directional_passed\": {}, \"fd_evaluations_per_quantity\": {:.2}, \"fd_confirmed\": {}, \"quantities\": {}, \"double_double_exhausted\": {}}}, \"checks\": [{}]}}",
+        "{{\"gemm_peak_gflops\": {{\"f64\": {:.3}, \"f32\": {:.3}}}, \"results\": [{}], \"memory\": [{}], \"check\": {{\"canonical_exhaustive_us\": {:.1}, \"directional_32_64_32_128_s\": {:.3}, \"directional_passed\": {}, \"fd_evaluations_per_quantity\": {:.2}, \"fd_confirmed\": {}, \"quantities\": {}, \"double_double_exhausted\": {}}}, \"check_cores\": {cores}, \"checks\": [{}]}}",
         peak.f64,
         peak.f32,
         results.join(", "),
