@@ -64,9 +64,9 @@ def main(bench_file, peers_file):
         }
 
     out = []
-    out.append(f"Measured on {m['cpu']} ({m['cores']} cores), one thread pinned to one core, "
-               f"numpy {m.get('numpy')}, JAX {m.get('jax')}, torch {m.get('torch')}; medians of "
-               "repeated runs, and ratios within the one run.\n")
+    out.append(f"Measured on {m['cpu']} ({m['cores']} cores): numpy {m.get('numpy')}, JAX {m.get('jax')}, "
+               f"torch {m.get('torch')}, each peer in a process pinned to one core with one thread; tapegrad's "
+               "training steps on one thread. Medians of repeated runs, and ratios within the one run.\n")
     out.append("Single-thread GEMM peak (the best of square products of side 256, 512 and 1024), GFLOP/s: tapegrad's kernel "
                f"{own['f64']:.1f} (f64) and {own['f32']:.1f} (f32); numpy's BLAS "
                f"{blas.get('float64', float('nan')):.1f} and {blas.get('float32', float('nan')):.1f}. "
