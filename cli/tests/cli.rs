@@ -774,3 +774,36 @@ fn a_case_too_long_for_memory_is_refused_before_it_starts() {
         .unwrap_or_else(|| panic!("no length that fits in: {err}"));
     assert!((1_000..steps).contains(&fit), "{err}");
 }
+
+/// The check splits its work into two fixed parts and runs them at once where it has two cores:
+/// its report must be the same, byte for byte, on one core (`taskset -c 0`) as on two.
+#[test]
+fn the_check_reports_the_same_on_one_core_as_on_two() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let pinned = Command::new("taskset").args(["-c", "0", "true"]).output();
+    if cores < 2 || !pinned.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "the_check_reports_the_same_on_one_core_as_on_two: skipped, needs two cores and taskset"
+        );
+        return;
+    }
+    for (case, mode) in [
+        ("../cases/cs231n_temporal_softmax.case.json", "exhaustive"),
+        ("../cases/lstm_mse_all.case.json", "directional"),
+        ("../cases/gru_softmax_ce.case.json", "exhaustive"),
+    ] {
+        let args = ["check", "--case", case, "--mode", mode, "--json"];
+        let two = tapegrad(&args);
+        let one = Command::new("taskset")
+            .args(["-c", "0", env!("CARGO_BIN_EXE_tapegrad")])
+            .args(args)
+            .output()
+            .expect("taskset runs tapegrad");
+        assert_eq!(two.status.code(), Some(0), "{case}: {}", stderr(&two));
+        assert_eq!(one.status.code(), two.status.code(), "{case}");
+        assert!(
+            stdout(&one) == stdout(&two),
+            "{case} {mode}: one core and two differ"
+        );
+    }
+}
