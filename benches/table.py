@@ -172,7 +172,7 @@ def main(bench_file, peers_file):
                     f"{big[0]['seconds']:.3f} s in the bench")
 
     # The gated cells.
-    out.append("One training step of an LSTM and a GRU by tapegrad's generic paths and by torch, median µs:\n")
+    out.append("One training step of an LSTM and a GRU by tapegrad's two paths (gated::Bptt and gated::tape_totals) and by torch, median µs:\n")
     out.append("| B,T,F,H | dtype | LSTM bptt | LSTM tape | nn.LSTM | ×torch | %peak | GRU bptt | GRU tape | nn.GRU | ×torch | %peak |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     gated_small, gated_large = [], []

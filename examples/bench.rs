@@ -1,7 +1,8 @@
 //! Timings of one training step of a tanh RNN (loss `Σ h_T`; returning the loss, `dx`, `dW_x`,
 //! `dW_h`, `db` and `dh_0`) by the two fast paths of `tapegrad::fast`, in f64 and f32, at the five
 //! sizes, from the canonical example to B=64 T=128 F=64 H=256; the tape's memory per step; the
-//! per-step checks; and one training step of an LSTM and a GRU by the generic paths.
+//! per-step checks; and one training step of an LSTM and a GRU by the two paths of
+//! `tapegrad::gated`.
 //!
 //! `cargo run --release --example bench [-- --json] [-- --quick]`
 //!
@@ -9,6 +10,9 @@
 //!   workspace made once per size (as a training loop would).
 //! - `tape`: `fast::tape_totals`, a fresh tape per run with one fused `rnn_step` node per step,
 //!   then one backward sweep that keeps the leaves' gradients (`Var::backward_leaves`).
+//! - `lstm bptt`, `gru bptt`: `gated::Bptt::run`, the same arrangement for a gated cell, the
+//!   gates computed row by row in the cell's file; `lstm tape`, `gru tape`: `gated::tape_totals`,
+//!   one fused `lstm_step`/`gru_step` node per step.
 //!
 //! Each figure is the median of repeated runs (at least 7, and at least 0.5 s per path), in one
 //! process, the two paths taking turns after one untimed round each, so that sizes and paths
@@ -30,11 +34,12 @@ use std::time::Instant;
 use tapegrad::Scalar;
 use tapegrad::activation::Activation;
 use tapegrad::case::{Case, Dims, HeadKind};
-use tapegrad::cell::Cell;
+use tapegrad::cell::Pointwise;
 use tapegrad::cells::{Gru, Lstm, Rnn};
 use tapegrad::check::{Mode, check_case};
 use tapegrad::fast::{self, Bptt};
 use tapegrad::fd::Verdict;
+use tapegrad::gated;
 use tapegrad::matrix::Matrix;
 
 /// The five sizes `(B, T, F, H)`, from the canonical example's to the largest.
@@ -156,11 +161,10 @@ fn run<T: Scalar>(dims: Dims, rows: &mut Vec<Row>) {
     }
 }
 
-/// One training step of `cell` (`k` stacked gates) at `dims` by the generic paths, which every
-/// cell has: hand BPTT (`Case::bptt`, every per-step quantity kept, as the check reads them)
-/// and the teaching tape (`Case::tape_gradients`, every step's untied copies). GFLOP/s counts
-/// `6·B·T·(F+H)·k·H`.
-fn run_cell<T: Scalar, C: Cell>(
+/// One training step of `cell` (`k` stacked gates) at `dims` by the two paths of
+/// `tapegrad::gated`: hand BPTT on a workspace made once (`gated::Bptt`), and a fresh tape of
+/// fused steps per run (`gated::tape_totals`). GFLOP/s counts `6·B·T·(F+H)·k·H`.
+fn run_cell<T: Scalar, C: Pointwise>(
     name: &'static [&'static str; 2],
     cell: C,
     k: usize,
@@ -170,12 +174,13 @@ fn run_cell<T: Scalar, C: Cell>(
     let case = Case::<T, C>::random(1, dims, HeadKind::SumLast, cell);
     let flops =
         6.0 * (dims.batch * dims.steps * (dims.features + dims.hidden) * k * dims.hidden) as f64;
+    let mut work = gated::Bptt::new::<C>(dims);
     let [bptt, tape] = medians_us([
         &mut || {
-            std::hint::black_box(case.bptt().expect("valid case"));
+            std::hint::black_box(work.run(&case).expect("valid case"));
         },
         &mut || {
-            std::hint::black_box(case.tape_gradients().expect("valid case"));
+            std::hint::black_box(gated::tape_totals(&case).expect("valid case"));
         },
     ]);
     for (path, us) in [(name[0], bptt), (name[1], tape)] {
@@ -204,7 +209,7 @@ fn main() {
         run::<f64>(dims_of(size), &mut rows);
         run::<f32>(dims_of(size), &mut rows);
     }
-    // The gated cells by the generic paths, at every size.
+    // The gated cells, at every size.
     let mut gated = Vec::new();
     for &size in sizes {
         let dims = dims_of(size);
@@ -372,13 +377,11 @@ fn print_checks(checks: &[TimedCheck], cores: usize) {
     }
 }
 
-/// The gated cells' table: median µs and GFLOP/s of each generic path.
+/// The gated cells' table: median µs and GFLOP/s of each path.
 fn print_gated(rows: &[Row], peak: &Peak) {
     println!();
-    println!("One training step of an LSTM and a GRU (loss Σ h_T) by the generic paths: hand BPTT");
-    println!(
-        "(Case::bptt, every per-step quantity kept) and the teaching tape (Case::tape_gradients)."
-    );
+    println!("One training step of an LSTM and a GRU (loss Σ h_T) by the two paths of gated:");
+    println!("hand BPTT (gated::Bptt) and the tape of fused steps (gated::tape_totals).");
     println!("Median µs; GFLOP/s counts 6·B·T·(F+H)·k·H, k = 4 (LSTM) or 3 (GRU); one thread.");
     println!(
         "{:<18} {:<10} {:<5} {:>12} {:>8} {:>6}",

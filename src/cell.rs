@@ -352,3 +352,64 @@ pub trait Cell: Clone + fmt::Debug + PartialEq + Send + Sync {
         agreed: Agreed<'_>,
     ) -> (String, String);
 }
+
+/// A cell whose step is two products and, between them, a part that reads each batch row on its
+/// own: the shape of every gated cell.
+///
+/// ```text
+/// p^x_t = x_t·W_x + b_x          (all T steps at once: one product of the stacked inputs)
+/// p^h_t = h_(t-1)·W_h [+ b_h]
+/// state_t, kept_t = gates(p^x_t, p^h_t, state_(t-1))       row by row
+/// ```
+///
+/// The training paths of [`crate::gated`] run the products on the packed kernel and call the
+/// cell for the rest, one batch row at a time. A row's state is its parts side by side,
+/// `[h | c]` for the LSTM; `kept` is what the backward step needs of the forward one (the
+/// gates after their squashing functions, and the LSTM's `tanh(c_t)`), so that the backward
+/// pass recomputes nothing. The hand BPTT of [`Cell::backward`] stays the readable reference:
+/// tests hold the two to 1e-12.
+pub trait Pointwise: Cell + 'static {
+    /// The name of the fused step on a tape and in traces: `"lstm_step"`.
+    const STEP: &'static str;
+    /// `G`: the products have `G·H` columns (4 for the LSTM, 3 for the GRU).
+    const WIDTH: usize;
+    /// How many numbers of each batch row a step keeps for its backward step, in units of `H`.
+    const KEPT: usize;
+    /// The index in [`Cell::PARAMS`] of the bias added to `p^x` (`b`, `b_x`), and of the one
+    /// added to `p^h` where there is one (`b_h`). The weights are `PARAMS[0]` (`W_x`) and
+    /// `PARAMS[1]` (`W_h`).
+    const BIASES: (usize, Option<usize>);
+
+    /// Refuses options whose step is not of this shape, in words (a GRU with the reset gate
+    /// before the product multiplies by `W_hn` after the gates). The default accepts all.
+    fn pointwise(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// One row of the step: from `px` and `ph` (`G·H` each) and the row's previous state
+    /// `prev` (`S·H`, the parts side by side), the new state `next` and what the backward
+    /// step keeps, `kept` (`KEPT·H`).
+    fn forward_row<T: Scalar>(
+        &self,
+        px: &[T],
+        ph: &[T],
+        prev: &[T],
+        next: &mut [T],
+        kept: &mut [T],
+    );
+
+    /// One row of the backward step. `d_state` holds, on entry, what reaches `state_t` from
+    /// outside the step (the head's `∂ℓ/∂h_t` and what step t + 1 handed back); the cell adds
+    /// the paths between parts within the step, writes `dpx = ∂L/∂p^x_t` and
+    /// `dph = ∂L/∂p^h_t`, and leaves in `d_state` what flows straight into `state_(t-1)`
+    /// without a product (the LSTM's `dc_t ⊙ f_t`, the GRU's `dh_t ⊙ z_t`). `prev` and `kept`
+    /// are the forward step's.
+    fn backward_row<T: Scalar>(
+        &self,
+        kept: &[T],
+        prev: &[T],
+        d_state: &mut [T],
+        dpx: &mut [T],
+        dph: &mut [T],
+    );
+}

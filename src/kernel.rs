@@ -80,6 +80,35 @@ impl<'a, T> View<'a, T> {
         }
     }
 
+    /// The `rows × cols` matrix at the start of `data` whose rows begin `row_stride` entries
+    /// apart: the first `cols` columns of a row-major matrix `row_stride` wide (an LSTM's `h`
+    /// beside its `c`).
+    ///
+    /// # Panics
+    /// If `row_stride < cols`, or `data` ends before the last row does.
+    pub fn first_columns(
+        data: &'a [T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+    ) -> View<'a, T> {
+        let needed = rows
+            .checked_sub(1)
+            .map_or(Some(0), |r| r.checked_mul(row_stride)?.checked_add(cols));
+        assert!(
+            row_stride >= cols && needed.is_some_and(|n| data.len() >= n),
+            "View::first_columns: {} entries cannot hold {rows} rows of {cols} every {row_stride}",
+            data.len()
+        );
+        View {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
     /// The transpose `Aᵀ`: the same entries, rows and columns swapped.
     pub fn t(self) -> View<'a, T> {
         View {

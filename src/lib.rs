@@ -60,6 +60,7 @@ pub mod error;
 pub mod fast;
 pub mod fd;
 pub mod forward;
+pub mod gated;
 pub mod gradients;
 pub mod graph;
 pub mod hvp;

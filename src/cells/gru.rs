@@ -52,7 +52,7 @@
 
 use crate::activation::Activation;
 use crate::cell::{
-    Agreed, Cell, Dim, Internal, Param, Quantity, RecordedStep, Site, State, StepBack,
+    Agreed, Cell, Dim, Internal, Param, Pointwise, Quantity, RecordedStep, Site, State, StepBack,
 };
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -544,5 +544,92 @@ impl Cell for Gru {
             }
         };
         (equation, why)
+    }
+}
+
+/// The GRU step row by row, for the training paths of [`crate::gated`]: `p^x = a^x_t`,
+/// `p^h = a^h_t`. A row keeps `[r | z | n | a^h_t[n]]`: the gates, and the recurrent term that
+/// `dr` needs.
+impl Pointwise for Gru {
+    const STEP: &'static str = "gru_step";
+    const WIDTH: usize = 3;
+    const KEPT: usize = 4;
+    const BIASES: (usize, Option<usize>) = (2, Some(3));
+
+    /// With the reset gate before the product, `(r ⊙ h_(t-1))·W_hn` is a third product that
+    /// comes after the gates.
+    fn pointwise(&self) -> Result<()> {
+        match self.reset {
+            Reset::After => Ok(()),
+            Reset::Before => Err(Error::invalid(
+                "reset",
+                "the fast training path takes the reset gate after the product (\"after\"); \
+                 with \"before\", (r ⊙ h_(t-1))·W_hn is a third product inside the step: use \
+                 Case::bptt",
+            )),
+        }
+    }
+
+    /// `r, z = σ(a^x + a^h)` of their blocks, `n = tanh(a^x[n] + r ⊙ a^h[n])`,
+    /// `h_t = (1 − z) ⊙ n + z ⊙ h_(t-1)`.
+    fn forward_row<T: Scalar>(
+        &self,
+        px: &[T],
+        ph: &[T],
+        prev: &[T],
+        next: &mut [T],
+        kept: &mut [T],
+    ) {
+        let h = next.len();
+        let (rz, rest) = kept.split_at_mut(2 * h);
+        let (n, ph_n) = rest.split_at_mut(h);
+        for (gate, (&x, &y)) in rz.iter_mut().zip(px.iter().zip(ph)) {
+            *gate = x + y;
+        }
+        Activation::Sigmoid.apply_in_place(rz);
+        ph_n.copy_from_slice(&ph[2 * h..]);
+        for j in 0..h {
+            n[j] = px[2 * h + j] + rz[j] * ph_n[j];
+        }
+        Activation::Tanh.apply_in_place(n);
+        let z = &rz[h..];
+        for j in 0..h {
+            next[j] = (T::one() - z[j]) * n[j] + z[j] * prev[j];
+        }
+    }
+
+    /// Steps 1 to 3 of the derivation, and the direct path of step 4: `da_x_t` into `dpx`,
+    /// `da_h_t` into `dph`, and `dh_t ⊙ z_t` left in `d_state`.
+    fn backward_row<T: Scalar>(
+        &self,
+        kept: &[T],
+        prev: &[T],
+        d_state: &mut [T],
+        dpx: &mut [T],
+        dph: &mut [T],
+    ) {
+        let h = d_state.len();
+        let one = T::one();
+        let (r, rest) = kept.split_at(h);
+        let (z, rest) = rest.split_at(h);
+        let (n, ph_n) = rest.split_at(h);
+        let (prev, ph_n) = (&prev[..h], &ph_n[..h]);
+        let (dpx_rz, dpx_n) = dpx.split_at_mut(2 * h);
+        let (dph_rz, dph_n) = dph.split_at_mut(2 * h);
+        for j in 0..h {
+            let dh = d_state[j];
+            let dn = dh * (one - z[j]);
+            let dz = dh * (prev[j] - n[j]);
+            let dp_n = dn * (one - n[j] * n[j]);
+            let dp_r = dp_n * ph_n[j] * r[j] * (one - r[j]);
+            let dp_z = dz * z[j] * (one - z[j]);
+            dpx_rz[j] = dp_r;
+            dpx_rz[h + j] = dp_z;
+            dpx_n[j] = dp_n;
+            dph_rz[j] = dp_r;
+            dph_rz[h + j] = dp_z;
+            dph_n[j] = r[j] * dp_n;
+            d_state[j] = dh * z[j];
+        }
     }
 }

@@ -51,7 +51,7 @@
 
 use crate::activation::Activation;
 use crate::cell::{
-    Agreed, Cell, Dim, Internal, Param, Quantity, RecordedStep, Site, State, StepBack,
+    Agreed, Cell, Dim, Internal, Param, Pointwise, Quantity, RecordedStep, Site, State, StepBack,
 };
 use crate::cells::rnn::affine_backward;
 use crate::error::{Error, Result};
@@ -75,6 +75,16 @@ impl GateOrder {
         match self {
             GateOrder::Ifog => [0, 1, 2, 3],
             GateOrder::Ifgo => [0, 1, 3, 2],
+        }
+    }
+
+    /// The four blocks of a stacked row, in the order they are stored, put in the order
+    /// `[i, f, o, g]`.
+    fn in_order<X>(self, stacked: [X; 4]) -> [X; 4] {
+        let [a, b, c, d] = stacked;
+        match self {
+            GateOrder::Ifog => [a, b, c, d],
+            GateOrder::Ifgo => [a, b, d, c],
         }
     }
 
@@ -488,4 +498,98 @@ impl Cell for Lstm {
             ),
         }
     }
+}
+
+/// The LSTM step row by row, for the training paths of [`crate::gated`]: `p^x = x_t·W_x + b`,
+/// `p^h = h_(t-1)·W_h`, `a_t = p^x + p^h`. A row keeps `[i | f | o | g | tanh(c_t)]`, the
+/// gates in that order whatever the gate order of `a_t`, so that `i, f, o` take one `σ` call.
+impl Pointwise for Lstm {
+    const STEP: &'static str = "lstm_step";
+    const WIDTH: usize = 4;
+    const KEPT: usize = 5;
+    const BIASES: (usize, Option<usize>) = (2, None);
+
+    /// `c_t = f ⊙ c_(t-1) + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`, with `i, f, o, g` squashed from
+    /// their blocks of `a_t = p^x + p^h`.
+    fn forward_row<T: Scalar>(
+        &self,
+        px: &[T],
+        ph: &[T],
+        prev: &[T],
+        next: &mut [T],
+        kept: &mut [T],
+    ) {
+        let h = next.len() / 2;
+        let (gates, tanh_c) = kept.split_at_mut(4 * h);
+        let order = self.gate_order;
+        let blocks = order
+            .in_order(split4(px, h))
+            .into_iter()
+            .zip(order.in_order(split4(ph, h)));
+        for (gate, (x, y)) in gates.chunks_exact_mut(h).zip(blocks) {
+            for ((gate, &x), &y) in gate.iter_mut().zip(x).zip(y) {
+                *gate = x + y;
+            }
+        }
+        Activation::Sigmoid.apply_in_place(&mut gates[..3 * h]);
+        Activation::Tanh.apply_in_place(&mut gates[3 * h..]);
+        let [i, f, o, g] = split4(gates, h);
+        let (h_next, c_next) = next.split_at_mut(h);
+        let c_prev = &prev[h..2 * h];
+        for j in 0..h {
+            c_next[j] = f[j] * c_prev[j] + i[j] * g[j];
+        }
+        tanh_c.copy_from_slice(c_next);
+        Activation::Tanh.apply_in_place(tanh_c);
+        for ((h_next, &o), &tc) in h_next.iter_mut().zip(o).zip(&*tanh_c) {
+            *h_next = o * tc;
+        }
+    }
+
+    /// Steps 1 and 2 of the derivation, and the cell-state path of step 4: `dc_t` completed
+    /// with `dh_t ⊙ o_t ⊙ (1 − tanh²(c_t))`, the four blocks of `da_t` (both `dp^x` and
+    /// `dp^h`, since `a_t` is their sum), and `dc_(t-1) ← dc_t ⊙ f_t` left in `d_state`.
+    fn backward_row<T: Scalar>(
+        &self,
+        kept: &[T],
+        prev: &[T],
+        d_state: &mut [T],
+        dpx: &mut [T],
+        dph: &mut [T],
+    ) {
+        let h = d_state.len() / 2;
+        let one = T::one();
+        let (gates, tanh_c) = kept.split_at(4 * h);
+        let [i, f, o, g] = split4(gates, h);
+        let (tc, c_prev) = (&tanh_c[..h], &prev[h..2 * h]);
+        let [da_i, da_f, da_o, da_g] = self.gate_order.in_order(split4_mut(dpx, h));
+        let (dh, dc) = d_state.split_at_mut(h);
+        let (dh, dc) = (&mut dh[..h], &mut dc[..h]);
+        for j in 0..h {
+            let dc_j = dc[j] + dh[j] * o[j] * (one - tc[j] * tc[j]);
+            da_i[j] = dc_j * g[j] * i[j] * (one - i[j]);
+            da_f[j] = dc_j * c_prev[j] * f[j] * (one - f[j]);
+            da_o[j] = dh[j] * tc[j] * o[j] * (one - o[j]);
+            da_g[j] = dc_j * i[j] * (one - g[j] * g[j]);
+            dc[j] = dc_j * f[j];
+            dh[j] = T::zero();
+        }
+        dph.copy_from_slice(dpx);
+    }
+}
+
+/// The four `h`-wide blocks of `m`.
+fn split4<T>(m: &[T], h: usize) -> [&[T]; 4] {
+    let (a, rest) = m.split_at(h);
+    let (b, rest) = rest.split_at(h);
+    let (c, d) = rest.split_at(h);
+    [a, b, c, &d[..h]]
+}
+
+/// The four `h`-wide blocks of `m`, to write.
+fn split4_mut<T>(m: &mut [T], h: usize) -> [&mut [T]; 4] {
+    let (a, rest) = m.split_at_mut(h);
+    let (b, rest) = rest.split_at_mut(h);
+    let (c, d) = rest.split_at_mut(h);
+    [a, b, c, &mut d[..h]]
 }
