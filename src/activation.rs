@@ -83,6 +83,14 @@ impl Activation {
             a.iter_mut().for_each(|v| *v = self.apply(*v));
             return;
         }
+        self.apply_in_place_vectorized(a);
+    }
+
+    /// `a ← φ(a)` on the vector code at every length, within 3 ulp of the standard functions:
+    /// for the training paths ([`crate::fast::Bptt`]), which print nothing and so have no digit
+    /// of a tutorial to keep. In the canonical example's training step, libm's `tanh` of four
+    /// numbers at a time was a tenth of the instructions.
+    pub fn apply_in_place_vectorized<T: Scalar>(self, a: &mut [T]) {
         match self {
             Activation::Tanh => kernel::tanh_in_place(a),
             Activation::Sigmoid => kernel::sigmoid_in_place(a),

@@ -369,7 +369,9 @@ pub fn tape_totals<T: Scalar, C: Pointwise>(case: &Case<T, C>) -> Result<Gradien
     case.cell.pointwise()?;
     let parts = C::STATES.len();
     let (bs, h) = (case.dims().batch, case.dims().hidden);
-    let tape = Tape::new();
+    // The parameters and the initial state, then x_t, the step and its h_t for each t, then
+    // the head's few nodes.
+    let tape = Tape::with_capacity(3 * case.x.len() + 16);
     let params: Vec<Var<T>> = C::PARAMS
         .iter()
         .zip(&case.params)

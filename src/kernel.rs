@@ -184,7 +184,8 @@ pub fn matmul_into<T: Scalar>(a: View<'_, T>, b: View<'_, T>, c: &mut [T], accum
     if !accumulate {
         c.fill(T::zero());
     }
-    for (i, c_row) in c.chunks_exact_mut(n.max(1)).enumerate().take(m) {
+    for i in 0..m {
+        let c_row = &mut c[i * n..(i + 1) * n];
         if b.col_stride == 1 {
             // B's rows are contiguous: add each scaled row of B into C's row.
             for kk in 0..k {
