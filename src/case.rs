@@ -332,6 +332,23 @@ impl<T: Scalar, C: Cell> Case<T, C> {
         }
     }
 
+    /// Row `i` of the batch as a case of its own, and the weight of its loss in this case's
+    /// ([`Head::row`]): every cell treats the rows of a batch independently, so a value that
+    /// moves row `i` alone (of a state, an internal value, an input, the initial state) moves
+    /// `L` by that weight times what it moves the row's loss.
+    pub(crate) fn row(&self, i: usize) -> (Case<T, C>, T) {
+        let one_row = |m: &Matrix<T>| m.row_block(i, 1);
+        let (head, weight) = self.head.row(i, self.dims().batch);
+        let case = Case {
+            cell: self.cell.clone(),
+            params: self.params.clone(),
+            x: self.x.iter().map(one_row).collect(),
+            initial: self.initial.iter().map(one_row).collect(),
+            head,
+        };
+        (case, weight)
+    }
+
     /// The sizes of the case.
     pub fn dims(&self) -> Dims {
         let (batch, hidden) = self.initial[0].shape();
@@ -577,6 +594,44 @@ impl<T: Scalar> Case<T, Rnn> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cells::Lstm;
+
+    /// A row of the batch as a case of its own: its loss, times its weight, summed over the
+    /// rows, is the case's, and its weighted per-step gradients are the case's in that row, for
+    /// every head (means and sums) and a cell with two parts of state.
+    #[test]
+    fn each_row_is_a_case_whose_weighted_loss_sums_to_the_case() {
+        let dims = Dims {
+            batch: 3,
+            steps: 4,
+            features: 2,
+            hidden: 3,
+        };
+        for (k, head) in HeadKind::all(3).into_iter().enumerate() {
+            let case = Case::<f64, Lstm>::random(70 + k as u64, dims, head, Lstm::default());
+            let whole = case.bptt().unwrap();
+            let mut sum = 0.0;
+            for i in 0..dims.batch {
+                let (row, weight) = case.row(i);
+                let part = row.bptt().unwrap();
+                sum += weight * part.loss;
+                for t in 1..=dims.steps {
+                    for name in ["dh", "dc", "da", "dx"] {
+                        let got = part.get(t, name).unwrap().map(|g| weight * g);
+                        let want = whole.get(t, name).unwrap().row_block(i, 1);
+                        let rel = crate::fd::relative_error(&got, &want);
+                        assert!(rel <= 1e-12, "{head:?} row {i}: {name}_{t} {rel:e}");
+                    }
+                }
+            }
+            let rel = (sum - whole.loss).abs() / whole.loss.abs();
+            assert!(
+                rel <= 1e-12,
+                "{head:?}: Σ w·L_i = {sum}, L = {}",
+                whole.loss
+            );
+        }
+    }
 
     /// The input spread is the gradients' first-order response to the inputs' last digits:
     /// nothing at `ε = 0`, and twice as much (to a few percent) at twice the `ε`.

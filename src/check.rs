@@ -9,13 +9,14 @@
 //! finite differences, the relative error and verdicts, are in [`crate::fd`].
 
 use crate::case::Case;
-use crate::cell::{Cell, quantities};
+use crate::cell::{Cell, Site, quantities};
 use crate::double_double::DoubleDouble;
 use crate::dual::Dual;
 use crate::error::{Error, Result, shape_str};
 use crate::fd::{
     Comparison, Estimate, Evidence, Ladder, Verdict, adaptive_directional, adaptive_entries,
-    adaptive_gradient, default_step, random_direction, rng, roundoff, undecided,
+    adaptive_gradient, adaptive_gradient_told, default_step, random_direction, rng, roundoff,
+    undecided,
 };
 use crate::forward;
 use crate::gradients::{Gradients, Keep};
@@ -274,6 +275,16 @@ impl<T: Scalar> Probe<T> {
 /// The seed of exhaustive mode's directions over the entries f64 cannot decide.
 const UNDECIDED_SEED: u64 = 0;
 
+/// True when the value at `at` moves one row of the batch per entry: a state, an internal
+/// value or an input of a step, or the initial state (not a weight, which every row reads).
+fn moves_one_row(at: At) -> bool {
+    matches!(
+        at,
+        At::Step(_, Site::State(_) | Site::Internal(_) | Site::Input)
+            | At::Total(TotalOf::Initial { .. })
+    )
+}
+
 /// A random unit direction over the entries `which` of a matrix of `point`'s shape (zero
 /// elsewhere).
 fn direction_over<T: Scalar>(
@@ -471,6 +482,24 @@ pub fn check_steps<T: Scalar, C: Cell>(
             forward::Lanes::new(&dual_case)
         }
     });
+    // Exhaustive mode's finite differences of a value that moves one row of the batch rerun
+    // that row alone, as a case of its own: every head is a sum over the rows, and a row's
+    // rerun costs a B-th of the batch's.
+    let batch = case.dims().batch;
+    let row_cases: Vec<(Case<T, C>, T)> = if mode == Mode::Exhaustive && batch > 1 {
+        (0..batch).map(|i| case.row(i)).collect()
+    } else {
+        Vec::new()
+    };
+    let row_fwds = row_cases
+        .iter()
+        .map(|(row, _)| row.forward())
+        .collect::<Result<Vec<_>>>()?;
+    let rows: Vec<(Context<'_, T, C>, T)> = row_cases
+        .iter()
+        .zip(&row_fwds)
+        .map(|((row, weight), fwd)| (Context::new(row, fwd), *weight))
+        .collect();
     // Each entry's scale of round-off: how far exact methods may differ.
     let scales = case.roundoff_scales_keeping(keep)?;
     // Every site to probe, in the report's order: each chosen step's quantities, then the
@@ -542,9 +571,19 @@ pub fn check_steps<T: Scalar, C: Cell>(
                         .expect("invariant: exhaustive mode stacks its reruns")
                         .entries(&dual_ctx, at, dual_point);
                     let claims = [by_hand.as_slice(), by_tape.as_slice()];
-                    let fd = adaptive_gradient(point, noise, tolerances.fd, &claims, |v| {
-                        loss_at(&ctx, at, v)
-                    });
+                    let fd = if moves_one_row(at) && !rows.is_empty() {
+                        // Entry i is in row i / cols: L moves by the row's weight times what
+                        // the row's own loss does.
+                        let cols = point.cols();
+                        adaptive_gradient_told(point, noise, tolerances.fd, &claims, |i, v| {
+                            let (row, weight) = &rows[i / cols];
+                            *weight * loss_at(row, at, &v.row_block(i / cols, 1))
+                        })
+                    } else {
+                        adaptive_gradient(point, noise, tolerances.fd, &claims, |v| {
+                            loss_at(&ctx, at, v)
+                        })
+                    };
                     let which = undecided(&fd, tolerances.fd, &claims);
                     let size = which.iter().fold(0.0f64, |m, &i| {
                         m.max(by_forward.as_slice()[i].as_f64().abs())

@@ -40,7 +40,11 @@ pub const FORWARD_EVALUATIONS: f64 = 5.0;
 /// `B` times the parameters' entries multiply-adds (`B·H·(F + H + 1)` for the RNN), plus a
 /// fixed cost per step for its small allocations. Each quantity takes [`FD_EVALUATIONS`] real
 /// evaluations and one in dual numbers ([`FORWARD_EVALUATIONS`] real ones' time): per entry in
-/// exhaustive mode, in all in directional mode.
+/// exhaustive mode, in all in directional mode. An entry of a value that moves one row of the
+/// batch (a state, an internal value, an input) costs less in exhaustive mode, because its
+/// finite differences rerun that row alone and its dual rerun carries the rest of its column
+/// ([`crate::check::check_steps`]); the estimate keeps the whole batch's cost for it, so that it
+/// stays an upper bound and the cases the command line runs unasked stay those it ran before.
 pub fn check_work<T: Scalar, C: Cell>(case: &Case<T, C>, mode: Mode, steps: usize) -> f64 {
     let per_probe = FD_EVALUATIONS + FORWARD_EVALUATIONS;
     let evaluations = |entries: usize| match mode {
@@ -153,6 +157,7 @@ fn tape_bytes<T: Scalar, C: Cell>(case: &Case<T, C>, untied: usize) -> f64 {
 /// the batch, and the chosen steps' quantities by hand, by the tape, their round-off scales
 /// and what the comparisons keep.
 pub fn check_memory<C: Cell>(case: &Case<f64, C>, mode: Mode, steps: usize) -> f64 {
+    let d = case.dims();
     let tape = tape_bytes(case, steps);
     let reruns = sequence_bytes(case, size_of::<f64>(), false, true)
         + sequence_bytes(case, size_of::<DoubleDouble>(), true, true)
@@ -180,7 +185,6 @@ pub fn check_memory<C: Cell>(case: &Case<f64, C>, mode: Mode, steps: usize) -> f
     // (in dual numbers at the most, and their gradients), and the round-off bounds' BPTT its
     // gradient of every state.
     let head = if case.head.reads_every_state() {
-        let d = case.dims();
         let states = bytes(d.batch * d.hidden, size_of::<Dual<f64>>(), 1) * d.steps as f64;
         3.0 * states
     } else {
@@ -188,10 +192,22 @@ pub fn check_memory<C: Cell>(case: &Case<f64, C>, mode: Mode, steps: usize) -> f
     };
     let (entries, matrices) = step_quantities(case);
     let kept = 4.0 * bytes(entries, size_of::<f64>(), matrices) * steps as f64;
+    // Exhaustive mode's finite differences rerun one row of the batch where they can, each
+    // row a case of its own: a copy of the parameters, and the row's forward pass, inputs and
+    // projected inputs.
+    let rows = match mode {
+        Mode::Exhaustive if d.batch > 1 => {
+            let params = case.params.iter().map(|p| p.len()).sum::<usize>();
+            let copy = bytes(params, size_of::<f64>(), case.params.len());
+            let (row, _) = case.row(0);
+            d.batch as f64 * (copy + sequence_bytes(&row, size_of::<f64>(), true, true))
+        }
+        _ => 0.0,
+    };
     // Each part beyond the first runs on a thread of its own, whose products get their own
     // packing buffers.
     let threads = (PARTS - 1) as f64 * GEMM_WORKSPACE;
-    tape.max(reruns + lanes + head + threads) + kept
+    tape.max(reruns + lanes + head + threads + rows) + kept
 }
 
 /// The packing buffers the product kernel allocates on each thread that multiplies: 0.52 MB,

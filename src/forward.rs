@@ -26,6 +26,7 @@ use crate::cell::{Cell, Site};
 use crate::dual::Dual;
 use crate::error::Result;
 use crate::gradients::Gradients;
+use crate::loss::Head;
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 use crate::sequence::{self, Forward};
@@ -91,6 +92,8 @@ pub(crate) struct Lanes<T: Scalar, C> {
     lanes: usize,
     /// Rows of one copy: the case's batch.
     batch: usize,
+    /// Each row's head and the weight of its loss in the case's ([`Case::row`]).
+    rows: Vec<(Head<Dual<T>>, Dual<T>)>,
 }
 
 impl<T: Scalar, C: Cell> Lanes<T, C> {
@@ -120,7 +123,14 @@ impl<T: Scalar, C: Cell> Lanes<T, C> {
             stacked,
             lanes,
             batch,
+            rows: Self::row_heads(case),
         }
+    }
+
+    /// Each row's head, for [`Lanes::by_columns`].
+    fn row_heads(case: &Case<Dual<T>, C>) -> Vec<(Head<Dual<T>>, Dual<T>)> {
+        let batch = case.initial[0].rows();
+        (0..batch).map(|i| case.head.row(i, batch)).collect()
     }
 
     /// One copy of `case`'s batch: reruns one entry at a time, with nothing stacked.
@@ -129,6 +139,7 @@ impl<T: Scalar, C: Cell> Lanes<T, C> {
             stacked: None,
             lanes: 1,
             batch: case.initial[0].rows(),
+            rows: Self::row_heads(case),
         }
     }
 
@@ -165,6 +176,13 @@ impl<T: Scalar, C: Cell> Lanes<T, C> {
         at: At,
         point: &'a Matrix<Dual<T>>,
     ) -> Matrix<T> {
+        let one_row = matches!(
+            at,
+            At::Step(_, Site::State(_) | Site::Internal(_) | Site::Input)
+        );
+        if one_row && self.batch > 1 {
+            return self.by_columns(ctx, at, point);
+        }
         let (At::Step(t, _), Some((stacked, fwd))) = (at, &self.stacked) else {
             return entries(ctx, at, point);
         };
@@ -197,6 +215,51 @@ impl<T: Scalar, C: Cell> Lanes<T, C> {
                     .map(|h| h.row_block(lane * self.batch, self.batch))
                     .collect();
                 gradient.push(ctx.case().head.loss_of(&own).tangent);
+            }
+        }
+        Matrix::new(point.rows(), point.cols(), gradient)
+            .expect("invariant: one tangent per entry of the site")
+    }
+
+    /// [`Lanes::entries`] of a value that moves one row of the batch per entry (a state, an
+    /// internal value, an input): one rerun carries a whole column's entries, the tangent 1 at
+    /// `(i, j)` in every row `i`, and each row's own loss gives its entry, because the rows of a
+    /// batch do not meet until the head sums them. Each copy of the batch takes a column of its
+    /// own: `lanes` columns a rerun.
+    fn by_columns<'a>(
+        &self,
+        ctx: &Context<'a, Dual<T>, C>,
+        at: At,
+        point: &'a Matrix<Dual<T>>,
+    ) -> Matrix<T> {
+        let stacked = self
+            .stacked
+            .as_ref()
+            .map(|(case, fwd)| Context::new(case, fwd));
+        let (rerun, lanes) = match &stacked {
+            Some(stacked) => (stacked, self.lanes),
+            None => (ctx, 1),
+        };
+        let (cols, steps) = (point.cols(), ctx.case().x.len());
+        let mut gradient = vec![T::zero(); point.len()];
+        for first in (0..cols).step_by(lanes) {
+            let chunk = first..(first + lanes).min(cols);
+            let mut seeded = point.tile_rows(lanes);
+            for (lane, j) in chunk.clone().enumerate() {
+                for i in 0..self.batch {
+                    seeded[(lane * self.batch + i, j)].tangent = T::one();
+                }
+            }
+            let (start, from) = restart(rerun, at, &seeded);
+            let states = recompute(rerun, at, &seeded, start, from..=steps).head_states();
+            for (lane, j) in chunk.enumerate() {
+                for (i, (head, weight)) in self.rows.iter().enumerate() {
+                    let own: Vec<Matrix<Dual<T>>> = states
+                        .iter()
+                        .map(|h| h.row_block(lane * self.batch + i, 1))
+                        .collect();
+                    gradient[i * cols + j] = (*weight * head.loss_of(&own)).tangent;
+                }
             }
         }
         Matrix::new(point.rows(), point.cols(), gradient)
@@ -272,13 +335,14 @@ mod tests {
     use crate::fd::relative_error;
 
     /// Stacked reruns give the numbers of one rerun per entry, at every site: for every head
-    /// (`mse_all` reads every state), a batch of one (128 copies, each site a partial chunk)
-    /// and of five (25 copies: `W_h`, 16 entries, one partial chunk; `W_x`, 8).
+    /// (`mse_all` reads every state), a batch of one (128 copies, each site a partial chunk),
+    /// of five (25 copies: `W_h`, 16 entries, one partial chunk; `W_x`, 8; the states' columns
+    /// in one chunk) and of seventeen (one copy, a column a rerun).
     #[test]
     fn stacked_reruns_agree_with_one_rerun_per_entry() {
         let mut seed = 40;
         for head in HeadKind::all(3) {
-            for batch in [1, 5] {
+            for batch in [1, 5, 17] {
                 seed += 1;
                 let dims = Dims {
                     batch,
@@ -291,7 +355,12 @@ mod tests {
                 let fwd = dual.forward().unwrap();
                 let ctx = Context::new(&dual, &fwd);
                 let lanes = Lanes::new(&dual);
-                assert_eq!(lanes.lanes, STACKED_ROWS / batch);
+                let copies = if batch < WIDE_BATCH {
+                    STACKED_ROWS / batch
+                } else {
+                    1
+                };
+                assert_eq!(lanes.lanes, copies);
                 let by_lanes = every_site(&ctx, 0.0, |at, point| lanes.entries(&ctx, at, point));
                 let one_by_one = every_site(&ctx, 0.0, |at, point| entries(&ctx, at, point));
                 for t in 1..=dims.steps {

@@ -391,6 +391,78 @@ impl<T: Scalar> Head<T> {
         }
     }
 
+    /// The head on row `i` alone of a batch of `batch`, and the weight `w` of that row's loss
+    /// in this head's: `L = Σ_i w·L_i`, `L_i` the loss of row `i` by the head returned (summed,
+    /// not averaged, over its one row; `w` is the mean's `1/B`, or 1). Every head is such a sum
+    /// over the rows, so a value that moves row `i` alone moves `L` by `w` times what it moves
+    /// `L_i`: how the check's finite differences rerun one row of the batch, not all of them.
+    pub(crate) fn row(&self, i: usize, batch: usize) -> (Head<T>, T) {
+        let one_row = |m: &Matrix<T>| m.row_block(i, 1);
+        match self {
+            Head::SumLast => (Head::SumLast, T::one()),
+            Head::SoftmaxCe {
+                w_out,
+                b_out,
+                labels,
+                reduction,
+            } => (
+                Head::SoftmaxCe {
+                    w_out: w_out.clone(),
+                    b_out: b_out.clone(),
+                    labels: vec![labels[i]],
+                    reduction: Reduction::Sum,
+                },
+                reduction.factor(batch),
+            ),
+            Head::SoftmaxCeAll {
+                w_out,
+                b_out,
+                labels,
+                mask,
+                reduction,
+            } => (
+                Head::SoftmaxCeAll {
+                    w_out: w_out.clone(),
+                    b_out: b_out.clone(),
+                    labels: labels.iter().map(|l| vec![l[i]]).collect(),
+                    mask: mask.iter().map(|m| vec![m[i]]).collect(),
+                    reduction: Reduction::Sum,
+                },
+                reduction.factor(batch),
+            ),
+            Head::MseAll {
+                targets,
+                reduction,
+                half,
+            } => (
+                Head::MseAll {
+                    targets: targets.iter().map(one_row).collect(),
+                    reduction: Reduction::Sum,
+                    half: *half,
+                },
+                reduction.factor(batch),
+            ),
+            Head::MseLast {
+                target,
+                reduction,
+                half,
+            } => (
+                Head::MseLast {
+                    target: one_row(target),
+                    reduction: Reduction::Sum,
+                    half: *half,
+                },
+                reduction.factor(batch),
+            ),
+            Head::Upstream { dout } => (
+                Head::Upstream {
+                    dout: dout.iter().map(one_row).collect(),
+                },
+                T::one(),
+            ),
+        }
+    }
+
     /// True when the loss reads every state `h_1 … h_T` (`softmax_ce_all`, `mse_all`,
     /// `upstream`); every other head reads `h_T` alone.
     pub fn reads_every_state(&self) -> bool {
