@@ -12,10 +12,10 @@
 //! file ([`Pointwise::forward_row`], [`Pointwise::backward_row`]):
 //!
 //! - [`Bptt`], hand BPTT with what does not depend on the previous step taken out of the time
-//!   loop: `P^x = X·W_x + b_x` for all steps is one product of the stacked inputs, and
-//!   `dW_x = Xᵀ·dP^x`, `dW_h = H_prevᵀ·dP^h` are summed a few steps at a time. What remains in
-//!   the loop is `h_(t-1)·W_h` forward, `dp^x_t·W_xᵀ` and `dp^h_t·W_hᵀ` backward, into buffers
-//!   allocated once.
+//!   loop: `P^x = X·W_x + b_x` for all steps is one product of the stacked inputs, and so are
+//!   `dX = dP^x·W_xᵀ` and `dW_x = Xᵀ·dP^x` after the loop; `dW_h = H_prevᵀ·dP^h` is summed a
+//!   few steps at a time. What remains in the loop is `h_(t-1)·W_h` forward and `dp^h_t·W_hᵀ`
+//!   backward, into buffers allocated once.
 //! - [`tape_totals`], the tape: one fused node per step ([`Step`]), which keeps the step's state
 //!   and saves what its backward step needs, then the sweep that keeps the leaves' gradients
 //!   ([`crate::tape::Var::backward_leaves`]).
