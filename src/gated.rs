@@ -36,8 +36,8 @@ use crate::tape::{Tape, Var};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// The weight gradients are summed as one product per chunk of this many steps, while the
-/// chunk's `dp_t` are still in cache (as [`crate::fast`] does for the RNN).
+/// `dW_h = H_prevᵀ·dP^h` is summed as one product per chunk of this many steps, while the
+/// chunk's `dp^h_t` are still in cache (as [`crate::fast`] does for the RNN).
 const CHUNK: usize = 8;
 
 /// The widths of one batch row, in numbers: the products' `G·H`, the state's `S·H` (the parts
