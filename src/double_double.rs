@@ -35,6 +35,7 @@ pub struct DoubleDouble {
 }
 
 /// `s = fl(a + b)` and its rounding error `e`: `s + e = a + b` exactly (Knuth).
+#[inline]
 fn two_sum(a: f64, b: f64) -> (f64, f64) {
     let s = a + b;
     let b_part = s - a;
@@ -42,6 +43,7 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
 }
 
 /// [`two_sum`] for `|a| ≥ |b|`, in three operations (Dekker).
+#[inline]
 fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
     let s = a + b;
     (s, b - (s - a))
@@ -50,6 +52,7 @@ fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
 /// `p = fl(a · b)` and its rounding error (Dekker): each factor split into halves of 26 bits,
 /// whose products are exact. (A fused multiply-add, `fma(a, b, −p)`, gives the error in one
 /// operation, but a build for any x86-64 has none and calls a slow software one instead.)
+#[inline]
 fn two_prod(a: f64, b: f64) -> (f64, f64) {
     let p = a * b;
     if a.abs() > SPLIT_LIMIT || b.abs() > SPLIT_LIMIT {
@@ -63,6 +66,7 @@ fn two_prod(a: f64, b: f64) -> (f64, f64) {
 }
 
 /// `a = hi + lo`, each with at most 26 significant bits (Veltkamp).
+#[inline]
 fn split(a: f64) -> (f64, f64) {
     let c = SPLITTER * a;
     let hi = c - (c - a);
@@ -150,13 +154,16 @@ impl DoubleDouble {
 
     /// `a·b` as an `f64` head and everything else, `head + rest = a·b` to about `ε·|a·b|`:
     /// the error-free product of the heads, and the cross terms (for sums that renormalize
-    /// once, at the end: [`crate::kernel`]'s products).
+    /// once, at the end: [`crate::kernel`]'s products). It and the helpers it calls are
+    /// `#[inline]` so that they compile into the kernel's loop on the vector unit.
+    #[inline]
     pub(crate) fn product_parts(a: DoubleDouble, b: DoubleDouble) -> (f64, f64) {
         let (p, p_err) = two_prod(a.value, b.value);
         (p, p_err + (a.value * b.tail + a.tail * b.value))
     }
 
     /// `a + b` for `f64`s as a head and its exact rounding error.
+    #[inline]
     pub(crate) fn sum_parts(a: f64, b: f64) -> (f64, f64) {
         two_sum(a, b)
     }
