@@ -467,6 +467,9 @@ pub fn tanh_in_place<T: Scalar>(x: &mut [T]) {
         dual_through(x, tanh_in_place, |t| 1.0 - t * t);
     } else if let Some(x) = cast_mut::<T, Dual<f32>>(x) {
         dual_through(x, tanh_in_place, |t| 1.0 - t * t);
+    } else if let Some(x) = cast_mut::<T, DoubleDouble>(x) {
+        // Finite differences that f64 cannot decide: exactly `tanh`, entry by entry.
+        DoubleDouble::tanh_each(x);
     } else {
         x.iter_mut().for_each(|v| *v = v.tanh());
     }
