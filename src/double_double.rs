@@ -103,6 +103,9 @@ const SERIES_END: f64 = 1e-33;
 /// `j/64` for `j = −TABLE_HALF..=TABLE_HALF` covers `|x| ≤ ln 2 / 2 ≈ 22.2/64`.
 const TABLE_HALF: f64 = 23.0;
 
+/// Above this `e^x` is past `f64::MAX` (`e^709.78… ≈ 1.8e308`): [`Float::exp`] returns `∞`.
+const EXP_OVERFLOW: f64 = 709.79;
+
 /// The divisors of the series' double-double steps in [`DoubleDouble::exp_m1_series`].
 const SERIES_DIVISORS: [f64; 5] = [6.0, 5.0, 4.0, 3.0, 2.0];
 
@@ -270,7 +273,7 @@ impl DoubleDouble {
         let (mut r, mut k) = (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));
         for &v in x.iter() {
             let y = y_of(v);
-            if v.is_nan() || y.value > 709.79 {
+            if v.is_nan() || y.value > EXP_OVERFLOW {
                 // `tanh` and `exp` return before any series: nothing to reduce.
                 r.push(DoubleDouble::zero());
                 k.push(0.0);
@@ -291,7 +294,7 @@ impl DoubleDouble {
             let y = y_of(*v);
             // e^y as `exp` gives it (y ≥ −1 here, so only its overflow applies).
             let e = || {
-                if y.value > 709.79 {
+                if y.value > EXP_OVERFLOW {
                     DoubleDouble::infinity()
                 } else {
                     (q + one).scaled(k as i32)
@@ -685,7 +688,7 @@ impl Float for DoubleDouble {
         if self.value.is_nan() {
             return self;
         }
-        if self.value > 709.79 {
+        if self.value > EXP_OVERFLOW {
             return DoubleDouble::infinity();
         }
         if self.value < -745.2 {
