@@ -17,6 +17,7 @@ use crate::double_double::DoubleDouble;
 use crate::dual::Dual;
 use crate::forward::Lanes;
 use crate::gradients::Keep;
+use crate::kernel;
 use crate::scalar::Scalar;
 use crate::sequence;
 use crate::sites::{total_value, totals};
@@ -140,8 +141,9 @@ fn tape_bytes<T: Scalar, C: Cell>(case: &Case<T, C>, untied: usize) -> f64 {
     let nodes = tape.nodes();
     let step = &nodes[leaves..];
     // A node: its value, its gradient (both matrices), its parents, its name and its place in
-    // the tape's vector, which may have grown to twice what it holds.
-    let node = 2 * size_of::<Node<f64>>() + 2 * MATRIX_OVERHEAD + 2 * 32;
+    // the tape's vector, which grows by doubling: while it copies itself into twice the room,
+    // it holds both, up to three times what it holds.
+    let node = 3 * size_of::<Node<f64>>() + 2 * MATRIX_OVERHEAD + 2 * 32;
     let entries: usize = step.iter().map(|n| n.value.len()).sum();
     let per_step = 2.0 * (entries * size_of::<f64>()) as f64 + (step.len() * node) as f64;
     let params: usize = case.params.iter().map(|m| m.len()).sum();
@@ -163,23 +165,22 @@ pub fn check_memory<C: Cell>(case: &Case<f64, C>, mode: Mode, steps: usize) -> f
         + sequence_bytes(case, size_of::<DoubleDouble>(), true, true)
         + sequence_bytes(case, size_of::<Dual<f64>>(), true, true)
         + sequence_bytes(case, size_of::<Bound<f64>>(), true, false);
-    let lanes = match mode {
-        Mode::Exhaustive if steps > 0 => {
-            let dual: Case<Dual<f64>, C> = case.cast();
-            match Lanes::count(&dual) {
-                1 => 0.0,
-                // The copies, and a fifth more for the steps each stacked rerun makes along the
-                // way, or (in a short sequence) at least four stacked steps: the state a rerun
-                // starts from, the values it computes, and the seeded copies of a weight's step.
-                // The check's parts rerun at once, each with its own.
-                count => {
-                    let copies = (count * Lanes::copy_bytes(&dual)) as f64;
-                    let rerun = (0.25 * copies).max(4.0 * copies / case.x.len() as f64);
-                    copies + PARTS as f64 * rerun
-                }
-            }
+    let dual: Case<Dual<f64>, C> = case.cast();
+    let stacked = match mode {
+        Mode::Exhaustive if steps > 0 => Lanes::count(&dual),
+        _ => 1,
+    };
+    // The copies, and a fifth more for the steps each stacked rerun makes along the way, or
+    // (in a short sequence) at least four stacked steps: the state a rerun starts from, the
+    // values it computes, and the seeded copies of a weight's step. The check's parts rerun at
+    // once, each with its own.
+    let lanes = match stacked {
+        1 => 0.0,
+        count => {
+            let copies = (count * Lanes::copy_bytes(&dual)) as f64;
+            let rerun = (0.25 * copies).max(4.0 * copies / case.x.len() as f64);
+            copies + PARTS as f64 * rerun
         }
-        _ => 0.0,
     };
     // A head that reads every state (`mse_all`) has each rerun keep the states it recomputes
     // (in dual numbers at the most, and their gradients), and the round-off bounds' BPTT its
@@ -204,20 +205,31 @@ pub fn check_memory<C: Cell>(case: &Case<f64, C>, mode: Mode, steps: usize) -> f
         }
         _ => 0.0,
     };
-    // Each part beyond the first runs on a thread of its own, whose products get their own
-    // packing buffers.
-    let threads = (PARTS - 1) as f64 * GEMM_WORKSPACE;
-    tape.max(reruns + lanes + head + threads + rows) + kept
+    // Each part runs on a thread of its own (the first on the caller's), whose products get
+    // their own packing buffers.
+    let threads = PARTS as f64 * workspace(case, stacked * d.batch);
+    (tape + workspace(case, d.batch)).max(reruns + lanes + head + threads + rows) + kept
 }
 
-/// The packing buffers the product kernel allocates on each thread that multiplies: 0.52 MB,
-/// measured with a counting allocator (a thread's first product of two 8×8 to 64×64 matrices
-/// peaked at 525 960 to 557 320 bytes, and a later one at the matrices' own size).
-const GEMM_WORKSPACE: f64 = 525_000.0;
+/// The packing buffer the product kernel keeps on a thread that multiplies
+/// ([`kernel::thread_workspace_bytes`]), counted once per thread as a command's own process
+/// sees it: allocated at the thread's first product larger than [`kernel::KERNEL_MIN_WORK`].
+/// A pass's largest product is `rows` rows (the batch, or exhaustive mode's stacked copies of
+/// it) times its largest weight. The buffer is the size of a core's L2 cache, so it is most of
+/// a small case's estimate on a machine with a large one (2 MiB here).
+fn workspace<C: Cell>(case: &Case<f64, C>, rows: usize) -> f64 {
+    let largest = case.params.iter().map(|p| p.len()).max().unwrap_or(0);
+    if rows * largest > kernel::KERNEL_MIN_WORK {
+        kernel::thread_workspace_bytes() as f64
+    } else {
+        0.0
+    }
+}
 
 /// Roughly the peak memory, in bytes, of every gradient of `case` with every step's quantities
 /// kept, beyond the case itself: by hand BPTT ([`Case::bptt`]), the forward pass and the
-/// records; with `tape`, the tape's ([`Case::tape_gradients`]), the tape and the records.
+/// records; with `tape`, the tape's ([`Case::tape_gradients`]), the tape and the records; and
+/// the product kernel's packing buffer.
 pub fn gradients_memory<C: Cell>(case: &Case<f64, C>, tape: bool) -> f64 {
     let steps = case.x.len();
     let (entries, matrices) = step_quantities(case);
@@ -227,11 +239,11 @@ pub fn gradients_memory<C: Cell>(case: &Case<f64, C>, tape: bool) -> f64 {
     } else {
         sequence_bytes(case, size_of::<f64>(), false, false)
     };
-    computing + records
+    computing + records + workspace(case, case.dims().batch)
 }
 
 /// Roughly the memory, in bytes, of `case`'s forward pass ([`Case::forward`]): every state and
-/// internal value of every step.
+/// internal value of every step, and the product kernel's packing buffer.
 pub fn forward_memory<C: Cell>(case: &Case<f64, C>) -> f64 {
-    sequence_bytes(case, size_of::<f64>(), false, false)
+    sequence_bytes(case, size_of::<f64>(), false, false) + workspace(case, case.dims().batch)
 }

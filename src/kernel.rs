@@ -144,6 +144,19 @@ impl<'a, T> View<'a, T> {
 /// below it, setting up the packed kernel of [`gemm()`] costs more than it saves.
 pub const KERNEL_MIN_WORK: usize = 256;
 
+/// The bytes of packing buffer [`gemm()`] keeps on each thread that has taken a large product:
+/// the `gemm` crate allocates, at a thread's first product that needs it, a slab the size of one
+/// core's L2 cache as it reads it from the processor, and keeps it until the thread ends. So it
+/// depends on the machine: 0.5 MiB on the one the cost model was first measured on, 2 MiB on
+/// the EPYC machines now (as their virtual processors report it). Without the `gemm` feature,
+/// 0: the plain loop needs no buffer.
+pub fn thread_workspace_bytes() -> usize {
+    #[cfg(feature = "gemm")]
+    return gemm_common::cache::CACHE_INFO[1].cache_bytes;
+    #[cfg(not(feature = "gemm"))]
+    0
+}
+
 /// `C = A·B` (or `C += A·B` when `accumulate`) for the row-major `C` in `c`: by the plain i-k-j
 /// loop for a small product (the same sums, in the same order, as
 /// [`Matrix::matmul_reference`](crate::Matrix::matmul_reference)), by [`gemm()`] for a large one.

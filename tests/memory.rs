@@ -38,11 +38,18 @@ unsafe impl GlobalAlloc for Counting {
 static COUNTING: Counting = Counting;
 
 /// The most bytes `f` held at once beyond what was held when it started. The counters are
-/// global, so this file holds one test: another thread's allocations would count.
-fn peak_of(f: impl FnOnce()) -> f64 {
+/// global, so this file holds one test: another thread's allocations would count. `f` runs on
+/// a new thread, as a command runs in a new process: the product kernel's per-thread packing
+/// buffer ([`tapegrad::kernel::thread_workspace_bytes`]) is allocated within it, not left over
+/// from an earlier measurement.
+fn peak_of(f: impl FnOnce() + Send) -> f64 {
     let before = HELD.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    f();
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .expect("the measured computation panicked")
+    });
     (PEAK.load(Ordering::Relaxed) - before) as f64
 }
 
