@@ -212,7 +212,8 @@ impl<T: Scalar> Matrix<T> {
     /// Matrix product `C = A · B`, numpy's `A @ B`: `C[i][j] = Σ_k A[i][k]·B[k][j]`.
     ///
     /// The same numbers as [`Matrix::matmul_reference`], which shows how they are computed: a
-    /// small product is that very loop, and one of more than [`kernel::KERNEL_MIN_WORK`]
+    /// small product is its very sums (visited in blocks that stay in registers, bit for bit
+    /// the same), and one of more than [`kernel::KERNEL_MIN_WORK`]
     /// multiply-adds goes to the packed SIMD kernel [`kernel::gemm`], which sums in another
     /// order (tests hold the two to 1e-12 in f64).
     pub fn matmul(&self, other: &Matrix<T>) -> Result<Matrix<T>> {

@@ -61,7 +61,7 @@ use crate::cell::{
     Agreed, Cell, Dim, Internal, Param, Quantity, RecordedStep, Site, State, StepBack,
 };
 use crate::error::{Error, Result};
-use crate::kernel::{self, View};
+use crate::kernel::View;
 use crate::matrix::Matrix;
 use crate::ops::{Fused, add_into, add_product};
 use crate::scalar::Scalar;
@@ -442,6 +442,11 @@ pub struct FusedRecording<'t, T> {
     pub h: Vec<Var<'t, T>>,
 }
 
+/// Steps whose products have at most this many multiply-adds read the transposed view of a
+/// weight, not a copy: the tiny steps (the canonical example's has 16), whose time is the
+/// tape's bookkeeping, not their products. The same sums either way, bit for bit.
+const COPY_MIN_WORK: usize = 256;
+
 /// One RNN step `H = φ(X·W_x + H_prev·W_h + b)` as a single node, inputs `[X, H_prev, W_x, W_h,
 /// b]`.
 ///
@@ -456,9 +461,9 @@ pub struct FusedRecording<'t, T> {
 /// gathering it from the transposed view of a row-major `W` is slower than copying rows: 58
 /// against 82 GFLOP/s for `da·W_hᵀ` at `B = 32, H = 128` (f64). One copy costs `H²` reads where
 /// the products cost `B·H²` multiply-adds per step; measured on the whole fused tape at B=32
-/// T=64 F=32 H=128, it took 5% (f64) and 13% (f32) off the time of a training step. A product
-/// small enough for the plain loop (see [`kernel::KERNEL_MIN_WORK`]) reads the view, and no
-/// copy is made.
+/// T=64 F=32 H=128, it took 5% (f64) and 13% (f32) off the time of a training step. The plain
+/// loop of smaller products ([`crate::kernel::matmul_into`]) wants `B`'s rows contiguous too, so the
+/// copy is made for both, in every build, except for the smallest steps (of at most 256 multiply-adds).
 #[derive(Debug)]
 pub struct RnnStep<T> {
     activation: Activation,
@@ -469,11 +474,7 @@ pub struct RnnStep<T> {
 impl<T: Scalar> RnnStep<T> {
     /// The fused step for `φ`, weights `W_x`, `W_h`, and batches of `batch` rows.
     pub fn new(activation: Activation, w_x: &Matrix<T>, w_h: &Matrix<T>, batch: usize) -> Self {
-        // Only the packed kernel gains from a copy; without the `gemm` feature there is none.
-        let copy = |w: &Matrix<T>| {
-            let packed = cfg!(feature = "gemm") && batch * w.len() > kernel::KERNEL_MIN_WORK;
-            packed.then(|| w.transpose())
-        };
+        let copy = |w: &Matrix<T>| (batch * w.len() > COPY_MIN_WORK).then(|| w.transpose());
         RnnStep {
             activation,
             w_x_t: copy(w_x),
